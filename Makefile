@@ -1,0 +1,55 @@
+# smsgw — two commands do everything: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fmt bench unit integration interop redis clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# redis-server is a system package; install it when it is missing.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The whole suite: lint gates, then every test under uvloop, then the asyncio
+# tests again with PYTHONASYNCIODEBUG=1 (asyncpg's and redis-py's habit).
+test: $(STAMP) redis lint
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	PYTHONASYNCIODEBUG=1 SMSGW_TEST_LOOP=asyncio $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/integration tests/interop
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP) redis
+	$(PY) -m pytest -q tests/integration tests/interop
+
+demo: $(STAMP) redis
+	$(PY) -m gateway.demo
+
+bench: $(STAMP) redis
+	$(PY) benchmarks/codec.py
+	$(PY) benchmarks/encoding.py
+	$(PY) benchmarks/session.py
+	$(PY) benchmarks/compliance.py
+	$(PY) benchmarks/e2e.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

@@ -1,0 +1,1 @@
+"""smsgw gateway: the engine, its Redis queue, carrier binds, config, metrics and CLI."""

@@ -1,0 +1,1 @@
+"""Routing: carrier and route selection, failover, retry classification and throttling."""

@@ -1,0 +1,120 @@
+"""Shared fixtures: the event loop (uvloop by default), a real redis-server, loop-error guard."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+
+_LOOP_ERRORS: list[dict[str, Any]] = []
+
+
+def _record_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    _LOOP_ERRORS.append(context)
+
+
+def _new_test_loop() -> asyncio.AbstractEventLoop:
+    if os.environ.get("SMSGW_TEST_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_record_loop_error)
+    return loop
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Run every asyncio test on uvloop unless SMSGW_TEST_LOOP=asyncio."""
+    return {os.environ.get("SMSGW_TEST_LOOP", "uvloop"): _new_test_loop}
+
+
+@pytest.fixture(autouse=True)
+def fail_on_loop_exception_handler() -> Iterator[None]:
+    """Fail any test whose event loop exception handler fired (asyncpg _testbase habit)."""
+    _LOOP_ERRORS.clear()
+    yield
+    if _LOOP_ERRORS:
+        found = "; ".join(f"{e.get('message')} {e.get('exception')!r}" for e in _LOOP_ERRORS)
+        _LOOP_ERRORS.clear()
+        pytest.fail(f"event loop exception handler fired: {found}")
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1 (bind to 0, read it back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class RedisServer:
+    """A running redis-server on loopback."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Spawn a private redis-server on a free loopback port for the whole session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_ping(port, deadline=time.monotonic() + 10.0)
+        yield RedisServer("127.0.0.1", port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for_ping(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    pytest.fail(f"redis-server on port {port} did not answer PING in time")
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A client on a freshly flushed database."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=False)
+    await client.flushall()
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,486 @@
+"""One carrier bind: the asyncio driver around the sans-IO Session (the only socket owner).
+
+`SmppClientProtocol` is one TCP connection. Its driver is the uvicorn shape: bytes in ->
+`Session.receive_data` -> dispatch events -> `transport.write(session.data_to_send())`. Writes
+from many concurrent submits are coalesced into one write per loop iteration.
+
+`Bind` is the lifecycle around it: connect (optionally TLS), bind, keep the link alive with
+enquire_link, declare it dead when enquire_link_resp does not come, reconnect with exponential
+backoff and jitter, and on `close()` drain the window, unbind and disconnect.
+
+Deliveries (deliver_sm / data_sm from the carrier) are handed to the application in batches,
+one batch per read, and answered only once the handler has returned their statuses, so an
+application that stores receipts durably acknowledges them only after storing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from gateway.backoff import Backoff
+from gateway.errors import (
+    BindConnectError,
+    BindRefusedError,
+    ConnectionLostError,
+    NotBoundError,
+    ResponseTimeoutError,
+)
+from gateway.smpp.constants import CommandId, CommandStatus, status_name
+from gateway.smpp.events import (
+    BindFailed,
+    BindSucceeded,
+    Event,
+    PeerMisbehaved,
+    RequestReceived,
+    ResponseReceived,
+    ResponseUndecodable,
+    ResponseUnmatched,
+    Unbound,
+)
+from gateway.smpp.pdu import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DataSmResp,
+    DeliverSmResp,
+    EnquireLink,
+    Pdu,
+    PduBase,
+    Unbind,
+)
+from gateway.smpp.session import Role, Session, SessionState
+from gateway.window import Window
+
+log = structlog.get_logger()
+
+
+class BindType(enum.Enum):
+    """How we bind (SMPP 3.4 §4.1)."""
+
+    transmitter = "transmitter"
+    receiver = "receiver"
+    transceiver = "transceiver"
+
+
+_BIND_PDU: dict[BindType, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
+    BindType.transmitter: BindTransmitter,
+    BindType.receiver: BindReceiver,
+    BindType.transceiver: BindTransceiver,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindSettings:
+    """Everything one bind needs; built from the carrier's config."""
+
+    host: str
+    port: int
+    system_id: str
+    password: str = field(repr=False)
+    system_type: str = ""
+    bind_type: BindType = BindType.transceiver
+    interface_version: int = 0x34
+    addr_ton: int = 0
+    addr_npi: int = 0
+    address_range: str = ""
+    window: int = 10
+    response_timeout: float = 10.0
+    bind_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    reconnect_initial: float = 1.0
+    reconnect_max: float = 60.0
+    unbind_timeout: float = 5.0
+    tls: ssl.SSLContext | None = None
+
+
+DeliveryHandler = Callable[[Sequence[Pdu]], Awaitable[Sequence[int]]]
+"""Takes a batch of deliver_sm/data_sm PDUs; returns the command_status to answer each with."""
+
+
+class BindListener(Protocol):
+    """What the engine observes of a bind (metrics live there, not here)."""
+
+    def bind_state_changed(self, bound: bool) -> None: ...
+    def reconnecting(self, delay: float, reason: str) -> None: ...
+    def response_unmatched(self, pdu: Pdu) -> None: ...
+
+
+class _NullListener:
+    def bind_state_changed(self, bound: bool) -> None:
+        pass
+
+    def reconnecting(self, delay: float, reason: str) -> None:
+        pass
+
+    def response_unmatched(self, pdu: Pdu) -> None:
+        pass
+
+
+async def _acknowledge_all(batch: Sequence[Pdu]) -> Sequence[int]:
+    return [CommandStatus.ESME_ROK] * len(batch)
+
+
+class SmppClientProtocol(asyncio.Protocol):
+    """One connection to a carrier, ESME side."""
+
+    def __init__(
+        self, settings: BindSettings, on_delivery: DeliveryHandler, listener: BindListener
+    ) -> None:
+        self._settings = settings
+        self._on_delivery = on_delivery
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        self.session = Session(Role.ESME)
+        self.window: Window[Pdu] = Window(settings.window, settings.response_timeout)
+        self._transport: asyncio.Transport | None = None
+        self._flush_scheduled = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._bind_result: asyncio.Future[Pdu] = self._loop.create_future()
+        self.closed: asyncio.Future[str] = self._loop.create_future()
+        self._deliveries: list[Pdu] = []
+        self._delivery_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._enquire_sent_at: float | None = None
+        self._enquire_sequence: int | None = None
+        self._unbound = self._loop.create_future()
+
+    # --- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - asyncio contract
+        self._transport = transport
+        self._tasks = [
+            self._loop.create_task(self._deliver_forever()),
+            self._loop.create_task(self._tick_forever()),
+        ]
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.session.receive_data(data, self._loop.time()):
+            self._dispatch(event)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session.close()
+        reason = f"connection lost: {exc}" if exc else "connection closed"
+        self.window.fail_all(ConnectionLostError(reason))
+        for task in self._tasks:
+            task.cancel()
+        if not self._bind_result.done():
+            self._bind_result.set_exception(BindConnectError(reason))
+        if not self._unbound.done():
+            self._unbound.set_result(None)
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def bind(self) -> Pdu:
+        """Send our bind request and wait for the answer.
+
+        Raises:
+            BindRefusedError: the carrier answered with a non-zero status.
+            BindConnectError: the connection closed or no answer came within bind_timeout.
+        """
+        s = self._settings
+        request = _BIND_PDU[s.bind_type](
+            system_id=s.system_id,
+            password=s.password,
+            system_type=s.system_type,
+            interface_version=s.interface_version,
+            addr_ton=s.addr_ton,
+            addr_npi=s.addr_npi,
+            address_range=s.address_range,
+        )
+        self.session.send_request(request)
+        self._flush()
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._bind_result), s.bind_timeout)
+        except TimeoutError:
+            raise BindConnectError("no bind response within bind_timeout") from None
+
+    async def request(self, pdu: PduBase) -> Pdu:
+        """Send one request in a window slot and return its response (any command_status).
+
+        Raises:
+            NotBoundError: the session cannot send it now.
+            ResponseTimeoutError / ConnectionLostError: outcome unknown.
+        """
+        window = self.window
+        await window.acquire()
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+        try:
+            sequence_number = self.session.send_request(pdu)
+        except BaseException:
+            window.release()
+            raise
+        future = window.add(sequence_number, self._loop.time())
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if window.discard(sequence_number):
+                self.session.forget(sequence_number)
+            raise
+
+    async def unbind(self, drain_seconds: float) -> None:
+        """Wait for outstanding responses (up to `drain_seconds`), unbind, and close."""
+        loop = self._loop
+        deadline = loop.time() + drain_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.window.drained(), drain_seconds)
+        if self.session.state in (SessionState.BOUND_TX, SessionState.BOUND_RX,
+                                  SessionState.BOUND_TRX):  # fmt: skip
+            self.session.send_request(Unbind())
+            self._flush()
+            remaining = max(0.1, deadline - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._unbound), remaining)
+        self.abort_gracefully()
+
+    def abort_gracefully(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    # --- event dispatch ------------------------------------------------------------------------
+
+    def _dispatch(self, event: Event) -> None:
+        if type(event) is ResponseReceived:
+            pdu = event.pdu
+            if pdu.sequence_number == self._enquire_sequence:
+                self._enquire_sequence = self._enquire_sent_at = None
+            elif not self.window.resolve(pdu.sequence_number, pdu):
+                self._listener.response_unmatched(pdu)
+        elif type(event) is RequestReceived:
+            self._deliveries.append(event.pdu)
+            self._delivery_ready.set()
+        else:
+            self._dispatch_rare(event)
+
+    def _dispatch_rare(self, event: Event) -> None:
+        if isinstance(event, BindSucceeded):
+            if not self._bind_result.done():
+                self._bind_result.set_result(event.pdu)
+        elif isinstance(event, BindFailed):
+            if not self._bind_result.done():
+                name = status_name(event.command_status)
+                self._bind_result.set_exception(
+                    BindRefusedError(f"bind refused: {name}", command_status=event.command_status)
+                )
+        elif isinstance(event, Unbound):
+            if not self._unbound.done():
+                self._unbound.set_result(None)
+            if event.by_peer:
+                log.warning("bind_unbound_by_peer")
+                self._flush()
+                self.abort_gracefully()
+        elif isinstance(event, ResponseUnmatched):
+            self._listener.response_unmatched(event.pdu)
+        elif isinstance(event, ResponseUndecodable):
+            self.window.fail(event.sequence_number, event.error)
+        elif isinstance(event, PeerMisbehaved):
+            log.warning("peer_misbehaved", error=str(event.error), fatal=event.fatal)
+            if event.fatal:
+                self._flush()
+                self.abort_gracefully()
+
+    # --- background work ---------------------------------------------------------------------
+
+    async def _deliver_forever(self) -> None:
+        """Hand deliveries to the application in batches; answer each with its status."""
+        while True:
+            await self._delivery_ready.wait()
+            self._delivery_ready.clear()
+            batch, self._deliveries = self._deliveries, []
+            try:
+                statuses = await self._on_delivery(batch)
+            except Exception:  # the handler's bug must not leave the carrier waiting forever
+                log.exception("delivery_handler_failed", batch=len(batch))
+                statuses = [CommandStatus.ESME_RX_T_APPN] * len(batch)
+            for pdu, status in zip(batch, statuses, strict=True):
+                self.session.send_response(_delivery_response(pdu, status))
+            self._flush()
+
+    async def _tick_forever(self) -> None:
+        """Expire timed-out requests and keep the link alive with enquire_link."""
+        s = self._settings
+        tick = max(0.01, min(0.25, s.response_timeout / 10, s.enquire_link_interval / 4))
+        while True:
+            await asyncio.sleep(tick)
+            now = self._loop.time()
+            for sequence_number in self.window.expire(now):
+                self.session.forget(sequence_number)
+            self._keep_alive(now)
+
+    def _keep_alive(self, now: float) -> None:
+        s = self._settings
+        if self._enquire_sent_at is not None:
+            if now - self._enquire_sent_at > s.response_timeout:
+                log.warning("enquire_link_unanswered", timeout=s.response_timeout)
+                if self._transport is not None:
+                    self._transport.abort()
+            return
+        last = self.session.last_received_at or 0.0
+        if now - last >= s.enquire_link_interval and self.session.state not in (
+            SessionState.CLOSED,
+            SessionState.UNBINDING,
+        ):
+            self._enquire_sequence = self.session.send_request(EnquireLink())
+            self._enquire_sent_at = now
+            self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.session.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+
+def _delivery_response(pdu: Pdu, status: int) -> DeliverSmResp | DataSmResp:
+    if pdu.command_id == CommandId.data_sm:
+        return DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
+    return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
+
+
+class Bind:
+    """A carrier bind that stays up: connect, bind, keep alive, reconnect, unbind on close."""
+
+    def __init__(
+        self,
+        settings: BindSettings,
+        *,
+        name: str = "bind",
+        on_delivery: DeliveryHandler = _acknowledge_all,
+        listener: BindListener | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self._on_delivery = on_delivery
+        self._listener: BindListener = listener or _NullListener()
+        self._backoff = Backoff(
+            initial=settings.reconnect_initial,
+            maximum=settings.reconnect_max,
+            rng=rng or random.Random(),
+        )
+        self._protocol: SmppClientProtocol | None = None
+        self._bound = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
+        self.binds_completed = 0
+
+    @property
+    def is_bound(self) -> bool:
+        return self._protocol is not None
+
+    @property
+    def in_flight(self) -> int:
+        return self._protocol.window.in_flight if self._protocol else 0
+
+    def start(self) -> None:
+        """Start connecting in the background (idempotent)."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def wait_bound(self) -> None:
+        """Wait until bound (wrap in asyncio.timeout to bound the wait)."""
+        await self._bound.wait()
+
+    async def request(self, pdu: PduBase) -> Pdu:
+        """Send a request on the current connection; see SmppClientProtocol.request."""
+        protocol = self._protocol
+        if protocol is None:
+            raise NotBoundError(f"{self.name} is not bound")
+        return await protocol.request(pdu)
+
+    submit = request
+
+    async def close(self, drain_seconds: float | None = None) -> None:
+        """Stop reconnecting, drain outstanding requests, unbind and disconnect."""
+        self._closing.set()
+        protocol = self._protocol
+        if protocol is not None:
+            drain = self.settings.unbind_timeout if drain_seconds is None else drain_seconds
+            await protocol.unbind(drain)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+
+    async def _supervise(self) -> None:
+        while not self._closing.is_set():
+            reason = await self._connect_and_serve()
+            if self._closing.is_set():
+                return
+            delay = self._backoff.next_delay()
+            self.last_error = reason
+            self._listener.reconnecting(delay, reason)
+            log.warning("bind_reconnecting", bind=self.name, delay=round(delay, 3), reason=reason)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+
+    async def _connect_and_serve(self) -> str:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        try:
+            _, protocol = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: SmppClientProtocol(s, self._on_delivery, self._listener),
+                    s.host,
+                    s.port,
+                    ssl=s.tls,
+                ),
+                s.connect_timeout,
+            )
+        except (OSError, TimeoutError) as error:
+            return f"connect failed: {error!r}"
+        try:
+            await protocol.bind()
+        except (BindRefusedError, BindConnectError) as error:
+            log.warning("bind_failed", bind=self.name, system_id=s.system_id, error=str(error))
+            protocol.abort_gracefully()
+            return str(error)
+        self._backoff.reset()
+        self.binds_completed += 1
+        self._protocol = protocol
+        self._bound.set()
+        self._listener.bind_state_changed(True)
+        log.info("bind_succeeded", bind=self.name, bind_type=s.bind_type.value)
+        try:
+            return await protocol.closed
+        finally:
+            self._protocol = None
+            self._bound.clear()
+            self._listener.bind_state_changed(False)
+
+
+__all__ = [
+    "Bind",
+    "BindListener",
+    "BindSettings",
+    "BindType",
+    "DeliveryHandler",
+    "ResponseTimeoutError",
+    "SmppClientProtocol",
+]

@@ -1,0 +1,135 @@
+"""Per-country rules as data: load `config/countries/*.yaml` into frozen `CountryRule`s.
+
+One file per country, named by its ISO 3166-1 alpha-2 code in lower case (`fr.yaml` holds
+`country: FR`); `default.yaml` (`country: DEFAULT`) applies to countries without a file. Files
+are read with `yaml.safe_load` and built by walking `dataclasses.fields()` (compliance/schema.py),
+so an unknown key is an error naming its path. Every file cites its sources under `source:`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import yaml
+
+from compliance.errors import ComplianceConfigError
+from compliance.numbers import NumberKind
+from compliance.quiet_hours import QuietHours
+from compliance.schema import build_dataclass
+from compliance.sender_id import SenderRules, sender_problem
+from compliance.verdict import Category
+
+DEFAULT_COUNTRY = "DEFAULT"
+
+
+class TextAction(enum.StrEnum):
+    """What a missing required text does: refuse the message, or let it pass with a flag."""
+
+    reject = "reject"
+    flag = "flag"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequiredText:
+    """Wording a message of the listed categories must contain (searched anywhere)."""
+
+    pattern: re.Pattern[str]
+    description: str
+    reason: Literal["missing_opt_out_text", "missing_required_text"] = "missing_opt_out_text"
+    categories: frozenset[Category] = frozenset({Category.marketing})
+    action: TextAction = TextAction.reject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountryRule:
+    """Everything compliance knows about one destination country."""
+
+    country: str
+    name: str
+    source: tuple[str, ...]
+    sender: SenderRules
+    time_zone: ZoneInfo | None = None  # used when phonenumbers gives no zone for a number
+    number_kinds: frozenset[NumberKind] | None = None  # None: the compliance.yaml default
+    max_parts: int | None = None  # None: the compliance.yaml default
+    quiet_hours: QuietHours | None = None
+    holidays: frozenset[date] = frozenset()
+    required_text: tuple[RequiredText, ...] = ()
+    notes: str = ""
+
+
+class CountryRules:
+    """Look-up of rules by phonenumbers region, with aliases (GG/JE/IM -> GB) and a default."""
+
+    def __init__(self, rules: Mapping[str, CountryRule], aliases: Mapping[str, str]) -> None:
+        """Args: rules by ISO code (plus DEFAULT); aliases from region to ISO code."""
+        self._rules = dict(rules)
+        self._aliases = dict(aliases)
+        self._default = self._rules.get(DEFAULT_COUNTRY)
+
+    def for_region(self, region: str) -> CountryRule | None:
+        """The rule for a phonenumbers region code, the default rule, or None."""
+        rule = self._rules.get(self._aliases.get(region, region))
+        return rule if rule is not None else self._default
+
+    def countries(self) -> tuple[str, ...]:
+        """The ISO codes that have their own file, sorted."""
+        return tuple(sorted(code for code in self._rules if code != DEFAULT_COUNTRY))
+
+
+def load_country_rules(directory: Path) -> dict[str, CountryRule]:
+    """Load every `*.yaml` under `directory` into rules keyed by ISO code.
+
+    Raises:
+        ComplianceConfigError: unreadable YAML, an unknown key, a bad value, or a file whose
+            `country` does not match its name; the message names the file and key path.
+    """
+    rules: dict[str, CountryRule] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        label = f"{directory.name}/{path.name}"
+        rule = parse_country_rule(path.read_text(encoding="utf-8"), label)
+        expected = DEFAULT_COUNTRY if path.stem == "default" else path.stem.upper()
+        if rule.country != expected:
+            raise ComplianceConfigError(
+                f"{label}: country: expected {expected!r}, got {rule.country!r}"
+            )
+        rules[rule.country] = rule
+    return rules
+
+
+def parse_country_rule(text: str, label: str) -> CountryRule:
+    """Parse and check one country file's text; `label` prefixes error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ComplianceConfigError(f"{label}: not valid YAML: {exc}") from None
+    rule = build_dataclass(CountryRule, data, f"{label}: ")
+    _check_rule(rule, label)
+    return rule
+
+
+def _check_rule(rule: CountryRule, label: str) -> None:
+    if not rule.source:
+        raise ComplianceConfigError(f"{label}: source: cite at least one source")
+    quiet = rule.quiet_hours
+    if quiet is not None and len(quiet.closed_days) == 7:
+        raise ComplianceConfigError(f"{label}: quiet_hours.closed_days: every day is closed")
+    if quiet is not None and rule.time_zone is None:
+        raise ComplianceConfigError(f"{label}: time_zone: required when quiet_hours is set")
+    if quiet is not None and quiet.closed_on_holidays and not rule.holidays:
+        raise ComplianceConfigError(f"{label}: holidays: required when closed_on_holidays")
+    if rule.max_parts is not None and not 1 <= rule.max_parts <= 255:
+        raise ComplianceConfigError(f"{label}: max_parts: expected 1..255, got {rule.max_parts}")
+    fallback = rule.sender.fallback
+    if fallback is not None:
+        code = phonenumbers.country_code_for_region(rule.country)
+        problem = sender_problem(fallback, Category.transactional, rule.sender, code)
+        if problem is not None:
+            raise ComplianceConfigError(f"{label}: sender.fallback: {problem}")

@@ -1,0 +1,349 @@
+"""The compliance evaluator: every outbound message passes `CompliancePolicy.evaluate`.
+
+Order of checks (the first that fails decides; each is a `Verdict` with a reason code):
+
+1. number: parse to E.164, valid, a country rule exists, an accepted type (mobile by default);
+2. parts within the country's maximum;
+3. sender: allowed for the country (or its fallback), with TON/NPI derived from its type;
+4. required wording (e.g. France's "STOP au 36xxx" on marketing);
+5. shared state, in ONE store call (one Redis round trip): opt-out, conversion suppression
+   (marketing), then frequency caps; quiet hours (marketing) are computed before that call, so a
+   message deferred for quiet hours never consumes a cap slot, but an opt-out still wins over
+   a deferral.
+
+Caps are check-and-record in that same call (`consume=True`, the default) and idempotent per
+`message_id`, so the engine may evaluate again just before submitting a queued or deferred
+message (to honour opt-outs and conversions that arrived meanwhile) without double counting;
+`release` returns the slot of a message that was finally not sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from compliance.country_rules import CountryRule, TextAction
+from compliance.errors import QuietHoursUnsatisfiableError
+from compliance.frequency_cap import CapAction, CapRule
+from compliance.keywords import KeywordTable
+from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
+from compliance.quiet_hours import QuietConstraint, QuietHours, next_allowed_time_all
+from compliance.sender_id import SenderAddress, choose_sender
+from compliance.settings import ComplianceConfig
+from compliance.store import ComplianceStore, RecipientQuery, RecipientState
+from compliance.verdict import (
+    Category,
+    ComplianceRequest,
+    MoAction,
+    MoOutcome,
+    OptOutScope,
+    Outcome,
+    Reason,
+    Verdict,
+)
+from gateway.smpp.constants import Npi, Ton
+
+
+class CompliancePolicy:
+    """Evaluates messages against country rules and shared opt-out / suppression / cap state."""
+
+    def __init__(self, config: ComplianceConfig, store: ComplianceStore) -> None:
+        """Args: loaded settings and country rules; the shared-state store (Redis or a fake)."""
+        self._settings = config.settings
+        self._countries = config.countries
+        self._store = store
+        self._numbers = NumberParser(
+            default_region=config.settings.default_region,
+            cache_size=config.settings.number_cache_size,
+        )
+        self._keywords = KeywordTable(config.settings.keywords)
+        self._zones: dict[str, ZoneInfo] = {}
+
+    @property
+    def numbers(self) -> NumberParser:
+        """The policy's cached number parser (for cache statistics)."""
+        return self._numbers
+
+    async def evaluate(
+        self, request: ComplianceRequest, now: datetime, *, consume: bool = True
+    ) -> Verdict:
+        """Decide whether `request` may be sent at `now` (aware).
+
+        Args:
+            request: the message.
+            now: the current instant (aware; the engine's wall clock).
+            consume: record the send against the frequency caps when allowed (atomic with
+                the check). Pass False for a dry run.
+
+        Raises:
+            ComplianceStoreError: the shared-state store is unreachable.
+        """
+        checked = self._check_static(request)
+        if isinstance(checked, Verdict):
+            return checked
+        dest, rule, sender, flags = checked
+        quiet_until = self._quiet_until(request, dest, rule, now)
+        if isinstance(quiet_until, Verdict):
+            return quiet_until
+        state = await self._store.check_recipient(
+            self._recipient_query(request, dest, now, run_caps=quiet_until is None, consume=consume)
+        )
+        verdict = self._finish(dest, rule, sender, state, quiet_until)
+        return replace(verdict, flags=flags) if flags else verdict
+
+    async def release(self, request: ComplianceRequest, to: str | None = None) -> None:
+        """Give back the cap slot of a message that was allowed but finally not sent.
+
+        Args:
+            request: the message as evaluated (its `message_id` identifies the slot).
+            to: the verdict's `destination_addr`, to skip re-parsing (optional).
+        """
+        if request.message_id is None:
+            return
+        msisdn = to or self._msisdn(request.to, request.country_hint)
+        if msisdn is not None:
+            await self._store.release(msisdn, request.message_id)
+
+    async def record_conversion(
+        self, to: str, now: datetime, *, window: timedelta | None = None, hint: str | None = None
+    ) -> datetime | None:
+        """Suppress marketing to `to` after a conversion; the deadline, or None for a bad number."""
+        msisdn = self._msisdn(to, hint)
+        if msisdn is None:
+            return None
+        span = window or timedelta(seconds=self._settings.conversion_suppression_seconds)
+        until = now + span
+        await self._store.suppress(msisdn, until)
+        return until
+
+    async def handle_mo(
+        self, sender_number: str, our_number: str, text: str, now: datetime
+    ) -> MoOutcome:
+        """Apply an inbound message's keyword (STOP, STOPALL, START, HELP, ...) to the store.
+
+        Args:
+            sender_number: the mobile user's number (the MO source_addr).
+            our_number: the number the MO was sent to (the opt-out scope for per-sender mode).
+            text: the MO text; only its first word counts.
+            now: the current instant (aware).
+        """
+        action, word = self._keywords.classify(text)
+        msisdn = self._msisdn(sender_number, None)
+        scope = self._mo_scope(action)
+        if msisdn is None or action is MoAction.none:
+            return MoOutcome(
+                action=action, msisdn=msisdn, scope=None, keyword=word, reply_text=None
+            )
+        target = None if scope is OptOutScope.global_ else self.sender_scope(our_number)
+        if action in (MoAction.opt_out, MoAction.opt_out_all):
+            await self._store.add_opt_out(msisdn, target, now)
+        elif action is MoAction.opt_in:
+            await self._store.remove_opt_out(msisdn, target)
+        return MoOutcome(
+            action=action, msisdn=msisdn, scope=scope, keyword=word, reply_text=self._reply(action)
+        )
+
+    def sender_scope(self, sender: str) -> str:
+        """The opt-out scope key of a sender: its configured alias, numbers without '+'."""
+        scoped = self._settings.sender_scope_aliases.get(sender, sender)
+        return scoped[1:] if scoped.startswith("+") else scoped
+
+    def _msisdn(self, raw: str, hint: str | None) -> str | None:
+        parsed = self._numbers.parse(raw, hint)
+        return parsed.e164 if isinstance(parsed, Destination) else None
+
+    def _mo_scope(self, action: MoAction) -> OptOutScope | None:
+        if action is MoAction.opt_out_all:
+            return OptOutScope.global_
+        if action in (MoAction.opt_out, MoAction.opt_in):
+            global_mode = self._settings.opt_out_scope == "global"
+            return OptOutScope.global_ if global_mode else OptOutScope.sender
+        return None
+
+    def _reply(self, action: MoAction) -> str | None:
+        texts = self._settings.confirmations
+        replies = {
+            MoAction.opt_out: texts.opt_out,
+            MoAction.opt_out_all: texts.opt_out_all,
+            MoAction.opt_in: texts.opt_in,
+            MoAction.help: texts.help,
+        }
+        return replies.get(action)
+
+    def _check_static(
+        self, request: ComplianceRequest
+    ) -> Verdict | tuple[Destination, CountryRule, SenderAddress, tuple[str, ...]]:
+        """Number, country, parts, sender and wording: everything that needs no shared state."""
+        dest = self._numbers.parse(request.to, request.country_hint)
+        if isinstance(dest, InvalidNumber):
+            return _refuse(Outcome.reject, Reason.invalid_number, dest.detail)
+        rule = self._countries.for_region(dest.region)
+        if rule is None:
+            detail = f"no compliance rules for destination country {dest.region}"
+            return _refuse(Outcome.reject, Reason.unsupported_country, detail, dest)
+        kinds = rule.number_kinds or self._settings.number_kinds
+        if dest.kind not in kinds:
+            accepted = ", ".join(sorted(kinds))
+            detail = f"destination is a {dest.kind} number; {rule.country} accepts {accepted}"
+            return _refuse(Outcome.reject, Reason.not_mobile, detail, dest, rule)
+        max_parts = self._max_parts(rule)
+        if request.parts > max_parts:
+            detail = f"{request.parts} parts exceed the maximum of {max_parts} for {rule.country}"
+            return _refuse(Outcome.reject, Reason.too_many_parts, detail, dest, rule)
+        choice = choose_sender(request.sender, request.category, rule.sender, dest.country_code)
+        if choice.address is None:
+            detail = f"sender not allowed in {rule.country}: {choice.problem}"
+            return _refuse(Outcome.reject, Reason.sender_not_allowed, detail, dest, rule)
+        flags = self._missing_text(request, dest, rule)
+        if isinstance(flags, Verdict):
+            return flags
+        return dest, rule, choice.address, flags
+
+    def _max_parts(self, rule: CountryRule) -> int:
+        return rule.max_parts if rule.max_parts is not None else self._settings.max_parts
+
+    def _missing_text(
+        self, request: ComplianceRequest, dest: Destination, rule: CountryRule
+    ) -> Verdict | tuple[str, ...]:
+        """A rejection for missing required wording, or the flags of non-blocking misses."""
+        flags: list[str] = []
+        for required in rule.required_text:
+            if request.category not in required.categories:
+                continue
+            if required.pattern.search(request.text) is not None:
+                continue
+            if required.action is TextAction.flag:
+                flags.append(required.reason)
+                continue
+            detail = f"{rule.country} {request.category} messages need {required.description}"
+            return _refuse(Outcome.reject, Reason(required.reason), detail, dest, rule)
+        return tuple(flags)
+
+    def _quiet_until(
+        self, request: ComplianceRequest, dest: Destination, rule: CountryRule, now: datetime
+    ) -> datetime | Verdict | None:
+        """When a quiet window holds this message: None (send now), an instant, or a refusal."""
+        if request.category is not Category.marketing:
+            return None
+        windows = self._windows(request, rule)
+        if not windows:
+            return None
+        constraints = [
+            QuietConstraint(tz, window, rule.holidays)
+            for tz in self._recipient_zones(dest, rule)
+            for window in windows
+        ]
+        try:
+            return next_allowed_time_all(now, constraints)
+        except QuietHoursUnsatisfiableError as exc:
+            return _refuse(Outcome.reject, Reason.quiet_hours, str(exc), dest, rule)
+
+    def _windows(self, request: ComplianceRequest, rule: CountryRule) -> list[QuietHours]:
+        windows = [rule.quiet_hours] if rule.quiet_hours is not None else []
+        tenant = self._settings.tenants.get(request.tenant) if request.tenant else None
+        if tenant is not None and tenant.quiet_hours is not None:
+            windows.append(tenant.quiet_hours)
+        return windows
+
+    def _recipient_zones(self, dest: Destination, rule: CountryRule) -> Sequence[ZoneInfo]:
+        zones = [self._zone(name) for name in dest.time_zones if name != UNKNOWN_TIME_ZONE]
+        if zones:
+            return zones
+        return [rule.time_zone] if rule.time_zone is not None else [self._zone("UTC")]
+
+    def _zone(self, name: str) -> ZoneInfo:
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = ZoneInfo(name)
+        return zone
+
+    def _recipient_query(
+        self,
+        request: ComplianceRequest,
+        dest: Destination,
+        now: datetime,
+        *,
+        run_caps: bool,
+        consume: bool,
+    ) -> RecipientQuery:
+        return RecipientQuery(
+            msisdn=dest.e164,
+            sender=self.sender_scope(request.sender),
+            category=request.category,
+            now=now,
+            check_opt_out=request.category in self._settings.opt_out_categories,
+            check_suppression=request.category is Category.marketing,
+            run_caps=run_caps,
+            consume=consume,
+            member=request.message_id or uuid.uuid4().hex,
+            caps=self._settings.caps,
+        )
+
+    def _finish(
+        self,
+        dest: Destination,
+        rule: CountryRule,
+        sender: SenderAddress,
+        state: RecipientState,
+        quiet_until: datetime | None,
+    ) -> Verdict:
+        if state.opted_out is not None:
+            detail = f"recipient opted out ({state.opted_out.value.rstrip('_')} scope)"
+            return _refuse(Outcome.suppress, Reason.opted_out, detail, dest, rule)
+        if state.suppressed_until is not None:
+            detail = f"marketing suppressed after a conversion until {_iso(state.suppressed_until)}"
+            return _refuse(Outcome.suppress, Reason.conversion_suppressed, detail, dest, rule)
+        if quiet_until is not None:
+            detail = f"inside {rule.country} marketing quiet hours until {_iso(quiet_until)}"
+            return _refuse(Outcome.defer, Reason.quiet_hours, detail, dest, rule, quiet_until)
+        exceeded = state.caps.exceeded
+        if exceeded is not None:
+            return _cap_verdict(self._settings.caps[exceeded], state, dest, rule)
+        return Verdict(
+            outcome=Outcome.allow,
+            reason=Reason.allowed,
+            detail=f"allowed to {rule.country} from {sender.source_addr}",
+            destination_addr=dest.e164,
+            dest_addr_ton=Ton.international,
+            dest_addr_npi=Npi.isdn,
+            source_addr=sender.source_addr,
+            source_addr_ton=sender.ton,
+            source_addr_npi=sender.npi,
+            country=rule.country,
+            max_parts=self._max_parts(rule),
+        )
+
+
+def _cap_verdict(
+    cap: CapRule, state: RecipientState, dest: Destination, rule: CountryRule
+) -> Verdict:
+    detail = f"frequency cap {cap.name!r} reached ({cap.limit} per {cap.window_seconds}s)"
+    if cap.on_exceed is CapAction.defer:
+        until = datetime.fromtimestamp(state.caps.retry_at_ms / 1000, tz=UTC)
+        return _refuse(Outcome.defer, Reason.frequency_cap, detail, dest, rule, until)
+    return _refuse(Outcome.suppress, Reason.frequency_cap, detail, dest, rule)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _refuse(
+    outcome: Outcome,
+    reason: Reason,
+    detail: str,
+    dest: Destination | None = None,
+    rule: CountryRule | None = None,
+    defer_until: datetime | None = None,
+) -> Verdict:
+    return Verdict(
+        outcome=outcome,
+        reason=reason,
+        detail=detail,
+        defer_until=defer_until,
+        destination_addr=dest.e164 if dest is not None else None,
+        country=rule.country if rule is not None else None,
+    )

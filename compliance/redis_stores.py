@@ -1,0 +1,262 @@
+"""Redis-backed compliance store: opt-outs, conversion suppression and frequency caps.
+
+The only module of the compliance package that imports redis. An evaluation is one EVALSHA of
+`_CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record), so caps hold
+across gateway instances and each message costs one round trip. Key layout: redis_keys.py.
+Redis connection and timeout errors become `ComplianceStoreError` at this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from compliance.errors import ComplianceStoreError
+from compliance.frequency_cap import CapCheck, CapRule
+from compliance.redis_keys import ComplianceKeys
+from compliance.store import RecipientQuery, RecipientState
+from compliance.verdict import Category, OptOutScope
+
+# KEYS: opt-out hash, suppression deadline, cap zset.
+# ARGV: now_ms, sender, category, check_opt_out, check_suppression, run_caps, consume, member,
+#       then per cap: limit, window_ms, categories (",a,b," or "" for every category).
+# Returns {opt_out (0 none, 1 global, 2 sender), suppressed_until_ms, exceeded cap (-1), retry_ms}.
+_CHECK_SCRIPT = """
+local now = tonumber(ARGV[1])
+if ARGV[4] == '1' then
+  local found = redis.call('HMGET', KEYS[1], '*', ARGV[2], '+' .. ARGV[2])
+  if found[2] then return {2, 0, -1, 0} end
+  if found[1] and not found[3] then return {1, 0, -1, 0} end
+end
+if ARGV[5] == '1' then
+  local deadline = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if deadline > now then return {0, deadline, -1, 0} end
+end
+if ARGV[6] ~= '1' or #ARGV < 9 then return {0, 0, -1, 0} end
+local category = ARGV[3]
+local member = category .. ':' .. ARGV[8]
+local caps = {}
+local longest = 0
+for i = 9, #ARGV, 3 do
+  local cap = {limit = tonumber(ARGV[i]), window = tonumber(ARGV[i + 1]), cats = ARGV[i + 2]}
+  caps[#caps + 1] = cap
+  if cap.window > longest then longest = cap.window end
+end
+local function applies(cats, cat)
+  return cats == '' or string.find(cats, ',' .. cat .. ',', 1, true) ~= nil
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - longest)
+local entries = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+local exceeded = -1
+local retry = 0
+for index, cap in ipairs(caps) do
+  if applies(cap.cats, category) then
+    local times = {}
+    for j = 1, #entries, 2 do
+      local at = tonumber(entries[j + 1])
+      if entries[j] ~= member and at > now - cap.window then
+        if applies(cap.cats, string.match(entries[j], '^([^:]*):') or '') then
+          times[#times + 1] = at
+        end
+      end
+    end
+    if #times >= cap.limit then
+      if exceeded < 0 then exceeded = index - 1 end
+      local freed = times[#times - cap.limit + 1] + cap.window
+      if freed > retry then retry = freed end
+    end
+  end
+end
+if exceeded < 0 and ARGV[7] == '1' then
+  redis.call('ZADD', KEYS[3], 'NX', now, member)
+  redis.call('PEXPIRE', KEYS[3], longest)
+end
+return {0, 0, exceeded, retry}
+"""
+
+# KEYS: opt-out hash. ARGV: op ('add' | 'remove'), sender ('' = global), now_ms.
+_OPT_OUT_SCRIPT = """
+local sender = ARGV[2]
+if ARGV[1] == 'add' then
+  if sender == '' then
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], '*', ARGV[3])
+  else
+    redis.call('HSET', KEYS[1], sender, ARGV[3])
+    redis.call('HDEL', KEYS[1], '+' .. sender)
+  end
+elseif sender == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HDEL', KEYS[1], sender)
+  if redis.call('HEXISTS', KEYS[1], '*') == 1 then
+    redis.call('HSET', KEYS[1], '+' .. sender, ARGV[3])
+  end
+end
+return 1
+"""
+
+# KEYS: suppression key. ARGV: until_ms, now_ms. Keeps the later deadline.
+_SUPPRESS_SCRIPT = """
+local until_ms = tonumber(ARGV[1])
+if until_ms <= tonumber(ARGV[2]) then return 0 end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ms > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+_SCOPE_BY_CODE = {1: OptOutScope.global_, 2: OptOutScope.sender}
+
+
+def to_ms(instant: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime."""
+    return int(instant.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """Aware UTC datetime from milliseconds since the epoch."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@contextmanager
+def map_redis_errors() -> Iterator[None]:
+    """Translate redis connection / timeout / response errors into ComplianceStoreError."""
+    try:
+        yield
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        raise ComplianceStoreError(f"compliance store unavailable: {exc}") from exc
+    except redis_errors.ResponseError as exc:
+        raise ComplianceStoreError(f"compliance store refused a command: {exc}") from exc
+
+
+class RedisComplianceStore:
+    """`ComplianceStore` on Redis: one Lua round trip per evaluation."""
+
+    def __init__(self, client: aioredis.Redis, keys: ComplianceKeys) -> None:
+        """Args: a redis.asyncio client (bytes or str replies), and the key builder."""
+        self._client = client
+        self._keys = keys
+        self._check = client.register_script(_CHECK_SCRIPT)
+        self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
+        self._suppress = client.register_script(_SUPPRESS_SCRIPT)
+
+    async def check_recipient(self, query: RecipientQuery) -> RecipientState:
+        """Opt-out, suppression, then caps (check-and-record), atomically in one script."""
+        keys = self._recipient_keys(query.msisdn)
+        args: list[str | int | float] = [
+            to_ms(query.now),
+            query.sender,
+            query.category.value,
+            int(query.check_opt_out),
+            int(query.check_suppression),
+            int(query.run_caps),
+            int(query.consume),
+            query.member,
+            *_cap_args(query.caps),
+        ]
+        with map_redis_errors():
+            reply = await self._check(keys=keys, args=args)
+        opt_out, suppressed, exceeded, retry = _four_ints(reply)
+        return RecipientState(
+            opted_out=_SCOPE_BY_CODE.get(opt_out),
+            suppressed_until=from_ms(suppressed) if suppressed else None,
+            caps=CapCheck(None if exceeded < 0 else exceeded, retry),
+        )
+
+    async def check_and_record(
+        self,
+        msisdn: str,
+        category: Category,
+        member: str,
+        caps: Sequence[CapRule],
+        now: datetime,
+        *,
+        consume: bool,
+    ) -> CapCheck:
+        """Caps only (no opt-out or suppression check), atomically."""
+        query = RecipientQuery(
+            msisdn=msisdn,
+            sender="",
+            category=category,
+            now=now,
+            check_opt_out=False,
+            check_suppression=False,
+            run_caps=True,
+            consume=consume,
+            member=member,
+            caps=caps,
+        )
+        return (await self.check_recipient(query)).caps
+
+    async def release(self, msisdn: str, member: str) -> None:
+        """Forget a recorded send, whatever its category."""
+        members = [f"{category.value}:{member}" for category in Category]
+        with map_redis_errors():
+            await self._client.zrem(self._keys.caps(msisdn), *members)
+
+    async def add_opt_out(self, msisdn: str, sender: str | None, now: datetime) -> None:
+        """Record an opt-out (global when `sender` is None: clears per-sender entries)."""
+        await self._run_opt_out("add", msisdn, sender, now)
+
+    async def remove_opt_out(self, msisdn: str, sender: str | None) -> None:
+        """Opt back in to one sender, or (None) remove every opt-out of the recipient."""
+        await self._run_opt_out("remove", msisdn, sender, datetime.now(UTC))
+
+    async def opted_out(self, msisdn: str, sender: str) -> OptOutScope | None:
+        """Whether `sender` may not message `msisdn`, and by which kind of opt-out."""
+        with map_redis_errors():
+            found = await self._client.hmget(
+                self._keys.opt_out(msisdn), ["*", sender, f"+{sender}"]
+            )
+        if found[1] is not None:
+            return OptOutScope.sender
+        if found[0] is not None and found[2] is None:
+            return OptOutScope.global_
+        return None
+
+    async def suppress(self, msisdn: str, until: datetime) -> None:
+        """Suppress marketing until `until`; a later existing deadline wins."""
+        args = [to_ms(until), to_ms(datetime.now(UTC))]
+        with map_redis_errors():
+            await self._suppress(keys=[self._keys.suppression(msisdn)], args=args)
+
+    async def suppressed_until(self, msisdn: str, now: datetime) -> datetime | None:
+        """The suppression deadline when still in force at `now`."""
+        with map_redis_errors():
+            raw = await self._client.get(self._keys.suppression(msisdn))
+        if raw is None:
+            return None
+        deadline = int(raw)
+        return from_ms(deadline) if deadline > to_ms(now) else None
+
+    def _recipient_keys(self, msisdn: str) -> list[str]:
+        keys = self._keys
+        return [keys.opt_out(msisdn), keys.suppression(msisdn), keys.caps(msisdn)]
+
+    async def _run_opt_out(self, op: str, msisdn: str, sender: str | None, now: datetime) -> None:
+        args: list[str | int] = [op, sender or "", to_ms(now)]
+        with map_redis_errors():
+            await self._opt_out(keys=[self._keys.opt_out(msisdn)], args=args)
+
+
+def _cap_args(caps: Sequence[CapRule]) -> list[str | int | float]:
+    args: list[str | int | float] = []
+    for cap in caps:
+        categories = "".join(f",{c.value}" for c in sorted(cap.categories))
+        args += [cap.limit, cap.window_seconds * 1000, f"{categories}," if categories else ""]
+    return args
+
+
+def _four_ints(reply: Any) -> tuple[int, int, int, int]:
+    if not isinstance(reply, list) or len(reply) != 4:
+        raise ComplianceStoreError(f"unexpected compliance script reply {reply!r}")
+    a, b, c, d = (int(x) for x in reply)
+    return a, b, c, d

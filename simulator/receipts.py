@@ -1,0 +1,129 @@
+"""Message ids and delivery receipts: the id allocator, the receipt text and its deliver_sm.
+
+The receipt follows the de-facto format of SMPP 3.4 Appendix B (domain.md §1.13):
+
+    id:<id> sub:001 dlvrd:001 submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DELIVRD err:000
+    text:<first 20 characters>
+
+carried in a deliver_sm with esm_class 0x04 (SMSC delivery receipt, §5.2.12), and with the
+receipted_message_id (0x001E), message_state (0x0427) and, on failure, network_error_code
+(0x0423: type 3 = GSM, then the 2-octet code) TLVs (§5.3.2.12, §5.3.2.35, §5.3.2.31).
+The receipt goes from the original destination back to the original source. Dates are UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, Literal
+
+from gateway.smpp.constants import DataCoding, EsmClass, TlvTag
+from gateway.smpp.pdu import DeliverSm
+from simulator.behaviour import MESSAGE_STATE
+from simulator.config import MessageIdFormat, Outcome
+
+RECEIPT_TEXT_CHARS: Final = 20
+_NETWORK_ERROR_GSM: Final = 3
+# Characters kept in the receipt's text: printable ASCII that GSM-7 encodes at the same
+# code point (3GPP TS 23.038 §6.2.1); anything else becomes '?'.
+_SAFE: Final = frozenset(
+    " !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+
+class MessageIds:
+    """Unique message ids, counting up from `start`, written in decimal or lower-case hex."""
+
+    __slots__ = ("_hex", "_next")
+
+    def __init__(self, id_format: MessageIdFormat, start: int) -> None:
+        self._hex = id_format is MessageIdFormat.hex
+        self._next = start
+
+    def allocate(self) -> str:
+        """The next id (SMPP 3.4 §5.2.23: a C-octet string of at most 64 characters)."""
+        number = self._next
+        self._next = number + 1
+        return format(number, "x") if self._hex else str(number)
+
+
+def receipt_id(
+    message_id: str,
+    response_format: MessageIdFormat,
+    receipt_format: Literal["same", "decimal", "hex"],
+) -> str:
+    """The id written in the receipt text: the submit_sm_resp id, or it converted to another base.
+
+    Converting reproduces SMSCs that answer in hex but report in decimal, or the reverse.
+    """
+    if receipt_format == "same" or receipt_format == response_format.value:
+        return message_id
+    number = int(message_id, 16 if response_format is MessageIdFormat.hex else 10)
+    return format(number, "x") if receipt_format == "hex" else str(number)
+
+
+class ReceiptDates:
+    """YYMMDDhhmm (UTC) for a wall-clock timestamp, cached per minute (one strftime a minute)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[int, str] = {}
+
+    def format(self, timestamp: float) -> str:
+        minute = int(timestamp // 60)
+        text = self._cache.get(minute)
+        if text is None:
+            if len(self._cache) > 1024:
+                self._cache.clear()
+            moment = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
+            text = self._cache[minute] = moment.strftime("%y%m%d%H%M")
+        return text
+
+
+def receipt_text(
+    *, message_id: str, outcome: Outcome, err: int, submit_date: str, done_date: str, text: str
+) -> str:
+    """The receipt's short_message text (SMPP 3.4 Appendix B layout)."""
+    delivered = "001" if outcome is Outcome.DELIVRD else "000"
+    snippet = "".join(c if c in _SAFE else "?" for c in text[:RECEIPT_TEXT_CHARS])
+    return (
+        f"id:{message_id} sub:001 dlvrd:{delivered} submit date:{submit_date} "
+        f"done date:{done_date} stat:{outcome.value} err:{err:03d} text:{snippet}"
+    )
+
+
+def build_receipt(
+    *,
+    message_id: str,
+    text: str,
+    outcome: Outcome,
+    err: int,
+    original_source: tuple[int, int, str],
+    original_destination: tuple[int, int, str],
+) -> DeliverSm:
+    """The deliver_sm carrying a receipt; `text` comes from `receipt_text`.
+
+    Args:
+        message_id: the id given in submit_sm_resp (for receipted_message_id).
+        original_source / original_destination: (ton, npi, addr) of the submitted message.
+    """
+    src_ton, src_npi, src = original_destination
+    dst_ton, dst_npi, dst = original_source
+    tlvs: dict[int, int | str | bytes] = {
+        TlvTag.receipted_message_id: message_id,
+        TlvTag.message_state: MESSAGE_STATE[outcome],
+    }
+    if outcome is not Outcome.DELIVRD:
+        tlvs[TlvTag.network_error_code] = bytes((_NETWORK_ERROR_GSM,)) + err.to_bytes(2, "big")
+    return DeliverSm(
+        source_addr_ton=src_ton,
+        source_addr_npi=src_npi,
+        source_addr=src,
+        dest_addr_ton=dst_ton,
+        dest_addr_npi=dst_npi,
+        destination_addr=dst,
+        esm_class=EsmClass.smsc_delivery_receipt,
+        data_coding=DataCoding.default,
+        short_message=text.encode("ascii"),
+        tlvs=tlvs,
+    )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,7 +33,7 @@ from gateway.errors import (
     NotBoundError,
     ResponseTimeoutError,
 )
-from gateway.smpp.constants import CommandId, CommandStatus, status_name
+from gateway.smpp.constants import BindType, CommandId, CommandStatus, status_name
 from gateway.smpp.events import (
     BindFailed,
     BindSucceeded,
@@ -61,14 +60,6 @@ from gateway.smpp.session import Role, Session, SessionState
 from gateway.window import Window
 
 log = structlog.get_logger()
-
-
-class BindType(enum.Enum):
-    """How we bind (SMPP 3.4 §4.1)."""
-
-    transmitter = "transmitter"
-    receiver = "receiver"
-    transceiver = "transceiver"
 
 
 _BIND_PDU: dict[BindType, type[BindTransmitter | BindReceiver | BindTransceiver]] = {

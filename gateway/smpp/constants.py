@@ -47,6 +47,14 @@ class CommandId(enum.IntEnum):
     data_sm_resp = 0x80000103
 
 
+class BindType(enum.Enum):
+    """How an ESME binds (SMPP 3.4 §4.1): which of the three bind requests it sends."""
+
+    transmitter = "transmitter"
+    receiver = "receiver"
+    transceiver = "transceiver"
+
+
 class CommandStatus(enum.IntEnum):
     """SMPP 3.4 §5.1.3 command_status values (0x400-0x4FF are vendor-specific, kept as int)."""
 

@@ -262,7 +262,8 @@ class Session:
         self, frame: bytes, error: RemoteProtocolError, events: list[Event]
     ) -> None:
         _, command_id, _, sequence_number = decode_header(frame)
-        if command_id & RESPONSE_BIT and self._outstanding.pop(sequence_number, None):
+        if command_id & RESPONSE_BIT and sequence_number in self._outstanding:
+            del self._outstanding[sequence_number]
             events.append(ResponseUndecodable(sequence_number, error))
         elif not command_id & RESPONSE_BIT:
             self._nack(error)

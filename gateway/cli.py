@@ -1,0 +1,204 @@
+"""`smsgw` command line: run, send, status, inspect, optout, simulator.
+
+Exit codes: 0 success, 1 runtime failure (e.g. Redis unreachable), 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from gateway.config import Settings, load_settings
+from gateway.errors import ConfigError
+from gateway.keys import Keys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsgw", description="SMPP gateway and SMS engine")
+    parser.add_argument("--config", help="YAML config file (default: $SMSGW_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the delivery engine until SIGTERM/SIGINT")
+    send = sub.add_parser("send", help="enqueue one message on the outbound stream")
+    send.add_argument("--to", required=True)
+    send.add_argument("--text", required=True)
+    send.add_argument("--from", dest="sender", default="")
+    send.add_argument("--id", dest="message_id", default=None)
+    send.add_argument("--category", default="transactional",
+                      choices=["transactional", "otp", "marketing"])  # fmt: skip
+    send.add_argument("--country", default=None)
+    send.add_argument("--send-at", default=None)
+    send.add_argument("--expires-at", default=None)
+    send.add_argument("--priority", type=int, default=None)
+    status = sub.add_parser("status", help="print a message's state and history")
+    status.add_argument("message_id")
+    inspect = sub.add_parser("inspect", help="dry run: encoding, parts, route and verdict")
+    inspect.add_argument("--text", required=True)
+    inspect.add_argument("--to", default=None)
+    inspect.add_argument("--from", dest="sender", default=None)
+    inspect.add_argument("--carrier", default=None, help="use this carrier's encoding profile")
+    inspect.add_argument("--category", default="transactional",
+                         choices=["transactional", "otp", "marketing"])  # fmt: skip
+    inspect.add_argument("--json", action="store_true", help="stable JSON output")
+    optout = sub.add_parser("optout", help="manage opt-outs")
+    optout.add_argument("action", choices=["add", "remove", "check"])
+    optout.add_argument("msisdn")
+    optout.add_argument("--sender", default=None, help="per-sender (default: global)")
+    sub.add_parser("simulator", help="run the SMSC simulator (see `smsgw simulator --help`)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `smsgw` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["simulator"]:  # the simulator has its own flags and config
+        from simulator.cli import main as simulator_main
+
+        return simulator_main(args_list[1:])
+    args = _parser().parse_args(args_list)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"smsgw: config error: {error}", file=sys.stderr)
+        return 2
+    handlers = {
+        "run": _run,
+        "send": _send,
+        "status": _status,
+        "inspect": _inspect,
+        "optout": _optout,
+    }
+    try:
+        return _run_async(handlers[args.command](settings, args))
+    except redis.exceptions.ConnectionError as error:
+        print(f"smsgw: redis unreachable at {settings.redis_url}: {error}", file=sys.stderr)
+        return 1
+    except ConfigError as error:
+        print(f"smsgw: config error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run_async(coroutine: Any) -> int:
+    try:
+        import uvloop
+
+        result: int = uvloop.run(coroutine)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        result = asyncio.run(coroutine)
+    return result
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.engine import Engine
+    from gateway.logging import configure_logging
+    from gateway.ops_server import start_ops_server
+
+    configure_logging(settings.logging.level, render_json=settings.logging.json)
+    engine = Engine(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = None
+    if settings.ops.enabled:
+        server = await start_ops_server(
+            settings.ops.host,
+            settings.ops.port,
+            registry=engine.registry,
+            readiness=engine.readiness,
+        )
+    try:
+        await engine.run(stop)
+    finally:
+        if server is not None:
+            server.close()
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+    return 0
+
+
+async def _send(settings: Settings, args: argparse.Namespace) -> int:
+    message: dict[str, Any] = {
+        "id": args.message_id or uuid.uuid4().hex,
+        "to": args.to,
+        "from": args.sender,
+        "text": args.text,
+        "category": args.category,
+    }
+    optional = {
+        "country": args.country,
+        "send_at": args.send_at,
+        "expires_at": args.expires_at,
+        "priority": args.priority,
+    }
+    message.update({key: value for key, value in optional.items() if value is not None})
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        entry = await client.xadd(
+            settings.streams.outbound, {"data": json.dumps(message, ensure_ascii=False)}
+        )
+    finally:
+        await client.aclose()
+    entry_id = entry.decode() if isinstance(entry, bytes) else entry
+    print(json.dumps({"id": message["id"], "entry": entry_id}))
+    return 0
+
+
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    keys = Keys(settings.key_prefix, settings.streams)
+    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        record = await client.hgetall(keys.message(args.message_id))
+        history = await client.lrange(keys.history(args.message_id), 0, -1)
+    finally:
+        await client.aclose()
+    if not record:
+        print(f"smsgw: no message with id {args.message_id!r}", file=sys.stderr)
+        return 1
+    record.pop("payload", None)  # message text is not echoed
+    output = {"id": args.message_id, "state": record, "history": [json.loads(h) for h in history]}
+    print(json.dumps(output, indent=2, ensure_ascii=False))
+    return 0
+
+
+async def _inspect(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.inspect_command import inspect_message
+
+    report, text = await inspect_message(settings, args)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+async def _optout(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from compliance.redis_keys import ComplianceKeys
+    from compliance.redis_stores import RedisComplianceStore
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+    msisdn = args.msisdn.lstrip("+")
+    try:
+        if args.action == "add":
+            await store.add_opt_out(msisdn, args.sender, datetime.now(UTC))
+        elif args.action == "remove":
+            await store.remove_opt_out(msisdn, args.sender)
+        scope = await store.opted_out(msisdn, args.sender or "")
+    finally:
+        await client.aclose()
+    print(json.dumps({"msisdn": msisdn, "opted_out": scope is not None,
+                      "scope": scope.value if scope else None}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""smsgw configuration: YAML in, frozen dataclasses out, every error naming its key.
+
+`load_settings()` is the one place where the environment is read: `SMSGW_CONFIG` names the
+file (or `--config`), and `SMSGW_REDIS_URL` overrides `redis_url`. Config is then passed down
+through constructors; there are no module-level settings. Defaults live in the dataclasses
+and are written out in `config/smsgw.yaml`, which documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from gateway.config_loader import build
+from gateway.errors import ConfigError
+from gateway.smpp.constants import BindType
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "smsgw.yaml"
+
+
+def _range(low: float, high: float) -> dict[str, float]:
+    return {"min": low, "max": high}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodingConfig:
+    """What a carrier accepts on the wire (see compliance/encoding)."""
+
+    gsm7_packed: bool = False
+    national_languages: tuple[str, ...] = ()
+    allow_latin1: bool = False
+    smart_encoding: bool = False
+    concatenation: Literal["udh", "sar", "payload"] = "udh"
+    reference_bits: Literal[8, 16] = 8
+    max_parts: int = field(default=10, metadata=_range(1, 255))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryConfig:
+    """Retry policy; the status lists take names (ESME_RTHROTTLED) or numbers."""
+
+    max_attempts: int = field(default=5, metadata=_range(1, 100))
+    initial_delay: float = field(default=1.0, metadata=_range(0, 3600))
+    max_delay: float = field(default=300.0, metadata=_range(0, 86400))
+    multiplier: float = field(default=2.0, metadata=_range(1, 10))
+    transient: tuple[str | int, ...] | None = None
+    throttle: tuple[str | int, ...] | None = None
+    failover: tuple[str | int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierConfig:
+    """One carrier (SMSC) and how to bind to it."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = field(default=2775, metadata=_range(1, 65535))
+    tls: bool = False
+    tls_verify: bool = True
+    system_id: str
+    password: str = field(default="", repr=False)
+    system_type: str = ""
+    bind_type: BindType = BindType.transceiver
+    binds: int = field(default=1, metadata=_range(1, 64))
+    window: int = field(default=10, metadata=_range(1, 1000))
+    tps: float = field(default=0.0, metadata=_range(0, 1_000_000))
+    response_timeout: float = field(default=10.0, metadata=_range(0.05, 600))
+    enquire_link_interval: float = field(default=30.0, metadata=_range(0.1, 3600))
+    reconnect_max: float = field(default=60.0, metadata=_range(0.1, 3600))
+    registered_delivery: int = field(default=1, metadata=_range(0, 0x1F))
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    receipt_id_mode: Literal["auto", "exact", "hex_to_dec", "dec_to_hex", "strip_zeros"] = "auto"
+    on_unknown_outcome: Literal["hold", "resend"] = "hold"
+    supports_query_sm: bool = False
+    retry: RetryConfig | None = None
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteTargetConfig:
+    carrier: str
+    weight: int = field(default=1, metadata=_range(1, 1000))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteConfig:
+    """Which carriers take which destinations; no criteria means the default route."""
+
+    name: str
+    countries: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    mccmnc: tuple[str, ...] = ()
+    targets: tuple[RouteTargetConfig, ...]
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamsConfig:
+    outbound: str = "smsgw:outbound"
+    events: str = "smsgw:events"
+    inbound: str = "smsgw:inbound"
+    signals: str = "smsgw:signals"
+    events_maxlen: int = field(default=1_000_000, metadata=_range(1000, 10**10))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerConfig:
+    group: str = "smsgw"
+    name: str | None = None
+    batch: int = field(default=256, metadata=_range(1, 10_000))
+    block_ms: int = field(default=50, metadata=_range(1, 60_000))
+    claim_idle_ms: int = field(default=60_000, metadata=_range(1000, 86_400_000))
+    claim_interval: float = field(default=5.0, metadata=_range(0.1, 3600))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    max_text_length: int = field(default=2000, metadata=_range(1, 100_000))
+    max_in_flight: int = field(default=5000, metadata=_range(1, 1_000_000))
+    receipt_ttl: float = field(default=3 * 86400.0, metadata=_range(60, 30 * 86400))
+    unknown_outcome_hold: float = field(default=600.0, metadata=_range(1, 7 * 86400))
+    shutdown_drain: float = field(default=10.0, metadata=_range(0, 600))
+    scheduler_interval: float = field(default=0.5, metadata=_range(0.01, 60))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpsConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = field(default=9100, metadata=_range(0, 65535))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComplianceConfig:
+    """Where compliance.yaml and countries/*.yaml live (default: the packaged config/)."""
+
+    config_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The whole gateway configuration."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "smsgw:"
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
+    consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    carriers: tuple[CarrierConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+
+    def carrier(self, name: str) -> CarrierConfig:
+        for carrier in self.carriers:
+            if carrier.name == name:
+                return carrier
+        raise KeyError(name)
+
+
+def settings_from_mapping(data: object) -> Settings:
+    """Build and cross-check Settings from parsed YAML.
+
+    Raises:
+        ConfigError: naming the offending key path.
+    """
+    settings = build(Settings, data)
+    _check_references(settings)
+    return settings
+
+
+def _check_references(settings: Settings) -> None:
+    names = [c.name for c in settings.carriers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"carriers[{i}].name: duplicate carrier name {name!r}")
+    known = set(names)
+    for r, route in enumerate(settings.routes):
+        if not route.targets:
+            raise ConfigError(f"routes[{r}].targets: at least one target is required")
+        for t, target in enumerate(route.targets):
+            if target.carrier not in known:
+                raise ConfigError(
+                    f"routes[{r}].targets[{t}].carrier: unknown carrier {target.carrier!r}"
+                )
+        for f, name in enumerate(route.fallbacks):
+            if name not in known:
+                raise ConfigError(f"routes[{r}].fallbacks[{f}]: unknown carrier {name!r}")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config file (`path`, else $SMSGW_CONFIG, else config/smsgw.yaml) and env overrides.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has a bad key (the message names it).
+    """
+    env = os.environ if environ is None else environ
+    chosen = Path(path or env.get("SMSGW_CONFIG") or DEFAULT_CONFIG)
+    try:
+        data = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"{chosen}: cannot read config file: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{chosen}: not valid YAML: {error}") from None
+    if isinstance(data, dict) and env.get("SMSGW_REDIS_URL"):
+        data = {**data, "redis_url": env["SMSGW_REDIS_URL"]}
+    return settings_from_mapping(data)

@@ -1,0 +1,466 @@
+"""The life of one message inside the engine, from accepted to submitted or a final status.
+
+For each message: expired? scheduled for later? then the compliance verdict (numbers, sender,
+quiet hours, opt-outs, caps), a route, the carrier's encoding, the carrier's shared rate, a
+durable "in flight" mark, the submits, and one record of what happened. Retries, deferrals and
+held outcomes go to the deferred set, so every decision survives a restart.
+
+Outcome-unknown submits (no response: timeout or connection lost, or a process that died after
+marking the message in flight) are never blindly resent. Per carrier `on_unknown_outcome`:
+`hold` (default) parks the message for `engine.unknown_outcome_hold` seconds, indexed by
+destination, so the carrier's receipt can still resolve it; if nothing comes it fails with
+`outcome_unknown`. `resend` treats it as a transient error and sends again (a duplicate is
+possible; that is the carrier's documented trade-off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+
+from compliance.encoding import (
+    EncodedMessage,
+    EncodingProfile,
+    TooManyPartsError,
+    encode_message,
+)
+from compliance.verdict import ComplianceRequest, Outcome, Verdict
+from gateway.carriers import Carrier, CarrierPool
+from gateway.errors import NotBoundError, OutcomeUnknownError
+from gateway.messages import OutboundMessage, Status
+from gateway.receipts import candidate_ids
+from gateway.records import (
+    Origin,
+    RecordContext,
+    record_deferred,
+    record_final,
+    record_inflight,
+    record_partial,
+    record_submitted,
+    record_unknown_outcome,
+)
+from gateway.smpp.constants import status_name
+from gateway.smpp.pdu import SubmitSm
+from gateway.state_store import OpBatch, StateWriter
+from routing.errors import NoCarrierAvailableError, NoRouteError
+from routing.model import RoutingTable
+from routing.retry import Disposition, RetryPolicy
+from routing.select import select_carriers
+
+log = structlog.get_logger()
+
+MAX_THROTTLED_ROUNDS = 20
+DEFAULT_PROFILE = EncodingProfile()  # parts estimate for compliance, before a carrier is chosen
+
+
+class Gate(Protocol):
+    """The compliance policy as the dispatcher uses it."""
+
+    async def evaluate(self, request: ComplianceRequest, now: datetime) -> Verdict: ...
+
+
+class DispatchObserver(Protocol):
+    """Metrics hooks (implemented in gateway/engine_metrics.py)."""
+
+    def finished(self, status: Status, carrier: str | None, reason: str | None) -> None: ...
+    def submitted(self, carrier: str, parts: int, encoding: str, queued_seconds: float) -> None: ...
+    def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None: ...
+    def retried(self, carrier: str | None, reason: str) -> None: ...
+    def throttled(self, carrier: str) -> None: ...
+
+
+@dataclass(slots=True, kw_only=True)
+class Work:
+    """One message under work and what earlier attempts left behind."""
+
+    message: OutboundMessage
+    entry_id: str | None
+    enqueued_at: float
+    attempt: int = 0
+    inflight: str = ""
+    outcome: str = ""
+    ref: int | None = None
+    cids: list[str | None] | None = None
+    dest: str = ""
+    from_deferred: bool = False
+    excluded: frozenset[str] = frozenset()
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(
+            message_id=self.message.id, entry_id=self.entry_id, from_deferred=self.from_deferred
+        )
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one round of submits on one carrier produced."""
+
+    cids: list[str | None]
+    disposition: Disposition = Disposition.SUCCESS
+    status: int = 0
+    detail: str = ""
+    unknown: bool = False
+    not_sent: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Dispatcher:
+    """Runs `process(work)` for each message; shared by all worker tasks."""
+
+    ctx: RecordContext
+    writer: StateWriter
+    pool: CarrierPool
+    gate: Gate
+    routes: RoutingTable
+    default_retry: RetryPolicy
+    observer: DispatchObserver
+    unknown_outcome_hold: float
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.time
+    _next_ref: int = 0
+
+    async def process(self, work: Work) -> None:
+        """Take one message as far as it can go now; never raises for the message's faults."""
+        with structlog.contextvars.bound_contextvars(message_id=work.message.id):
+            await self._process(work)
+
+    async def _process(self, work: Work) -> None:
+        now = self.clock()
+        message = work.message
+        if message.expires_at is not None and now >= message.expires_at.timestamp():
+            await self._final(work, Status.expired, "expired", "expires_at passed before sending")
+            return
+        if (work.inflight or work.outcome == "unknown") and await self._settle_unknown(work, now):
+            return
+        if message.send_at is not None and message.send_at.timestamp() > now:
+            due = message.send_at.timestamp()
+            await self._defer(work, due, "scheduled", "send_at is in the future")
+            return
+        verdict = await self._evaluate(work, now)
+        if verdict is None:
+            return
+        await self._route_and_send(work, verdict)
+
+    async def _evaluate(self, work: Work, now: float) -> Verdict | None:
+        message = work.message
+        estimate = encode_message(message.text, DEFAULT_PROFILE, reference=0)
+        request = ComplianceRequest(
+            to=message.to,
+            sender=message.sender,
+            category=message.category,
+            country_hint=message.country,
+            text=message.text,
+            parts=len(estimate.parts),
+            message_id=message.id,
+        )
+        verdict = await self.gate.evaluate(request, datetime.fromtimestamp(now, UTC))
+        if verdict.outcome is Outcome.allow:
+            return verdict
+        if verdict.outcome is Outcome.defer and verdict.defer_until is not None:
+            await self._defer(work, verdict.defer_until.timestamp(), verdict.reason, verdict.detail)
+        elif verdict.outcome is Outcome.suppress:
+            await self._final(work, Status.suppressed, verdict.reason, verdict.detail)
+        else:
+            await self._final(work, Status.rejected, verdict.reason, verdict.detail)
+        return None
+
+    async def _route_and_send(self, work: Work, verdict: Verdict) -> None:
+        destination = verdict.destination_addr or ""
+        while True:
+            try:
+                carriers = select_carriers(
+                    self.routes,
+                    destination=destination,
+                    country=verdict.country,
+                    is_available=self.pool.is_available,
+                    rng=self.rng,
+                    exclude=work.excluded,
+                )
+            except NoCarrierAvailableError as error:
+                reason = str(error)
+                await self._retry_later(work, "no_carrier_available", reason, self.default_retry)
+                return
+            except NoRouteError as error:
+                await self._final(work, Status.failed, "no_route", str(error))
+                return
+            carrier = self.pool.get(carriers[0])
+            done = await self._send_on(work, verdict, carrier)
+            if done:
+                return
+            work.excluded = work.excluded | {carrier.name}
+
+    async def _send_on(self, work: Work, verdict: Verdict, carrier: Carrier) -> bool:
+        """Submit on `carrier`; False means "fail over to the next carrier"."""
+        message = work.message
+        if work.ref is None:
+            work.ref = self._allocate_ref(carrier)
+        try:
+            encoded = encode_message(message.text, carrier.profile, reference=work.ref)
+        except TooManyPartsError as error:
+            await self._final(work, Status.rejected, "too_many_parts", str(error))
+            return True
+        limit = verdict.max_parts or carrier.profile.max_parts
+        if len(encoded.parts) > limit:
+            detail = f"{len(encoded.parts)} parts, the limit for this destination is {limit}"
+            await self._final(work, Status.rejected, "too_many_parts", detail)
+            return True
+        if work.cids is None or len(work.cids) != len(encoded.parts):
+            work.cids = [None] * len(encoded.parts)
+        batch = OpBatch()
+        record_inflight(batch, self.ctx, message.id, carrier.name, work.ref, len(encoded.parts),
+                        verdict.destination_addr or "")  # fmt: skip
+        await self.writer.write(batch)
+        result = await self._submit_parts(work, verdict, carrier, encoded)
+        return await self._record_attempt(work, carrier, encoded, result, verdict)
+
+    async def _submit_parts(
+        self, work: Work, verdict: Verdict, carrier: Carrier, encoded: EncodedMessage
+    ) -> _Attempt:
+        cids = list(work.cids or [])
+        result = _Attempt(cids)
+        for _ in range(MAX_THROTTLED_ROUNDS):
+            todo = [i for i, cid in enumerate(cids) if cid is None]
+            bind = carrier.pick_bind()
+            if bind is None:
+                result.not_sent = True
+                result.disposition = Disposition.FAILOVER
+                result.detail = "no bind up"
+                return result
+            await carrier.acquire(len(todo))
+            started = time.perf_counter()
+            answers = await asyncio.gather(
+                *(bind.submit(_submit_sm(verdict, carrier, encoded, i)) for i in todo),
+                return_exceptions=True,
+            )
+            elapsed = time.perf_counter() - started
+            throttled = self._collect(result, carrier, todo, answers, elapsed)
+            if not throttled or result.disposition is not Disposition.SUCCESS:
+                return result
+            self.observer.throttled(carrier.name)
+            carrier.throttled()
+            await asyncio.sleep(min(1.0, 0.05 * 2 ** min(_, 5)))
+        result.disposition = Disposition.RETRY
+        result.detail = "still throttled after repeated rounds"
+        return result
+
+    def _collect(
+        self,
+        result: _Attempt,
+        carrier: Carrier,
+        todo: Sequence[int],
+        answers: Sequence[object],
+        elapsed: float,
+    ) -> bool:
+        """Fold one round's answers into `result`; True when some part was throttled."""
+        throttled = False
+        for index, answer in zip(todo, answers, strict=True):
+            if isinstance(answer, OutcomeUnknownError):
+                result.unknown = True
+                result.detail = str(answer)
+            elif isinstance(answer, NotBoundError):
+                result.not_sent = True
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                status = getattr(answer, "command_status", 0)
+                self.observer.submit_answered(carrier.name, status, elapsed)
+                if status == 0:
+                    result.cids[index] = getattr(answer, "message_id", "") or ""
+                    continue
+                disposition = carrier.retry.classify(status)
+                if disposition is Disposition.THROTTLED:
+                    throttled = True
+                elif _worse(disposition, result.disposition):
+                    result.disposition, result.status = disposition, status
+                    result.detail = f"carrier answered {status_name(status)}"
+        if result.unknown and result.disposition is Disposition.SUCCESS:
+            result.disposition = Disposition.UNKNOWN_OUTCOME
+        elif result.not_sent and result.disposition is Disposition.SUCCESS:
+            result.disposition = Disposition.FAILOVER
+            result.detail = "bind went down before sending"
+        return throttled
+
+    async def _record_attempt(
+        self, work: Work, carrier: Carrier, encoded: EncodedMessage, result: _Attempt,
+        verdict: Verdict,
+    ) -> bool:  # fmt: skip
+        now = self.clock()
+        work.cids = result.cids
+        attempt = work.attempt + 1
+        accepted = [c for c in result.cids if c is not None]
+        if result.disposition is Disposition.SUCCESS and len(accepted) == len(result.cids):
+            batch = OpBatch()
+            record_submitted(
+                batch, self.ctx, work.origin, now,
+                carrier=carrier.name, carrier_ids=accepted,
+                id_keys=[candidate_ids(c) for c in accepted], attempt=attempt,
+            )  # fmt: skip
+            await self.writer.write(batch)
+            self.observer.submitted(
+                carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at
+            )
+            return True
+        if accepted:
+            batch = OpBatch()
+            id_keys = [candidate_ids(c) if c else () for c in result.cids]
+            record_partial(batch, self.ctx, work.message.id, now, carrier=carrier.name,
+                           carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
+            await self.writer.write(batch)
+        work.attempt = attempt
+        return await self._after_failure(work, carrier, result, verdict)
+
+    async def _after_failure(
+        self, work: Work, carrier: Carrier, result: _Attempt, verdict: Verdict
+    ) -> bool:
+        code = status_name(result.status) if result.status else result.disposition.name.lower()
+        if result.disposition is Disposition.UNKNOWN_OUTCOME:
+            await self._unknown(work, carrier, verdict.destination_addr or "", result.detail)
+            return True
+        if result.disposition is Disposition.FAILOVER:
+            if result.not_sent and not result.unknown:
+                work.attempt -= 1  # nothing reached the carrier: not an attempt
+            self.observer.retried(carrier.name, "failover")
+            log.info("submit_failover", carrier=carrier.name, reason=result.detail)
+            return False
+        if result.disposition is Disposition.PERMANENT:
+            await self._final(work, Status.failed, code, result.detail, carrier=carrier.name)
+            return True
+        await self._retry_later(work, code, result.detail, carrier.retry, carrier=carrier.name)
+        return True
+
+    async def _unknown(self, work: Work, carrier: Carrier, destination: str, detail: str) -> None:
+        if carrier.config.on_unknown_outcome == "resend":
+            await self._retry_later(work, "outcome_unknown", detail, carrier.retry)
+            return
+        now = self.clock()
+        batch = OpBatch()
+        record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
+        record_deferred(
+            batch, self.ctx, work.origin, now, now + self.unknown_outcome_hold,
+            code="outcome_unknown", reason=f"held for a receipt: {detail}",
+            attempt=work.attempt, extra={"outcome": "unknown"},
+        )  # fmt: skip
+        await self.writer.write(batch)
+        self.observer.retried(carrier.name, "outcome_unknown")
+
+    async def _settle_unknown(self, work: Work, now: float) -> bool:
+        """A message whose last submit has an unknown outcome. True when handled here."""
+        carrier_name = work.inflight or ""
+        policy = "hold"
+        if carrier_name and carrier_name in {c.name for c in self.pool}:
+            policy = self.pool.get(carrier_name).config.on_unknown_outcome
+        if work.outcome == "unknown":  # the hold ran out without a receipt
+            if policy == "resend":
+                work.outcome = ""
+                return False
+            await self._final(work, Status.failed, "outcome_unknown",
+                              "no submit_sm_resp and no receipt within the hold time")  # fmt: skip
+            return True
+        if policy == "resend":
+            log.warning("inflight_resent", carrier=carrier_name)
+            work.inflight = ""
+            return False
+        carrier = self.pool.get(carrier_name) if carrier_name else None
+        if carrier is None:
+            await self._final(work, Status.failed, "outcome_unknown", "carrier no longer exists")
+            return True
+        await self._unknown(work, carrier, work.dest, "process stopped mid-submit")
+        return True
+
+    async def _retry_later(
+        self, work: Work, code: str, detail: str, policy: RetryPolicy, *, carrier: str | None = None
+    ) -> None:
+        if work.attempt >= policy.max_attempts:
+            reason = f"gave up after {work.attempt} attempts: {detail}"
+            await self._final(work, Status.failed, code, reason, carrier=carrier)
+            return
+        delay = policy.delay(max(1, work.attempt), self.rng)
+        self.observer.retried(carrier, code)
+        extra: dict[str, str | int | float] = {}
+        if work.cids is not None:
+            extra["cids"] = json.dumps(work.cids)
+        await self._defer(work, self.clock() + delay, code, f"retry scheduled: {detail}", extra)
+
+    async def _defer(
+        self, work: Work, due: float, code: str, reason: str,
+        extra: dict[str, str | int | float] | None = None,
+    ) -> None:  # fmt: skip
+        batch = OpBatch()
+        record_deferred(batch, self.ctx, work.origin, self.clock(), due, code=code,
+                        reason=reason, attempt=work.attempt, extra=extra)  # fmt: skip
+        await self.writer.write(batch)
+        self.observer.finished(Status.deferred, None, code)
+
+    async def _final(
+        self, work: Work, status: Status, code: str, reason: str, *, carrier: str | None = None
+    ) -> None:
+        batch = OpBatch()
+        record_final(batch, self.ctx, work.origin, status, self.clock(), code=code,
+                     reason=reason, carrier=carrier, attempt=work.attempt or None)  # fmt: skip
+        await self.writer.write(batch)
+        self.observer.finished(status, carrier, code)
+        log.info("message_final", status=status.value, reason=code, carrier=carrier)
+
+    def _allocate_ref(self, carrier: Carrier) -> int:
+        """Concatenation references: a running counter from a random start, so references
+        for one recipient do not repeat in quick succession (8- or 16-bit per carrier)."""
+        if self._next_ref == 0:
+            self._next_ref = self.rng.randrange(1, 0xFFFF)
+        self._next_ref = self._next_ref % 0xFFFF + 1
+        bits = carrier.profile.reference_bits
+        return self._next_ref % 0xFF + 1 if bits == 8 else self._next_ref
+
+
+_SEVERITY = {
+    Disposition.SUCCESS: 0,
+    Disposition.THROTTLED: 1,
+    Disposition.RETRY: 2,
+    Disposition.UNKNOWN_OUTCOME: 3,
+    Disposition.FAILOVER: 4,
+    Disposition.PERMANENT: 5,
+}
+
+
+def _worse(candidate: Disposition, current: Disposition) -> bool:
+    return _SEVERITY[candidate] > _SEVERITY[current]
+
+
+def _submit_sm(verdict: Verdict, carrier: Carrier, encoded: EncodedMessage, index: int) -> SubmitSm:
+    part = encoded.parts[index]
+    return SubmitSm(
+        source_addr_ton=verdict.source_addr_ton or 0,
+        source_addr_npi=verdict.source_addr_npi or 0,
+        source_addr=verdict.source_addr or "",
+        dest_addr_ton=verdict.dest_addr_ton if verdict.dest_addr_ton is not None else 1,
+        dest_addr_npi=verdict.dest_addr_npi if verdict.dest_addr_npi is not None else 1,
+        destination_addr=verdict.destination_addr or "",
+        esm_class=part.esm_class,
+        registered_delivery=carrier.config.registered_delivery,
+        data_coding=encoded.data_coding,
+        short_message=part.short_message,
+        tlvs=dict(part.tlvs),
+    )
+
+
+def resume_work(work: Work, *, attempt: int, inflight: str, outcome: str, ref: str,
+                cids: str, dest: str) -> Work:  # fmt: skip
+    """Work for a message that already has a record (reclaimed or due from the deferred set)."""
+    parsed: list[str | None] | None = json.loads(cids) if cids else None
+    return replace(
+        work,
+        attempt=attempt,
+        inflight=inflight,
+        outcome=outcome,
+        ref=int(ref) if ref else None,
+        cids=parsed,
+        dest=dest,
+    )

@@ -1,0 +1,387 @@
+"""The delivery engine: task supervision from the outbound stream to the carriers and back.
+
+Tasks (each restarted with a log line and `smsgw_internal_errors_total` if it ever fails):
+- ingest: XREADGROUP batches -> validate -> accept.lua (idempotent by id) -> priority queue;
+- reclaim: XAUTOCLAIM entries other instances left pending too long;
+- scheduler: claim due messages from the deferred set (send_at, quiet hours, retries, holds);
+- workers: take messages in priority order (OTP, transactional, marketing) and dispatch them;
+- gauges: queue depth, pending and lag.
+
+Shutdown (SIGTERM, or `stop` set): stop reading, let workers finish what they hold (up to
+`engine.shutdown_drain`), unbind every bind after its window drains, flush, exit 0. Whatever
+was not finished stays pending in the stream or due in the deferred set for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import redis.asyncio as aioredis
+import structlog
+from prometheus_client import CollectorRegistry
+
+from gateway.bind import BindListener, DeliveryHandler
+from gateway.carriers import CarrierPool, retry_policy
+from gateway.compliance_wiring import build_policy
+from gateway.config import Settings
+from gateway.deliveries import CarrierDeliveries, MoPolicy
+from gateway.dispatcher import Dispatcher, Gate, Work, resume_work
+from gateway.engine_metrics import BindObserver, EngineObserver
+from gateway.errors import QueueUnavailableError
+from gateway.keys import Keys
+from gateway.messages import (
+    OutboundMessage,
+    Rejected,
+    Status,
+    event_json,
+    message_to_json,
+    parse_outbound,
+)
+from gateway.metrics import GatewayMetrics
+from gateway.queue import Entry, StreamConsumer
+from gateway.records import RecordContext, record_rejected_entry
+from gateway.routing_table import routing_table
+from gateway.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
+
+log = structlog.get_logger()
+
+VERSION = "0.1.0"
+DEFERRED_LEASE = 60.0
+SCHEDULER_BATCH = 500
+
+
+class Engine:
+    """One smsgw instance."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gate: Gate | None = None,
+        mo_policy: MoPolicy | None = None,
+        registry: CollectorRegistry | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=False)
+        self.keys = Keys(settings.key_prefix, settings.streams)
+        if gate is None:
+            self.policy = build_policy(settings, self.redis)
+            gate, mo_policy = self.policy, mo_policy or self.policy
+        self.registry = registry or CollectorRegistry()
+        self.metrics = GatewayMetrics(
+            self.registry, carriers=[c.name for c in settings.carriers], version=VERSION
+        )
+        self.observer = EngineObserver(self.metrics)
+        self.store = StateStore(self.redis, self.keys)
+        self.writer = StateWriter(self.store)
+        self.ctx = RecordContext(
+            keys=self.keys,
+            group=settings.consumer.group,
+            events_maxlen=settings.streams.events_maxlen,
+            ttl=int(settings.engine.receipt_ttl),
+        )
+        self.consumer = StreamConsumer(
+            self.redis,
+            settings.streams.outbound,
+            settings.consumer.group,
+            settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}",
+        )
+        self.pool = CarrierPool(
+            settings.carriers,
+            settings.retry,
+            redis=self.redis,
+            keys=self.keys,
+            delivery_handler=lambda name: self._deliveries(name, mo_policy),
+            listener=self._bind_listener,
+            rng=self.rng,
+        )
+        self.dispatcher = Dispatcher(
+            ctx=self.ctx,
+            writer=self.writer,
+            pool=self.pool,
+            gate=gate,
+            routes=routing_table(settings.routes),
+            default_retry=retry_policy(settings.retry, "retry"),
+            observer=self.observer,
+            unknown_outcome_hold=settings.engine.unknown_outcome_hold,
+            rng=self.rng,
+            clock=clock,
+        )
+        self._queue: asyncio.PriorityQueue[tuple[tuple[int, int], int, Work]] = (
+            asyncio.PriorityQueue()
+        )
+        self._order = itertools.count()
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    # --- wiring --------------------------------------------------------------------------------
+
+    def _deliveries(self, carrier: str, mo_policy: MoPolicy | None) -> DeliveryHandler:
+        config = self.settings.carrier(carrier)
+        return CarrierDeliveries(
+            carrier=carrier,
+            receipt_id_mode=config.receipt_id_mode,
+            ctx=self.ctx,
+            writer=self.writer,
+            mo_policy=mo_policy,
+            observer=self.observer,
+            clock=self.clock,
+        )
+
+    def _bind_listener(self, carrier: str, index: int) -> BindListener:
+        config = self.settings.carrier(carrier)
+        return BindObserver(
+            self.metrics, carrier, config.bind_type.value, f"{carrier}#{index}", config.window
+        )
+
+    @property
+    def worker_count(self) -> int:
+        windows = sum(c.window * c.binds for c in self.settings.carriers)
+        return max(16, min(self.settings.engine.max_in_flight, 2 * windows))
+
+    # --- run -----------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until `stop` is set (or `request_stop()`), then shut down gracefully."""
+        stop = stop or self._stopping
+        await self.consumer.ensure_group()
+        self.pool.start()
+        workers = [self._supervised(f"worker-{i}", self._work) for i in range(self.worker_count)]
+        feeders = [
+            self._supervised("ingest", self._ingest_forever),
+            self._supervised("reclaim", self._reclaim_forever),
+            self._supervised("scheduler", self._schedule_forever),
+            self._supervised("gauges", self._gauges_forever),
+        ]
+        log.info("engine_started", workers=len(workers), carriers=len(self.settings.carriers))
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(feeders, workers)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def _shutdown(self, feeders: Sequence[asyncio.Task[None]],
+                        workers: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
+        log.info("engine_stopping", queued=self._queue.qsize(), busy=self._busy)
+        for task in feeders:
+            task.cancel()
+        await asyncio.gather(*feeders, return_exceptions=True)
+        deadline = time.monotonic() + self.settings.engine.shutdown_drain
+        if self._busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.settings.engine.shutdown_drain)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        remaining = max(0.5, deadline - time.monotonic())
+        await self.pool.close(remaining)
+        await self.redis.aclose()
+        log.info("engine_stopped", left_queued=self._queue.qsize())
+
+    def _supervised(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        async def guard() -> None:
+            while True:
+                try:
+                    await body()
+                except asyncio.CancelledError:
+                    raise
+                except QueueUnavailableError as error:
+                    log.warning("redis_unavailable", task=name, error=str(error))
+                    await asyncio.sleep(1.0)
+                except Exception:
+                    log.exception("task_failed", task=name)
+                    self.metrics.internal_error(name.split("-")[0]).inc()
+                    await asyncio.sleep(0.5)
+                else:
+                    return
+
+        return asyncio.get_running_loop().create_task(guard(), name=name)
+
+    # --- ingest --------------------------------------------------------------------------------
+
+    async def _ingest_forever(self) -> None:
+        c = self.settings.consumer
+        limit = self.settings.engine.max_in_flight
+        while True:
+            room = limit - self._queue.qsize() - self._busy
+            if room <= 0:
+                await asyncio.sleep(0.005)
+                continue
+            entries = await self.consumer.read(min(c.batch, room), c.block_ms)
+            if entries:
+                await self.ingest(entries)
+
+    async def _reclaim_forever(self) -> None:
+        c = self.settings.consumer
+        while True:
+            await asyncio.sleep(c.claim_interval)
+            entries = await self.consumer.reclaim(c.claim_idle_ms, c.batch)
+            if entries:
+                log.info("entries_reclaimed", count=len(entries))
+                await self.ingest(entries)
+
+    async def ingest(self, entries: Sequence[Entry]) -> None:
+        """Validate a batch, record accepted/rejected, and queue the new ones for work."""
+        now = self.clock()
+        rejects = OpBatch()
+        valid: list[tuple[Entry, OutboundMessage]] = []
+        max_text = self.settings.engine.max_text_length
+        for entry in entries:
+            parsed = (
+                parse_outbound(entry.data, max_text_length=max_text)
+                if entry.data is not None
+                else Rejected(id=None, reason="missing_field", detail="entry has no data field")
+            )
+            if isinstance(parsed, Rejected):
+                record_rejected_entry(rejects, self.ctx, entry.entry_id, parsed.id, now,
+                                      code=parsed.reason, reason=parsed.detail)  # fmt: skip
+                self.observer.finished(Status.rejected, None, parsed.reason)
+            else:
+                valid.append((entry, parsed))
+        if rejects.args:
+            await self.writer.write(rejects)
+        if valid:
+            await self._accept(valid, now)
+
+    async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> None:
+        header: list[str | int | float] = [
+            self.keys.prefix,
+            self.keys.events,
+            self.ctx.events_maxlen,
+            self.ctx.ttl,
+            now,
+        ]
+        rows: list[str] = []
+        for entry, message in valid:
+            event = event_json(message.id, Status.accepted, now)
+            rows += [message.id, entry.entry_id, message_to_json(message), event, message.to]
+        results = await self.store.accept(header, rows)
+        acks = OpBatch()
+        accepted = 0
+        for (entry, message), result in zip(valid, results, strict=True):
+            work = Work(message=message, entry_id=entry.entry_id, enqueued_at=now)
+            if result.kind == "new":
+                accepted += 1
+                self._enqueue(work)
+            elif result.kind == "resume" and result.status in ("accepted", ""):
+                self._enqueue(_resumed(work, result))
+            else:
+                if result.kind == "duplicate":
+                    log.info("duplicate_id_ignored", message_id=message.id, status=result.status)
+                acks.ack(self.keys.outbound, self.ctx.group, entry.entry_id)
+        self.observer.accepted(accepted)
+        if acks.args:
+            await self.writer.write(acks)
+
+    def _enqueue(self, work: Work) -> None:
+        """Queue work in priority order: category lane, then priority, then arrival."""
+        self._queue.put_nowait((work.message.lane, next(self._order), work))
+
+    # --- deferred set --------------------------------------------------------------------------
+
+    async def _schedule_forever(self) -> None:
+        interval = self.settings.engine.scheduler_interval
+        while True:
+            room = self.settings.engine.max_in_flight - self._queue.qsize() - self._busy
+            due = []
+            if room > 0:
+                due = await self.store.claim_due(
+                    self.clock(), DEFERRED_LEASE, min(room, SCHEDULER_BATCH)
+                )
+            for item in due:
+                await self._resume_due(item)
+            if len(due) < SCHEDULER_BATCH:
+                await asyncio.sleep(interval)
+
+    async def _resume_due(self, item: DueMessage) -> None:
+        if item.status in ("submitted", "delivered", "undelivered", "expired", "failed",
+                           "rejected", "suppressed", ""):  # fmt: skip
+            batch = OpBatch()
+            batch.zrem(self.keys.deferred, item.id)
+            await self.writer.write(batch)
+            return
+        parsed = parse_outbound(item.payload, max_text_length=10**9)
+        if isinstance(parsed, Rejected):
+            log.error("deferred_payload_unreadable", message_id=item.id, reason=parsed.reason)
+            return
+        work = Work(message=parsed, entry_id=None, enqueued_at=self.clock(), from_deferred=True)
+        self._enqueue(resume_work(work, attempt=item.attempt, inflight=item.inflight,
+                                  outcome=item.outcome, ref=item.ref, cids=item.cids,
+                                  dest=item.dest))  # fmt: skip
+
+    # --- workers and gauges --------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        queue = self._queue
+        while True:
+            _, _, work = await queue.get()
+            self._busy += 1
+            self._idle.clear()
+            try:
+                await self.dispatcher.process(work)
+            except asyncio.CancelledError:
+                raise
+            except QueueUnavailableError as error:
+                # nothing was recorded: the entry stays pending and is reclaimed later
+                log.warning("message_left_pending", message_id=work.message.id, error=str(error))
+            except Exception:
+                log.exception("message_processing_failed", message_id=work.message.id)
+                self.metrics.internal_error("dispatch").inc()
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.set()
+
+    async def _gauges_forever(self) -> None:
+        queue = self.metrics.queue("outbound")
+        while True:
+            length, pending = await self.consumer.depth()
+            queue.depth.set(length)
+            queue.pending.set(pending)
+            for carrier in self.pool:
+                for n, bind in enumerate(carrier.binds):
+                    bind_metrics = self.metrics.bind(
+                        carrier.name, carrier.config.bind_type.value, f"{carrier.name}#{n}"
+                    )
+                    bind_metrics.in_flight.set(bind.in_flight)
+            await asyncio.sleep(1.0)
+
+    async def readiness(self) -> tuple[bool, dict[str, object]]:
+        """Redis reachable and at least one bind up per required carrier."""
+        detail: dict[str, object] = {}
+        try:
+            await self.redis.ping()
+            detail["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            detail["redis"] = f"unreachable: {error}"
+        carriers = {c.name: c.available for c in self.pool}
+        detail["carriers"] = carriers
+        required = [c.name for c in self.settings.carriers if c.required]
+        ready = detail["redis"] == "ok" and all(carriers[name] for name in required)
+        return ready, detail
+
+
+def _resumed(work: Work, result: AcceptResult) -> Work:
+    return resume_work(
+        work,
+        attempt=int(result.attempt or 0),
+        inflight=result.inflight,
+        outcome=result.outcome,
+        ref=result.ref,
+        cids=result.cids,
+        dest=result.dest,
+    )

@@ -1,0 +1,83 @@
+"""The engine's observers: dispatch, delivery and bind hooks that update GatewayMetrics.
+
+Protocol and dispatch code call these narrow hooks; only this module touches metric objects,
+so no stats calls are threaded through protocol code.
+"""
+
+from __future__ import annotations
+
+from compliance.verdict import MoAction, MoOutcome
+from gateway.messages import Status
+from gateway.metrics import BindMetrics, GatewayMetrics
+from gateway.receipts import Receipt
+from gateway.smpp.pdu import Pdu
+
+
+class EngineObserver:
+    """Implements DispatchObserver and DeliveryObserver on a GatewayMetrics."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def finished(self, status: Status, carrier: str | None, reason: str | None) -> None:
+        self.metrics.message(status.value, carrier=carrier, country=None).inc()
+
+    def accepted(self, count: int) -> None:
+        self.metrics.message(Status.accepted.value, carrier=None, country=None).inc(count)
+
+    def submitted(self, carrier: str, parts: int, encoding: str, queued_seconds: float) -> None:
+        c = self.metrics.carrier(carrier)
+        c.message(Status.submitted.value, None).inc()
+        c.segments(encoding).inc(parts)
+        c.queue_wait.observe(max(0.0, queued_seconds))
+
+    def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None:
+        c = self.metrics.carrier(carrier)
+        c.submit_sm_response(command_status).inc()
+        c.submit_latency.observe(seconds)
+
+    def retried(self, carrier: str | None, reason: str) -> None:
+        if carrier is None:
+            self.metrics.retries.labels("none", reason).inc()
+        else:
+            self.metrics.carrier(carrier).retry(reason).inc()
+
+    def throttled(self, carrier: str) -> None:
+        self.metrics.carrier(carrier).retry("throttled").inc()
+
+    def receipt_applied(self, carrier: str, result: str, receipt: Receipt) -> None:
+        c = self.metrics.carrier(carrier)
+        if result in ("unmatched", "ambiguous"):
+            c.receipts_unmatched.inc()
+        elif result == "matched" and receipt.final:
+            status = "delivered" if receipt.state.value == "delivered" else "undelivered"
+            c.message(status, None).inc()
+
+    def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
+        c = self.metrics.carrier(carrier)
+        c.mo_messages.inc()
+        if outcome is None:
+            return
+        if outcome.action in (MoAction.opt_out, MoAction.opt_out_all):
+            c.opt_outs.inc()
+        elif outcome.action is MoAction.opt_in:
+            c.opt_ins.inc()
+
+
+class BindObserver:
+    """BindListener for one bind: bind state, reconnects, late responses."""
+
+    def __init__(self, metrics: GatewayMetrics, carrier: str, bind_type: str, bind: str,
+                 window: int) -> None:  # fmt: skip
+        self._bind: BindMetrics = metrics.bind(carrier, bind_type, bind)
+        self._bind.window_size.set(window)
+        self._late = metrics.carrier(carrier).late_responses
+
+    def bind_state_changed(self, bound: bool) -> None:
+        self._bind.up.set(1 if bound else 0)
+
+    def reconnecting(self, delay: float, reason: str) -> None:
+        self._bind.reconnects.inc()
+
+    def response_unmatched(self, pdu: Pdu) -> None:
+        self._late.inc()

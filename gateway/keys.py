@@ -1,0 +1,68 @@
+"""Every Redis key smsgw uses, built in one place under the configured prefix (default smsgw:).
+
+| key | type | what |
+|---|---|---|
+| `<outbound stream>` | stream | messages in (`XADD smsgw:outbound * data <json>`) |
+| `<events stream>` | stream | one entry per state change (`data` = json) |
+| `<inbound stream>` | stream | MO messages (`data` = json) |
+| `<signals stream>` | stream | upstream signals such as conversions |
+| `{p}msg:<id>` | hash | a message's current state, payload and counters |
+| `{p}msg:<id>:history` | list | the message's events, oldest first |
+| `{p}cid:<carrier>:<carrier msg id>` | string | `<id>\\t<part>`, receipt matching (TTL) |
+| `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |
+| `{p}deferred` | sorted set | message ids by due time (send_at, quiet hours, retries) |
+| `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
+| `{p}throttle:<carrier>` | string | the carrier's shared token bucket |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.config import StreamsConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder; streams come from config, everything else from the prefix."""
+
+    prefix: str
+    streams: StreamsConfig
+
+    @property
+    def outbound(self) -> str:
+        return self.streams.outbound
+
+    @property
+    def events(self) -> str:
+        return self.streams.events
+
+    @property
+    def inbound(self) -> str:
+        return self.streams.inbound
+
+    @property
+    def signals(self) -> str:
+        return self.streams.signals
+
+    @property
+    def deferred(self) -> str:
+        return f"{self.prefix}deferred"
+
+    def message(self, message_id: str) -> str:
+        return f"{self.prefix}msg:{message_id}"
+
+    def history(self, message_id: str) -> str:
+        return f"{self.prefix}msg:{message_id}:history"
+
+    def carrier_message(self, carrier: str, carrier_message_id: str) -> str:
+        return f"{self.prefix}cid:{carrier}:{carrier_message_id}"
+
+    def early_receipt(self, carrier: str, carrier_message_id: str) -> str:
+        return f"{self.prefix}early:{carrier}:{carrier_message_id}"
+
+    def unknown_outcome(self, carrier: str, msisdn: str) -> str:
+        return f"{self.prefix}unknown:{carrier}:{msisdn}"
+
+    def throttle(self, carrier: str) -> str:
+        return f"{self.prefix}throttle:{carrier}"

@@ -1,0 +1,32 @@
+-- smsgw: accept a batch of outbound messages idempotently.
+-- ARGV: prefix events maxlen ttl ts, then per message: id entry payload event dest
+-- Returns per message 8 words: kind, status, inflight, attempt, outcome, ref, cids, dest
+--   'new'       the record was created (status accepted, accepted event written)
+--   'resume'    the record exists for this same stream entry (a reclaim): extra = inflight
+--   'duplicate' the id was already taken by another entry: the caller acks it and moves on
+local prefix, events, maxlen, ttl, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local out = {}
+local i = 6
+while i <= #ARGV do
+  local id, entry, payload, event, dest = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local mkey = prefix .. 'msg:' .. id
+  local existing = redis.call('HMGET', mkey, 'entry', 'status', 'inflight', 'attempt',
+                             'outcome', 'ref', 'cids', 'dest')
+  if not existing[2] then
+    redis.call('HSET', mkey, 'status', 'accepted', 'ts', ts, 'entry', entry, 'payload', payload,
+               'attempt', '0', 'dest', dest, 'delivered_parts', '0')
+    redis.call('EXPIRE', mkey, ttl)
+    redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', event)
+    redis.call('RPUSH', mkey .. ':history', event)
+    redis.call('EXPIRE', mkey .. ':history', ttl)
+    local row = {'new', 'accepted', '', '0', '', '', '', dest}
+    for j = 1, 8 do out[#out + 1] = row[j] end
+  else
+    local kind = 'duplicate'
+    if existing[1] == entry then kind = 'resume' end
+    out[#out + 1] = kind
+    for j = 2, 8 do out[#out + 1] = existing[j] or '' end
+  end
+  i = i + 5
+end
+return out

@@ -1,0 +1,173 @@
+-- smsgw: apply a batch of state operations atomically (one EVALSHA per engine tick).
+-- ARGV is a flat list of operations; each starts with a one-letter code:
+--   H key n f1 v1 .. fn vn      HSET
+--   X stream maxlen data        XADD stream MAXLEN ~ maxlen * data <data>
+--   L key value ttl             RPUSH + EXPIRE (message history)
+--   A stream group id           XACK
+--   T key ttl                   EXPIRE
+--   Z key score member          ZADD
+--   R key member                ZREM
+--   S key member ttl            SADD + EXPIRE
+--   M key member                SREM
+--   U prefix carrier cid msg part ttl events maxlen ts
+--                               map a carrier message id to (msg, part); apply an early receipt
+--   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
+--                               apply a delivery receipt; appends one result
+-- Results (one per D op, and one per U op): 'matched' | 'unmatched' | 'ambiguous' | 'duplicate'
+-- | 'intermediate' | 'mapped' | 'early'.
+-- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
+
+local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
+               expired=true, failed=true}
+local RECEIPT_STATUS = {delivered='delivered', undelivered='undelivered', expired='expired',
+                        rejected='undelivered', deleted='undelivered', unknown='undelivered'}
+
+local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxlen, ttl)
+  local parts = redis.call('HGET', mkey, 'parts')
+  local cids = redis.call('HGET', mkey, 'carrier_message_id')
+  local attempt = redis.call('HGET', mkey, 'attempt')
+  redis.call('HSET', mkey, 'status', status, 'ts', ts)
+  local event = {id=msg, status=status, ts=ts, carrier=carrier,
+                 parts=tonumber(parts), attempt=tonumber(attempt)}
+  if cids and cids ~= '' then event['carrier_message_id'] = cids end
+  if status ~= 'delivered' then
+    event['error'] = {code=err, reason='carrier receipt ' .. status}
+    redis.call('HSET', mkey, 'error_code', err, 'error_reason', 'carrier receipt ' .. status)
+  end
+  local data = cjson.encode(event)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
+  local hkey = mkey .. ':history'
+  redis.call('RPUSH', hkey, data)
+  redis.call('EXPIRE', hkey, ttl)
+  redis.call('EXPIRE', mkey, ttl)
+  redis.call('ZREM', prefix .. 'deferred', msg)
+  local dest = redis.call('HGET', mkey, 'dest')
+  if dest then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg) end
+end
+
+-- Apply receipt `state` for part `part` of message `msg`. Returns a result word.
+local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, events, maxlen, ttl)
+  local mkey = prefix .. 'msg:' .. msg
+  local status = redis.call('HGET', mkey, 'status')
+  if not status then return 'unmatched' end
+  if FINAL[status] then return 'duplicate' end
+  if final ~= '1' then return 'intermediate' end
+  if part == '?' then
+    -- an outcome-unknown submit resolved by destination: its parts are unknown, count it whole
+    local final_status = RECEIPT_STATUS[state] or 'undelivered'
+    finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
+    return 'matched'
+  end
+  local pfield = 'p' .. part
+  if redis.call('HSETNX', mkey, pfield, state) == 0 then return 'duplicate' end
+  if state == 'delivered' then
+    local done = redis.call('HINCRBY', mkey, 'delivered_parts', 1)
+    local parts = tonumber(redis.call('HGET', mkey, 'parts') or '1')
+    if done >= parts then
+      finish(prefix, mkey, msg, 'delivered', carrier, err, ts, events, maxlen, ttl)
+    end
+  else
+    finish(prefix, mkey, msg, RECEIPT_STATUS[state] or 'undelivered', carrier, err, ts,
+           events, maxlen, ttl)
+  end
+  return 'matched'
+end
+
+local results = {}
+local i = 1
+local n = #ARGV
+while i <= n do
+  local op = ARGV[i]
+  if op == 'H' then
+    local count = tonumber(ARGV[i + 2])
+    local args = {}
+    for j = 1, count * 2 do args[j] = ARGV[i + 2 + j] end
+    redis.call('HSET', ARGV[i + 1], unpack(args))
+    i = i + 3 + count * 2
+  elseif op == 'X' then
+    redis.call('XADD', ARGV[i + 1], 'MAXLEN', '~', ARGV[i + 2], '*', 'data', ARGV[i + 3])
+    i = i + 4
+  elseif op == 'L' then
+    redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
+    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'A' then
+    redis.call('XACK', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'T' then
+    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  elseif op == 'Z' then
+    redis.call('ZADD', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'R' then
+    redis.call('ZREM', ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  elseif op == 'S' then
+    redis.call('SADD', ARGV[i + 1], ARGV[i + 2])
+    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'M' then
+    redis.call('SREM', ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  elseif op == 'U' then
+    local prefix, carrier, cid = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local msg, part, ttl = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+    local events, maxlen, ts = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+    redis.call('SET', prefix .. 'cid:' .. carrier .. ':' .. cid, msg .. '\t' .. part, 'EX', ttl)
+    local ekey = prefix .. 'early:' .. carrier .. ':' .. cid
+    local early = redis.call('GET', ekey)
+    if early then
+      redis.call('DEL', ekey)
+      local r = cjson.decode(early)
+      apply_receipt(prefix, carrier, msg, part, r[1], r[2], r[3], r[4], events, maxlen, ttl)
+      results[#results + 1] = 'early'
+    else
+      results[#results + 1] = 'mapped'
+    end
+    i = i + 10
+  elseif op == 'D' then
+    local prefix, carrier = ARGV[i + 1], ARGV[i + 2]
+    local ncand = tonumber(ARGV[i + 3])
+    local base = i + 3 + ncand
+    local state, final, err, ts = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+    local dest, events, maxlen, ttl = ARGV[base + 5], ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
+    local found, hits = nil, 0
+    for j = 1, ncand do
+      local v = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. ARGV[i + 3 + j])
+      if v and v ~= found then
+        hits = hits + 1
+        found = v
+      end
+    end
+    local result
+    if hits > 1 then
+      result = 'ambiguous'
+    elseif hits == 1 then
+      local tab = string.find(found, '\t', 1, true)
+      result = apply_receipt(prefix, carrier, string.sub(found, 1, tab - 1),
+                             string.sub(found, tab + 1), state, final, err, ts, events, maxlen, ttl)
+    else
+      local members = {}
+      if dest ~= '' then
+        members = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
+      end
+      if #members == 1 and final == '1' then
+        result = apply_receipt(prefix, carrier, members[1], '?', state, final, err, ts,
+                               events, maxlen, ttl)
+      else
+        local packed = cjson.encode({state, final, err, ts})
+        for j = 1, ncand do
+          redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. ARGV[i + 3 + j], packed,
+                     'EX', 600)
+        end
+        result = 'unmatched'
+      end
+    end
+    results[#results + 1] = result
+    i = base + 9
+  else
+    return redis.error_reply('smsgw apply: unknown op ' .. tostring(op) .. ' at ' .. i)
+  end
+end
+return results

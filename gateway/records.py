@@ -1,0 +1,211 @@
+"""OpBatch builders for each message state change (the only place events are composed).
+
+Each builder adds, in one batch: the hash update, the event on the events stream, the history
+entry, and the bookkeeping that makes the change durable (deferred set, stream ack). Handing
+the batch to the StateWriter applies it atomically with the others of the same tick.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.keys import Keys
+from gateway.messages import Status, event_json, iso_ts
+from gateway.state_store import OpBatch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordContext:
+    """What every record needs besides the message."""
+
+    keys: Keys
+    group: str
+    events_maxlen: int
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where a message under work came from: a stream entry to ack, or the deferred set."""
+
+    message_id: str
+    entry_id: str | None
+    from_deferred: bool
+
+
+def _settle(batch: OpBatch, ctx: RecordContext, origin: Origin, *, keep_deferred: bool) -> None:
+    if origin.entry_id is not None:
+        batch.ack(ctx.keys.outbound, ctx.group, origin.entry_id)
+    if origin.from_deferred and not keep_deferred:
+        batch.zrem(ctx.keys.deferred, origin.message_id)
+
+
+def _event(batch: OpBatch, ctx: RecordContext, message_id: str, data: str) -> None:
+    batch.xadd(ctx.keys.events, ctx.events_maxlen, data)
+    batch.history(ctx.keys.history(message_id), data, ctx.ttl)
+
+
+def record_final(
+    batch: OpBatch,
+    ctx: RecordContext,
+    origin: Origin,
+    status: Status,
+    now: float,
+    *,
+    code: str | None,
+    reason: str | None,
+    carrier: str | None = None,
+    attempt: int | None = None,
+) -> None:
+    """A final status decided by the engine (rejected, suppressed, expired, failed)."""
+    message_id = origin.message_id
+    fields: dict[str, str | int | float] = {"status": status.value, "ts": now, "inflight": ""}
+    if code is not None:
+        fields["error_code"] = code
+    if reason is not None:
+        fields["error_reason"] = reason
+    batch.hset(ctx.keys.message(message_id), fields)
+    batch.expire(ctx.keys.message(message_id), ctx.ttl)
+    data = event_json(
+        message_id,
+        status,
+        now,
+        carrier=carrier,
+        attempt=attempt,
+        error_code=code,
+        error_reason=reason,
+    )
+    _event(batch, ctx, message_id, data)
+    _settle(batch, ctx, origin, keep_deferred=False)
+
+
+def record_rejected_entry(
+    batch: OpBatch, ctx: RecordContext, entry_id: str, message_id: str | None, now: float,
+    *, code: str, reason: str,
+) -> None:  # fmt: skip
+    """Bad input on the queue: a rejected event, and the entry acked. No hash is written, so
+    a bad entry can never overwrite the record of a good message with the same id."""
+    data = event_json(message_id, Status.rejected, now, error_code=code, error_reason=reason)
+    batch.xadd(ctx.keys.events, ctx.events_maxlen, data)
+    batch.ack(ctx.keys.outbound, ctx.group, entry_id)
+
+
+def record_deferred(
+    batch: OpBatch,
+    ctx: RecordContext,
+    origin: Origin,
+    now: float,
+    due: float,
+    *,
+    code: str,
+    reason: str,
+    attempt: int,
+    extra: dict[str, str | int | float] | None = None,
+) -> None:
+    """Park the message in the deferred set until `due` (survives restarts), then ack it."""
+    message_id = origin.message_id
+    fields: dict[str, str | int | float] = {
+        "status": Status.deferred.value,
+        "ts": now,
+        "attempt": attempt,
+        "inflight": "",
+        "due": iso_ts(due),
+    }
+    fields.update(extra or {})
+    batch.hset(ctx.keys.message(message_id), fields)
+    batch.zadd(ctx.keys.deferred, due, message_id)
+    data = event_json(
+        message_id, Status.deferred, now, attempt=attempt, error_code=code, error_reason=reason
+    )
+    _event(batch, ctx, message_id, data)
+    _settle(batch, ctx, origin, keep_deferred=True)
+
+
+def record_inflight(batch: OpBatch, ctx: RecordContext, message_id: str, carrier: str,
+                    ref: int, parts: int, destination: str) -> None:  # fmt: skip
+    """Written (durably) before the first byte of a submit goes out: a process that dies
+    after this line leaves a record that says the outcome may be unknown."""
+    batch.hset(
+        ctx.keys.message(message_id),
+        {"inflight": carrier, "ref": ref, "parts": parts, "carrier": carrier, "dest": destination},
+    )
+
+
+def record_submitted(
+    batch: OpBatch,
+    ctx: RecordContext,
+    origin: Origin,
+    now: float,
+    *,
+    carrier: str,
+    carrier_ids: Sequence[str],
+    id_keys: Sequence[Sequence[str]],
+    attempt: int,
+) -> None:
+    """Every part accepted by the carrier: submitted, ids mapped for receipts, entry acked."""
+    message_id = origin.message_id
+    joined = ",".join(carrier_ids)
+    batch.hset(
+        ctx.keys.message(message_id),
+        {
+            "status": Status.submitted.value,
+            "ts": now,
+            "carrier": carrier,
+            "carrier_message_id": joined,
+            "cids": json.dumps(list(carrier_ids)),
+            "parts": len(carrier_ids),
+            "attempt": attempt,
+            "inflight": "",
+            "outcome": "",
+        },
+    )
+    data = event_json(
+        message_id,
+        Status.submitted,
+        now,
+        carrier=carrier,
+        carrier_message_id=joined,
+        parts=len(carrier_ids),
+        attempt=attempt,
+    )
+    _event(batch, ctx, message_id, data)
+    ts = iso_ts(now)
+    for part, keys in enumerate(id_keys):
+        for key in keys:
+            batch.map_carrier_id(
+                ctx.keys.prefix, carrier, key, message_id, part, ctx.ttl,
+                ctx.keys.events, ctx.events_maxlen, ts,
+            )  # fmt: skip
+    _settle(batch, ctx, origin, keep_deferred=False)
+
+
+def record_partial(
+    batch: OpBatch,
+    ctx: RecordContext,
+    message_id: str,
+    now: float,
+    *,
+    carrier: str,
+    carrier_ids: Sequence[str | None],
+    id_keys: Sequence[Sequence[str]],
+) -> None:
+    """Parts already accepted before a failure: map their ids so their receipts still match,
+    and remember them so a retry sends only the missing parts."""
+    batch.hset(ctx.keys.message(message_id), {"cids": json.dumps(list(carrier_ids))})
+    ts = iso_ts(now)
+    for part, keys in enumerate(id_keys):
+        for key in keys:
+            batch.map_carrier_id(
+                ctx.keys.prefix, carrier, key, message_id, part, ctx.ttl,
+                ctx.keys.events, ctx.events_maxlen, ts,
+            )  # fmt: skip
+
+
+def record_unknown_outcome(
+    batch: OpBatch, ctx: RecordContext, message_id: str, carrier: str, destination: str
+) -> None:
+    """Index a held outcome-unknown message by destination so a receipt can resolve it."""
+    batch.hset(ctx.keys.message(message_id), {"outcome": "unknown", "carrier": carrier})
+    batch.sadd(ctx.keys.unknown_outcome(carrier, destination), message_id, ctx.ttl)

@@ -1,0 +1,224 @@
+"""Durable message state in Redis, written in batches through three Lua scripts.
+
+`StateStore` owns the scripts (gateway/lua/*.lua) and the op vocabulary of apply.lua; callers
+build a list of ops per message (`OpBatch`) and `StateWriter` coalesces every batch handed to
+it during one loop iteration into a single EVALSHA, so the state changes of many messages cost
+one round trip and a few microseconds each (one script call per tick, never several commands
+per message on the hot path). Each caller awaits its own results.
+
+Redis errors are translated into QueueUnavailableError at this boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from gateway.errors import QueueUnavailableError
+from gateway.keys import Keys
+
+_LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+
+@contextlib.contextmanager
+def map_redis_errors() -> Iterator[None]:
+    """Translate redis-py connection failures into QueueUnavailableError."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        raise QueueUnavailableError(f"redis unavailable: {error}") from error
+
+
+@dataclass(slots=True)
+class OpBatch:
+    """apply.lua operations for one caller; `results` counts the ops that return a result."""
+
+    args: list[str | int | float] = field(default_factory=list)
+    results: int = 0
+
+    def hset(self, key: str, mapping: dict[str, str | int | float]) -> None:
+        self.args += ["H", key, len(mapping)]
+        for name, value in mapping.items():
+            self.args += [name, value]
+
+    def xadd(self, stream: str, maxlen: int, data: str) -> None:
+        self.args += ["X", stream, maxlen, data]
+
+    def history(self, key: str, data: str, ttl: int) -> None:
+        self.args += ["L", key, data, ttl]
+
+    def ack(self, stream: str, group: str, entry_id: str) -> None:
+        self.args += ["A", stream, group, entry_id]
+
+    def expire(self, key: str, ttl: int) -> None:
+        self.args += ["T", key, ttl]
+
+    def zadd(self, key: str, score: float, member: str) -> None:
+        self.args += ["Z", key, score, member]
+
+    def zrem(self, key: str, member: str) -> None:
+        self.args += ["R", key, member]
+
+    def sadd(self, key: str, member: str, ttl: int) -> None:
+        self.args += ["S", key, member, ttl]
+
+    def srem(self, key: str, member: str) -> None:
+        self.args += ["M", key, member]
+
+    def map_carrier_id(
+        self,
+        prefix: str,
+        carrier: str,
+        carrier_message_id: str,
+        message_id: str,
+        part: int,
+        ttl: int,
+        events: str,
+        maxlen: int,
+        ts: str,
+    ) -> None:
+        self.args += ["U", prefix, carrier, carrier_message_id, message_id, part, ttl]
+        self.args += [events, maxlen, ts]
+        self.results += 1
+
+    def receipt(
+        self,
+        prefix: str,
+        carrier: str,
+        candidates: Sequence[str],
+        state: str,
+        final: bool,
+        error_code: str,
+        ts: str,
+        destination: str,
+        events: str,
+        maxlen: int,
+        ttl: int,
+    ) -> None:
+        self.args += ["D", prefix, carrier, len(candidates), *candidates]
+        self.args += [state, "1" if final else "0", error_code, ts, destination, events]
+        self.args += [maxlen, ttl]
+        self.results += 1
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    """What accept.lua found for one message."""
+
+    kind: str  # new | resume | duplicate
+    status: str
+    inflight: str
+    attempt: str
+    outcome: str
+    ref: str
+    cids: str
+    dest: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueMessage:
+    """A deferred message claimed from the deferred set (under a lease)."""
+
+    id: str
+    payload: str
+    attempt: int
+    inflight: str
+    status: str
+    outcome: str
+    ref: str
+    cids: str
+    dest: str
+
+
+class StateStore:
+    """The three scripts, registered once on a client."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._apply = client.register_script((_LUA_DIR / "apply.lua").read_text())
+        self._accept = client.register_script((_LUA_DIR / "accept.lua").read_text())
+        self._claim = client.register_script((_LUA_DIR / "claim_due.lua").read_text())
+
+    async def apply(self, args: Sequence[str | int | float]) -> list[str]:
+        with map_redis_errors():
+            result = await self._apply(args=list(args))
+        return [_text(r) for r in result]
+
+    async def accept(
+        self, header: Sequence[str | int | float], rows: Sequence[str]
+    ) -> list[AcceptResult]:
+        """Run accept.lua; `header` is prefix, events, maxlen, ttl, ts; rows are 5 per message."""
+        with map_redis_errors():
+            raw = await self._accept(args=[*header, *rows])
+        words = [_text(r) for r in raw]
+        return [AcceptResult(*words[i : i + 8]) for i in range(0, len(words), 8)]
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[DueMessage]:
+        with map_redis_errors():
+            raw = await self._claim(
+                keys=[self.keys.deferred], args=[self.keys.prefix, now, lease, limit]
+            )
+        words = [_text(r) for r in raw]
+        return [
+            DueMessage(
+                id=words[i],
+                payload=words[i + 1],
+                attempt=int(words[i + 2] or 0),
+                inflight=words[i + 3],
+                status=words[i + 4],
+                outcome=words[i + 5],
+                ref=words[i + 6],
+                cids=words[i + 7],
+                dest=words[i + 8],
+            )
+            for i in range(0, len(words), 9)
+        ]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class StateWriter:
+    """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._pending: list[tuple[OpBatch, asyncio.Future[list[str]]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def write(self, batch: OpBatch) -> list[str]:
+        """Apply `batch` durably (with others of this tick); returns its results."""
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._pending.append((batch, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let this iteration's writers join the batch
+            pending, self._pending = self._pending, []
+            args: list[str | int | float] = []
+            for batch, _ in pending:
+                args += batch.args
+            try:
+                results = await self._store.apply(args)
+            except Exception as error:  # noqa: BLE001 - handed to every waiting caller
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            offset = 0
+            for batch, future in pending:
+                if not future.done():
+                    future.set_result(results[offset : offset + batch.results])
+                offset += batch.results

@@ -1,0 +1,73 @@
+"""Config loading: defaults, the shipped file, and errors that name their key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import DEFAULT_CONFIG, load_settings, settings_from_mapping
+from gateway.errors import ConfigError
+from gateway.smpp.constants import BindType
+
+CARRIER = {"name": "a", "system_id": "x", "password": "p"}
+ROUTE = {"name": "r", "targets": [{"carrier": "a"}]}
+
+
+def test_shipped_config_loads_with_documented_defaults() -> None:
+    settings = load_settings(DEFAULT_CONFIG, environ={})
+    assert settings.carriers[0].name == "sim"
+    assert settings.carriers[0].bind_type is BindType.transceiver
+    assert settings.streams.outbound == "smsgw:outbound"
+    assert settings.routes[0].targets[0].carrier == "sim"
+
+
+def test_environment_overrides_redis_url_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("key_prefix: 'x:'\n")
+    settings = load_settings(None, environ={"SMSGW_CONFIG": str(path),
+                                            "SMSGW_REDIS_URL": "redis://h:1/2"})  # fmt: skip
+    assert settings.redis_url == "redis://h:1/2"
+    assert settings.key_prefix == "x:"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"carriers": [{**CARRIER, "window": "ten"}]}, "carriers[0].window: expected int"),
+        ({"carriers": [{**CARRIER, "window": 0}]}, "carriers[0].window: expected int 1..1000"),
+        ({"carriers": [{**CARRIER, "colour": 1}]}, "carriers[0].colour: unknown key"),
+        ({"carriers": [{"name": "a"}]}, "carriers[0].system_id: required key is missing"),
+        ({"carriers": [{**CARRIER, "bind_type": "tx"}]}, "carriers[0].bind_type: expected one"),
+        ({"carriers": [CARRIER, CARRIER]}, "carriers[1].name: duplicate carrier name"),
+        ({"carriers": [CARRIER], "routes": [{"name": "r", "targets": [{"carrier": "b"}]}]},
+         "routes[0].targets[0].carrier: unknown carrier 'b'"),
+        ({"consumer": {"batch": True}}, "consumer.batch: expected int"),
+        ({"carriers": [{**CARRIER, "encoding": {"concatenation": "x"}}]},
+         "carriers[0].encoding.concatenation: expected one of"),
+        ({"logging": "loud"}, "logging: expected a mapping"),
+    ],
+)  # fmt: skip
+def test_bad_config_names_the_key(data: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        settings_from_mapping(data)
+
+
+def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "nope.yaml", environ={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("carriers: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(bad, environ={})
+
+
+def test_valid_mapping_builds_nested_dataclasses() -> None:
+    settings = settings_from_mapping(
+        {"carriers": [{**CARRIER, "tps": 5, "encoding": {"national_languages": ["turkish"]}}],
+         "routes": [ROUTE]}
+    )  # fmt: skip
+    carrier = settings.carriers[0]
+    assert carrier.tps == 5.0
+    assert carrier.encoding.national_languages == ("turkish",)
+    assert "password" not in repr(carrier)

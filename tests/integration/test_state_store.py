@@ -1,0 +1,137 @@
+"""The Lua state scripts against a real redis-server: idempotent accept, receipts, leases."""
+
+from __future__ import annotations
+
+import json
+
+import redis.asyncio as aioredis
+
+from gateway.config import StreamsConfig
+from gateway.keys import Keys
+from gateway.messages import Status, event_json
+from gateway.records import Origin, RecordContext, record_deferred, record_submitted
+from gateway.state_store import OpBatch, StateStore, StateWriter
+
+KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
+CTX = RecordContext(keys=KEYS, group="g", events_maxlen=10000, ttl=3600)
+
+
+async def accept(store: StateStore, message_id: str, entry: str) -> str:
+    header: list[str | int | float] = ["t:", KEYS.events, 10000, 3600, 1.0]
+    event = event_json(message_id, Status.accepted, 1.0)
+    [result] = await store.accept(header, [message_id, entry, "{}", event, "447700900123"])
+    return result.kind
+
+
+async def events(client: aioredis.Redis) -> list[dict[str, object]]:
+    return [json.loads(f[b"data"]) for _, f in await client.xrange(KEYS.events)]
+
+
+async def submit(writer: StateWriter, message_id: str, cids: list[str]) -> list[str]:
+    batch = OpBatch()
+    origin = Origin(message_id=message_id, entry_id=None, from_deferred=False)
+    record_submitted(batch, CTX, origin, 2.0, carrier="c", carrier_ids=cids,
+                     id_keys=[[c] for c in cids], attempt=1)  # fmt: skip
+    return await writer.write(batch)
+
+
+async def receipt(writer: StateWriter, cid: str, state: str, *, dest: str = "") -> str:
+    batch = OpBatch()
+    batch.receipt("t:", "c", [cid], state, True, "000", "ts", dest, KEYS.events, 10000, 3600)
+    [result] = await writer.write(batch)
+    return result
+
+
+async def test_accept_is_idempotent_by_id_and_resumes_same_entry(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = StateStore(redis_client, KEYS)
+    assert await accept(store, "m1", "1-0") == "new"
+    assert await accept(store, "m1", "1-0") == "resume"
+    assert await accept(store, "m1", "2-0") == "duplicate"
+    assert [e["status"] for e in await events(redis_client)] == ["accepted"]
+
+
+async def test_multipart_is_delivered_when_every_part_is(redis_client: aioredis.Redis) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    assert await submit(writer, "m1", ["a1", "a2"]) == ["mapped", "mapped"]
+    assert await receipt(writer, "a1", "delivered") == "matched"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"submitted"
+    assert await receipt(writer, "a2", "delivered") == "matched"
+    assert await receipt(writer, "a2", "delivered") == "duplicate"
+    statuses = [e["status"] for e in await events(redis_client)]
+    assert statuses == ["accepted", "submitted", "delivered"]
+
+
+async def test_receipt_before_submit_resp_is_applied_when_resp_is_recorded(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    assert await receipt(writer, "x9", "undelivered") == "unmatched"
+    assert await submit(writer, "m1", ["x9"]) == ["early"]
+    final = [e for e in await events(redis_client) if e["status"] == "undelivered"]
+    assert len(final) == 1
+    assert final[0]["error"] == {"code": "000", "reason": "carrier receipt undelivered"}
+
+
+async def test_unknown_receipt_is_reported_unmatched(redis_client: aioredis.Redis) -> None:
+    writer = StateWriter(StateStore(redis_client, KEYS))
+    assert await receipt(writer, "nobody", "delivered") == "unmatched"
+
+
+async def test_outcome_unknown_is_resolved_by_destination(redis_client: aioredis.Redis) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    batch = OpBatch()
+    batch.sadd(KEYS.unknown_outcome("c", "447700900123"), "m1", 60)
+    await writer.write(batch)
+    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "matched"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
+    assert not await redis_client.exists(KEYS.unknown_outcome("c", "447700900123"))
+
+
+async def test_claim_due_leases_instead_of_removing(redis_client: aioredis.Redis) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    batch = OpBatch()
+    origin = Origin(message_id="m1", entry_id=None, from_deferred=False)
+    record_deferred(batch, CTX, origin, 1.0, 5.0, code="scheduled", reason="later", attempt=0)
+    await writer.write(batch)
+    assert await store.claim_due(now=4.0, lease=60, limit=10) == []
+    [due] = await store.claim_due(now=6.0, lease=60, limit=10)
+    assert (due.id, due.status) == ("m1", "deferred")
+    assert await store.claim_due(now=7.0, lease=60, limit=10) == []  # leased, not gone
+    assert await redis_client.zscore(KEYS.deferred, "m1") == 66.0
+
+
+async def test_writer_coalesces_concurrent_batches_into_one_call(
+    redis_client: aioredis.Redis,
+) -> None:
+    import asyncio
+
+    store = StateStore(redis_client, KEYS)
+    calls = 0
+    original = store.apply
+
+    async def counting(args: list[str | int | float]) -> list[str]:
+        nonlocal calls
+        calls += 1
+        return await original(args)
+
+    store.apply = counting  # type: ignore[method-assign]
+    writer = StateWriter(store)
+
+    async def one(n: int) -> None:
+        batch = OpBatch()
+        batch.hset(f"t:k{n}", {"v": n})
+        await writer.write(batch)
+
+    await asyncio.gather(*(one(n) for n in range(50)))
+    assert calls <= 2
+    assert await redis_client.hget("t:k49", "v") == b"49"

@@ -19,7 +19,13 @@ from typing import Protocol
 
 import structlog
 
-from compliance.encoding import Reassembler, decode_short_message
+from compliance.encoding import (
+    EncodingError,
+    ReassembledMessage,
+    Reassembler,
+    concat_from_sar,
+    decode_short_message,
+)
 from compliance.verdict import MoOutcome
 from gateway.messages import inbound_json, iso_ts
 from gateway.receipts import Receipt, parse_receipt, receipt_id_candidates
@@ -54,13 +60,15 @@ class CarrierDeliveries:
     observer: DeliveryObserver
     inbound_maxlen: int = 1_000_000
     clock: Callable[[], float] = time.time
-    reassembler: Reassembler = field(default_factory=lambda: Reassembler(timeout=600.0))
+    reassembler: Reassembler = field(
+        default_factory=lambda: Reassembler(clock=time.monotonic, timeout=600.0)
+    )
 
     async def __call__(self, batch: Sequence[Pdu]) -> Sequence[int]:
         now = self.clock()
         ops = OpBatch()
         receipts: list[Receipt] = []
-        mos: list[tuple[str, str, str]] = []
+        mos: list[ReassembledMessage] = []
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
@@ -69,23 +77,22 @@ class CarrierDeliveries:
                 self._add_receipt(ops, pdu, receipt, now)
                 receipts.append(receipt)
                 continue
-            mo = self._mo_text(pdu, now)
-            if mo is not None:
+            for mo in self._reassemble(pdu):
                 mos.append(mo)
-                ops.xadd(self.ctx.keys.inbound, self.inbound_maxlen,
-                         inbound_json(sender=mo[0], to=mo[1], text=mo[2],
-                                      carrier=self.carrier, ts=now))  # fmt: skip
+                data = inbound_json(sender=mo.source, to=mo.destination, text=mo.text or "",
+                                    carrier=self.carrier, ts=now, complete=mo.complete)  # fmt: skip
+                ops.xadd(self.ctx.keys.inbound, self.inbound_maxlen, data)
         results = await self.writer.write(ops)
         for receipt, result in zip(receipts, results, strict=True):
             self.observer.receipt_applied(self.carrier, result, receipt)
             if result in ("unmatched", "ambiguous"):
                 log.warning("dlr_unmatched", carrier=self.carrier, result=result,
                             receipted_message_id=receipt.message_id)  # fmt: skip
-        for sender, to, text in mos:
+        for mo in mos:
             outcome = None
-            if self.mo_policy is not None:
+            if self.mo_policy is not None and mo.complete and mo.text:
                 outcome = await self.mo_policy.handle_mo(
-                    sender, to, text, datetime.fromtimestamp(now, UTC)
+                    mo.source, mo.destination, mo.text, datetime.fromtimestamp(now, UTC)
                 )
             self.observer.mo_received(self.carrier, outcome)
         return [CommandStatus.ESME_ROK] * len(batch)
@@ -107,30 +114,21 @@ class CarrierDeliveries:
             self.ctx.ttl,
         )
 
-    def _mo_text(self, pdu: DeliverSm | DataSm, now: float) -> tuple[str, str, str] | None:
-        """(from, to, text) of a complete MO message, or None while parts are missing."""
+    def _reassemble(self, pdu: DeliverSm | DataSm) -> list[ReassembledMessage]:
+        """The MO messages this PDU completes (none while parts are missing)."""
         payload = pdu.tlvs.get(TlvTag.message_payload)
         short_message = pdu.short_message if isinstance(pdu, DeliverSm) else b""
         raw = payload if isinstance(payload, bytes) and payload else short_message
-        udhi = bool(pdu.esm_class & EsmClass.udhi)
-        decoded = decode_short_message(raw, pdu.data_coding, udhi=udhi)
-        complete = self.reassembler.add(
+        try:
+            decoded = decode_short_message(
+                raw, pdu.data_coding, udhi=bool(pdu.esm_class & EsmClass.udhi)
+            )
+        except EncodingError as error:
+            log.warning("mo_undecodable", carrier=self.carrier, error=str(error))
+            return []
+        return self.reassembler.add(
             source=pdu.source_addr,
             destination=pdu.destination_addr,
             decoded=decoded,
-            sar=_sar(pdu),
-            now=now,
+            sar=concat_from_sar(pdu.tlvs),
         )
-        if complete is None:
-            return None
-        return pdu.source_addr, pdu.destination_addr, complete
-
-
-def _sar(pdu: DeliverSm | DataSm) -> tuple[int, int, int] | None:
-    tlvs = pdu.tlvs
-    ref = tlvs.get(TlvTag.sar_msg_ref_num)
-    total = tlvs.get(TlvTag.sar_total_segments)
-    seq = tlvs.get(TlvTag.sar_segment_seqnum)
-    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
-        return ref, total, seq
-    return None

@@ -26,12 +26,8 @@ from typing import Protocol
 
 import structlog
 
-from compliance.encoding import (
-    EncodedMessage,
-    EncodingProfile,
-    TooManyPartsError,
-    encode_message,
-)
+from compliance.encoding import EncodedMessage, EncodingProfile, TooManyPartsError
+from compliance.segment import encode_message
 from compliance.verdict import ComplianceRequest, Outcome, Verdict
 from gateway.carriers import Carrier, CarrierPool
 from gateway.errors import NotBoundError, OutcomeUnknownError

@@ -246,10 +246,15 @@ def iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def inbound_json(*, sender: str, to: str, text: str, carrier: str, ts: float) -> str:
-    """One MO entry's `data` on the inbound stream."""
+def inbound_json(
+    *, sender: str, to: str, text: str, carrier: str, ts: float, complete: bool = True
+) -> str:
+    """One MO entry's `data` on the inbound stream; `complete` is false when a concatenated
+    message timed out with parts missing (the text then holds the parts that arrived)."""
+    entry: dict[str, Any] = {"from": sender, "to": to, "text": text, "carrier": carrier}
+    entry.update(ts=iso_ts(ts), complete=complete)
     return json.dumps(
-        {"from": sender, "to": to, "text": text, "carrier": carrier, "ts": iso_ts(ts)},
+        entry,
         ensure_ascii=False,
         separators=(",", ":"),
     )

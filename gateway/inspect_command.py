@@ -1,0 +1,102 @@
+"""`smsgw inspect`: a dry run of one message, nothing sent and nothing counted.
+
+Adds to the encoder's report (gateway/inspect_report.py) the route the message would take and
+the compliance verdict, evaluated with `consume=False` so frequency caps are not touched. The
+verdict needs Redis for opt-outs, caps and suppressions; when Redis is unreachable the report
+says so under `compliance.error` rather than guessing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from compliance.encoding import EncodingProfile
+from compliance.errors import ComplianceError
+from compliance.segment import encode_message
+from compliance.verdict import Category, ComplianceRequest
+from gateway.carriers import encoding_profile
+from gateway.compliance_wiring import build_policy
+from gateway.config import Settings
+from gateway.inspect_report import build_inspect_report, render_inspect_text
+from gateway.routing_table import routing_table
+from routing.errors import NoRouteError
+from routing.select import select_carriers
+
+
+async def inspect_message(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[dict[str, Any], str]:
+    """The report dict (stable JSON keys, see README) and its human rendering."""
+    profile = _profile(settings, args.carrier)
+    report = build_inspect_report(args.text, profile, to=args.to, sender=args.sender)
+    if args.to:
+        report["compliance"] = await _verdict(settings, args, profile)
+        destination = report["compliance"].get("destination_addr")
+        country = report["compliance"].get("country")
+        report["route"] = _route(settings, destination, country)
+    return report, render_inspect_text(report)
+
+
+def _profile(settings: Settings, carrier: str | None) -> EncodingProfile:
+    if carrier is None:
+        return encoding_profile(settings.carriers[0]) if settings.carriers else EncodingProfile()
+    return encoding_profile(settings.carrier(carrier))
+
+
+async def _verdict(
+    settings: Settings, args: argparse.Namespace, profile: EncodingProfile
+) -> dict[str, Any]:
+    parts = len(encode_message(args.text, profile, reference=1).parts)
+    request = ComplianceRequest(
+        to=args.to,
+        sender=args.sender or "",
+        category=Category(args.category),
+        country_hint=None,
+        text=args.text,
+        parts=parts,
+    )
+    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    try:
+        policy = build_policy(settings, client)
+        verdict = await policy.evaluate(request, datetime.now(UTC), consume=False)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        return {"error": f"redis unreachable: {error}"}
+    except ComplianceError as error:
+        return {"error": str(error)}
+    finally:
+        await client.aclose()
+    return {
+        "outcome": verdict.outcome.value,
+        "reason": verdict.reason.value,
+        "detail": verdict.detail,
+        "defer_until": verdict.defer_until.isoformat() if verdict.defer_until else None,
+        "destination_addr": verdict.destination_addr,
+        "source_addr": verdict.source_addr,
+        "source_addr_ton": verdict.source_addr_ton,
+        "source_addr_npi": verdict.source_addr_npi,
+        "country": verdict.country,
+        "max_parts": verdict.max_parts,
+        "flags": list(verdict.flags),
+    }
+
+
+def _route(settings: Settings, destination: str | None, country: str | None) -> dict[str, Any]:
+    if not destination:
+        return {"carriers": [], "error": "no valid destination"}
+    try:
+        carriers = select_carriers(
+            routing_table(settings.routes),
+            destination=destination,
+            country=country,
+            is_available=lambda _name: True,  # a dry run does not know which binds are up
+            rng=random.Random(0),
+        )
+    except NoRouteError as error:
+        return {"carriers": [], "error": str(error)}
+    return {"carriers": carriers, "error": None}

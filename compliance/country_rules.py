@@ -18,12 +18,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-import yaml
 
 from compliance.errors import ComplianceConfigError
 from compliance.numbers import NumberKind
 from compliance.quiet_hours import QuietHours
-from compliance.schema import build_dataclass
+from compliance.schema import build_dataclass, safe_load
 from compliance.sender_id import SenderRules, sender_problem
 from compliance.verdict import Category
 
@@ -106,10 +105,7 @@ def load_country_rules(directory: Path) -> dict[str, CountryRule]:
 
 def parse_country_rule(text: str, label: str) -> CountryRule:
     """Parse and check one country file's text; `label` prefixes error messages."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ComplianceConfigError(f"{label}: not valid YAML: {exc}") from None
+    data = safe_load(text, label)
     rule = build_dataclass(CountryRule, data, f"{label}: ")
     _check_rule(rule, label)
     return rule

@@ -19,7 +19,7 @@ from redis import exceptions as redis_errors
 from compliance.errors import ComplianceStoreError
 from compliance.frequency_cap import CapCheck, CapRule
 from compliance.redis_keys import ComplianceKeys
-from compliance.store import RecipientQuery, RecipientState
+from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
 
 # KEYS: opt-out hash, suppression deadline, cap zset.
@@ -114,16 +114,6 @@ return 0
 """
 
 _SCOPE_BY_CODE = {1: OptOutScope.global_, 2: OptOutScope.sender}
-
-
-def to_ms(instant: datetime) -> int:
-    """Milliseconds since the epoch of an aware datetime."""
-    return int(instant.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    """Aware UTC datetime from milliseconds since the epoch."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @contextmanager

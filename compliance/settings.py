@@ -11,15 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from compliance.country_rules import CountryRule, CountryRules, load_country_rules
 from compliance.errors import ComplianceConfigError
 from compliance.frequency_cap import CapRule
 from compliance.keywords import KeywordSettings
 from compliance.numbers import NumberKind
 from compliance.quiet_hours import QuietHours
-from compliance.schema import build_dataclass
+from compliance.schema import build_dataclass, safe_load
 from compliance.verdict import Category
 
 
@@ -72,10 +70,7 @@ class ComplianceConfig:
 
 def parse_settings(text: str, label: str = "compliance.yaml") -> ComplianceSettings:
     """Parse compliance.yaml text; errors name `label` and the key path."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ComplianceConfigError(f"{label}: not valid YAML: {exc}") from None
+    data = safe_load(text, label)
     settings = build_dataclass(ComplianceSettings, data, f"{label}: ")
     for index, cap in enumerate(settings.caps):
         if cap.limit < 1 or cap.window_seconds < 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from compliance.frequency_cap import WITHIN_CAPS, CapCheck, CapRule, FrequencyCapStore
@@ -42,6 +42,16 @@ class RecipientState:
     opted_out: OptOutScope | None = None
     suppressed_until: datetime | None = None
     caps: CapCheck = WITHIN_CAPS
+
+
+def to_ms(instant: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (the stores' time unit)."""
+    return int(instant.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """Aware UTC datetime from milliseconds since the epoch."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class RecipientStateStore(Protocol):

@@ -26,7 +26,8 @@ import enum
 import platform
 import re
 from collections.abc import Callable, Collection, Hashable, Sequence
-from typing import Final, TypeVar
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.gc_collector import GCCollector
@@ -120,18 +121,39 @@ def _encoding(item: object) -> str:
     raise ValueError(f"encoding: {value!r} is not one of {ENCODINGS} or gsm7_<language>")
 
 
-def _counter(r: CollectorRegistry, name: str, doc: str, labels: Sequence[str]) -> Counter:
-    return Counter(name, doc, labels, registry=r)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricSpec:
+    """One metric as defined here: base name (counters without `_total`), type, HELP, labels."""
+
+    name: str
+    kind: Literal["counter", "gauge", "histogram"]
+    documentation: str
+    labels: tuple[str, ...]
 
 
-def _gauge(r: CollectorRegistry, name: str, doc: str, labels: Sequence[str]) -> Gauge:
-    return Gauge(name, doc, labels, registry=r)
+class _Definer:
+    """Registers metrics on a registry and keeps their specs (for docs and config checks)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.specs: list[MetricSpec] = []
+
+
+def _counter(r: _Definer, name: str, doc: str, labels: Sequence[str]) -> Counter:
+    r.specs.append(MetricSpec(name=name, kind="counter", documentation=doc, labels=(*labels,)))
+    return Counter(name, doc, labels, registry=r.registry)
+
+
+def _gauge(r: _Definer, name: str, doc: str, labels: Sequence[str]) -> Gauge:
+    r.specs.append(MetricSpec(name=name, kind="gauge", documentation=doc, labels=(*labels,)))
+    return Gauge(name, doc, labels, registry=r.registry)
 
 
 def _histogram(
-    r: CollectorRegistry, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
+    r: _Definer, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
 ) -> Histogram:
-    return Histogram(name, doc, labels, buckets=buckets, registry=r)
+    r.specs.append(MetricSpec(name=name, kind="histogram", documentation=doc, labels=(*labels,)))
+    return Histogram(name, doc, labels, buckets=buckets, registry=r.registry)
 
 
 def _cached(cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
@@ -149,22 +171,10 @@ class CarrierMetrics:
     """Children bound to one configured carrier; attributes are ready to `inc`/`observe`."""
 
     __slots__ = (
-        "_responses",
-        "_retries",
-        "_root",
-        "_segments",
-        "delivery_latency",
-        "late_responses",
-        "mo_messages",
-        "name",
-        "opt_ins",
-        "opt_outs",
-        "queue_wait",
-        "receipts_unmatched",
-        "submit_latency",
-        "throttle_wait",
-        "throttled",
-    )
+        "_responses", "_retries", "_root", "_segments", "delivery_latency", "late_responses",
+        "mo_messages", "name", "opt_ins", "opt_outs", "queue_wait", "receipts_unmatched",
+        "submit_latency", "throttle_wait", "throttled",
+    )  # fmt: skip
 
     def __init__(self, root: GatewayMetrics, name: str) -> None:
         self._root = root
@@ -266,7 +276,10 @@ class GatewayMetrics:
         self.registry = registry
         self._countries = _check_countries(countries)
         _check_carriers(carriers)
-        self._define(registry)
+        definer = _Definer(registry)
+        self._define(definer)
+        self.specs: tuple[MetricSpec, ...] = tuple(definer.specs)
+        """Every metric this class defines (name, type, HELP, labels)."""
         self.build_info.labels(version, platform.python_version()).set(1)
         if process_collectors:
             ProcessCollector(registry=registry)
@@ -279,7 +292,7 @@ class GatewayMetrics:
         self._carriers = {name: CarrierMetrics(self, name) for name in carriers}
         self._precreate_messages(carriers)
 
-    def _define(self, r: CollectorRegistry) -> None:
+    def _define(self, r: _Definer) -> None:
         """Create every gateway metric on `r`: the single place each one is defined."""
         carrier, bind = ("carrier",), ("carrier", "bind_type", "bind")
         self.build_info = _gauge(
@@ -527,7 +540,8 @@ class SimulatorMetrics:
     """The SMSC simulator's own metrics (prefix `smsgw_simulator_`) on an injected registry."""
 
     def __init__(self, registry: CollectorRegistry, *, version: str) -> None:
-        r = self.registry = registry
+        self.registry = registry
+        r = _Definer(registry)
         self.build_info = _gauge(
             r, "smsgw_simulator_build_info", "Always 1; labels carry the build.", ("version",)
         )
@@ -556,6 +570,8 @@ class SimulatorMetrics:
         self.mo_sent = _counter(
             r, "smsgw_simulator_mo_sent", "Mobile-originated deliver_sm PDUs sent.", ()
         )
+        self.specs: tuple[MetricSpec, ...] = tuple(r.specs)
+        """Every metric this class defines (name, type, HELP, labels)."""
         self._pdus: dict[int, Counter] = {}
         self._responses: dict[int, Counter] = {}
         self._receipts: dict[int, Counter] = {}

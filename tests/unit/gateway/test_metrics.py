@@ -304,3 +304,20 @@ def test_simulator_metrics_are_prefixed_and_bounded() -> None:
     assert get("smsgw_simulator_receipts_sent_total", {"state": "unknown"}) == 1
     assert get("smsgw_simulator_mo_sent_total", {}) == 1
     assert get("smsgw_simulator_build_info", {"version": "1.0"}) == 1
+
+
+def test_specs_describe_exactly_the_registered_metrics() -> None:
+    registry, metrics = make()
+    metrics.carrier("acme").retry("timeout").inc()  # give label-only families a sample
+    metrics.internal_error("engine").inc()
+    metrics.compliance_verdict("allow", "ok").inc()
+    metrics.queue("outbound").depth.set(1)
+    metrics.bind("acme", "transceiver", "acme-0")
+    families = {f.name: f for f in registry.collect() if f.name.startswith("smsgw_")}
+    assert {spec.name for spec in metrics.specs} == set(families)
+    for spec in metrics.specs:
+        family = families[spec.name]
+        assert family.type == spec.kind
+        assert family.documentation == spec.documentation
+        sample = next(s for s in family.samples if not s.name.endswith("_created"))
+        assert set(sample.labels) - {"le"} == set(spec.labels)

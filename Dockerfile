@@ -29,8 +29,11 @@ RUN pip install --no-index --find-links=/wheels smsgw \
     && rm -rf /wheels \
     && python -c "import uvloop, gateway, routing, compliance, simulator" \
     && command -v smsgw
-# Defaults baked in; docker-compose mounts ./config over this read-only.
+# Defaults baked in; docker-compose mounts ./config over this read-only. Relative config
+# paths (compliance files under ./config) resolve from the working directory, so ./config
+# there points at /etc/smsgw.
 COPY config /etc/smsgw
+RUN mkdir -p /srv/smsgw && ln -s /etc/smsgw /srv/smsgw/config
 WORKDIR /srv/smsgw
 USER smsgw:smsgw
 # 9100: gateway ops (/metrics, /healthz, /readyz); 9200: simulator control + metrics;

@@ -23,7 +23,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from gateway.config import load_settings
 from gateway.metrics import GatewayMetrics, SimulatorMetrics
+from simulator.config import load_config as load_simulator_config
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
@@ -261,13 +263,19 @@ def mounts(service: str) -> Iterator[tuple[str, str, str]]:
 
 
 def mounted_source(service: str, container_path: str) -> Path:
-    """The repo path that a bind mount of `service` shows at `container_path`."""
-    for source, target, _ in mounts(service):
-        if source.startswith("./") and (
-            container_path == target or container_path.startswith(target.rstrip("/") + "/")
-        ):
-            return ROOT / source / Path(container_path).relative_to(target)
-    raise AssertionError(f"{service}: nothing mounted at {container_path}")
+    """The repo path that the bind mounts of `service` show at `container_path`.
+
+    The deepest mount wins, as in the container (a file mounted over a mounted directory).
+    """
+    matches = [
+        (source, target)
+        for source, target, _ in mounts(service)
+        if source.startswith("./")
+        and (container_path == target or container_path.startswith(target.rstrip("/") + "/"))
+    ]
+    assert matches, f"{service}: nothing mounted at {container_path}"
+    source, target = max(matches, key=lambda match: len(match[1]))
+    return (ROOT / source / Path(container_path).relative_to(target)).resolve()
 
 
 def test_compose_has_the_five_services() -> None:
@@ -287,12 +295,66 @@ def test_gateway_and_simulator_commands_and_environment() -> None:
         assert service["image"] == smsgw["image"]
 
 
-def test_config_is_mounted_read_only_where_the_commands_read_it() -> None:
+def test_config_is_mounted_read_only_with_docker_overlays_for_the_commands() -> None:
     for name, config in (("smsgw", "smsgw.yaml"), ("simulator", "simulator.yaml")):
         assert ("./config", "/etc/smsgw", "ro") in set(mounts(name))
-        source = mounted_source(name, f"/etc/smsgw/{config}")
-        assert source == ROOT / "config" / config
-        assert source.is_file(), source
+        assert mounted_source(name, "/etc/smsgw/countries") == ROOT / "config" / "countries"
+        assert mounted_source(name, f"/etc/smsgw/{config}") == OPS / "docker" / config
+        assert (ROOT / "config" / config).is_file()
+
+
+# Keys a Docker overlay may change: container listen addresses and peers' service names.
+OVERLAY_CHANGES = {
+    "smsgw.yaml": {("ops", "host"): "0.0.0.0", ("carriers", "*", "host"): None},
+    "simulator.yaml": {("host",): "0.0.0.0", ("control_host",): "0.0.0.0"},
+}
+
+
+def without_overlay_keys(data: Any, config: str, path: tuple[str, ...] = ()) -> Any:
+    """`data` with every key the overlay of `config` may change replaced by a marker."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            here = (*path, key)
+            changeable = any(
+                len(pattern) == len(here)
+                and all(p in ("*", h) for p, h in zip(pattern, here, strict=True))
+                for pattern in OVERLAY_CHANGES[config]
+            )
+            out[key] = "<overlay>" if changeable else without_overlay_keys(value, config, here)
+        return out
+    if isinstance(data, list):
+        return [without_overlay_keys(item, config, (*path, "*")) for item in data]
+    return data
+
+
+@pytest.mark.parametrize("config", ["smsgw.yaml", "simulator.yaml"])
+def test_docker_overlays_match_the_repo_config_except_container_hosts(config: str) -> None:
+    repo = load_yaml(ROOT / "config" / config)
+    overlay = load_yaml(OPS / "docker" / config)
+    assert without_overlay_keys(overlay, config) == without_overlay_keys(repo, config), (
+        f"ops/docker/{config} drifted from config/{config}: copy the change over"
+    )
+    for path, expected in OVERLAY_CHANGES[config].items():
+        if expected is not None:
+            node = overlay
+            for key in path:
+                node = node[key]
+            assert node == expected, path
+
+
+def test_docker_overlays_load_and_wire_services_together() -> None:
+    settings = load_settings(OPS / "docker" / "smsgw.yaml", environ={})
+    simulator = load_simulator_config(OPS / "docker" / "simulator.yaml")
+    assert settings.ops.enabled
+    assert settings.ops.port in exposed("smsgw")
+    assert f"smsgw:{settings.ops.port}" in scrape_targets()
+    assert simulator.port in exposed("simulator")
+    assert simulator.control_port in exposed("simulator")
+    assert f"simulator:{simulator.control_port}" in scrape_targets()
+    for carrier in settings.carriers:
+        assert carrier.host in services(), f"carrier {carrier.name}: {carrier.host} is no service"
+        assert carrier.port in exposed(carrier.host), carrier.name
 
 
 def test_every_bind_mount_source_exists_in_the_repo() -> None:
@@ -337,13 +399,18 @@ def test_every_service_has_a_healthcheck_on_a_port_it_exposes() -> None:
             assert port is None or int(port.group(1)) in exposed(name), name
         else:
             url = urlsplit(service["environment"]["SMSGW_HEALTHCHECK_URL"])
-            assert url.path == "/healthz"
+            assert (name, url.path) in {("smsgw", "/healthz"), ("simulator", "/metrics")}
+            assert url.hostname == "127.0.0.1"
             assert url.port in exposed(name), name
 
 
-def test_prometheus_scrapes_compose_services_on_exposed_ports() -> None:
+def scrape_targets() -> set[str]:
     jobs = prometheus_config()["scrape_configs"]
-    targets = {t for job in jobs for sc in job["static_configs"] for t in sc["targets"]}
+    return {t for job in jobs for sc in job["static_configs"] for t in sc["targets"]}
+
+
+def test_prometheus_scrapes_compose_services_on_exposed_ports() -> None:
+    targets = scrape_targets()
     assert targets == {"smsgw:9100", "simulator:9200"}
     for target in targets:
         host, port = target.split(":")
@@ -406,7 +473,7 @@ def test_dockerfile_builds_on_python_311_slim_and_runs_smsgw_as_non_root() -> No
     assert stage["USER"].split(":")[0] not in {"root", "0"}
     assert json.loads(stage["ENTRYPOINT"]) == ["smsgw"]
     assert json.loads(stage["CMD"]) == ["run", "--config", "/etc/smsgw/smsgw.yaml"]
-    assert "uvloop" in stage["RUN"]
+    assert "import uvloop" in " ".join(args for op, args in final_stage() if op == "RUN")
     assert {"9100", "9200", "2775"} <= set(stage["EXPOSE"].split())
 
 

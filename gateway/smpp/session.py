@@ -129,6 +129,18 @@ def _build_transitions() -> dict[tuple[SessionState, Role, CommandId], SessionSt
 
 
 TRANSITIONS: Final = _build_transitions()
+
+# The same table indexed for the hot path: (state, sender) -> {command_id int: next state}.
+# Enum hashing is Python-level and slow; PDUs carry plain ints.
+_MOVES: Final[dict[tuple[SessionState, Role], dict[int, SessionState]]] = {
+    (state, sender): {
+        int(command): target
+        for (s, r, command), target in TRANSITIONS.items()
+        if s is state and r is sender
+    }
+    for state in SessionState
+    for sender in Role
+}
 # A bind refused (non-zero status, or generic_nack) goes back to where the bind started.
 BIND_REJECTED: Final = {S.BINDING_TX: S.OPEN, S.BINDING_RX: S.OPEN, S.BINDING_TRX: S.OPEN}
 
@@ -166,13 +178,25 @@ class Session:
     ) -> None:
         self.role = role
         self.peer = SMSC if role is ESME else ESME
-        self.state = S.OPEN
+        self._state = S.OPEN
+        self._my_moves = _MOVES[(S.OPEN, role)]
+        self._peer_moves = _MOVES[(S.OPEN, self.peer)]
         self.last_received_at: float | None = None
         self._buffer = PduBuffer(max_command_length)
         self._output: list[bytes] = []
         self._outstanding: dict[int, int] = {}
         self._next_sequence = first_sequence_number
         self._bound_state: SessionState | None = None
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @state.setter
+    def state(self, state: SessionState) -> None:
+        self._state = state
+        self._my_moves = _MOVES[(state, self.role)]
+        self._peer_moves = _MOVES[(state, self.peer)]
 
     # --- outbound ----------------------------------------------------------------------------
 
@@ -193,7 +217,8 @@ class Session:
         pdu.sequence_number = sequence_number
         self._output.append(encode_pdu(pdu))  # type: ignore[arg-type]
         self._outstanding[sequence_number] = pdu.command_id
-        self.state = state
+        if state is not self._state:
+            self.state = state
         return sequence_number
 
     def send_response(self, pdu: PduBase) -> None:
@@ -297,7 +322,8 @@ class Session:
         except SessionStateError:
             self._refuse(pdu)
             return
-        self.state = state
+        if state is not self._state:
+            self.state = state
         if command_id == C.enquire_link:
             self._output.append(encode_pdu(EnquireLinkResp(sequence_number=pdu.sequence_number)))
         elif command_id == C.unbind:
@@ -324,7 +350,11 @@ class Session:
     # --- helpers -----------------------------------------------------------------------------
 
     def _state_for(self, sender: Role, command_id: int) -> SessionState:
-        state = self.state
+        state = self._state
+        moves = self._my_moves if sender is self.role else self._peer_moves
+        target = moves.get(command_id)
+        if target is not None:
+            return target
         if state is S.UNBINDING and command_id != C.unbind_resp and self._bound_state:
             # Requests already on the wire when an unbind crosses them are still honoured.
             next_state(self._bound_state, sender, command_id)

@@ -1,1 +1,1 @@
-"""Compliance: text encoding and segmentation, numbers, sender rules, opt-outs, quiet hours, caps."""
+"""Compliance: encoding and segmentation, numbers, sender rules, opt-outs, quiet hours, caps."""

@@ -1,0 +1,180 @@
+"""The shared Redis token bucket against a real redis-server: rate, burst, batching, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from routing.adaptive import AdaptiveRate
+from routing.errors import RoutingError, ThrottleUnavailableError
+from routing.throttle import RedisTokenBucket
+from tests.conftest import RedisServer, free_port
+
+# The guarantee is on Redis TIME; grants are stamped here on the local clock when the caller
+# wakes, which lags Redis by a variable few ms. Windows are shortened by this margin so the
+# check cannot be tripped by that lag on a loaded machine, yet it still fails if the limit is
+# off by even one batch (a batch is burst tokens, far more than the margin's share).
+LAG_MARGIN = 0.08
+
+
+def _max_in_window(stamps: list[float], width: float) -> int:
+    stamps = sorted(stamps)
+    best = 0
+    start = 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def _drain(
+    bucket: RedisTokenBucket, stamps: list[float], workers: int
+) -> list[asyncio.Task[None]]:
+    loop = asyncio.get_running_loop()
+
+    async def worker() -> None:
+        while True:
+            await bucket.acquire()
+            stamps.append(loop.time())
+
+    return [asyncio.create_task(worker()) for _ in range(workers)]
+
+
+async def _evalsha_calls(client: aioredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    entry = stats.get("cmdstat_evalsha", {})
+    return int(entry.get("calls", 0)) if isinstance(entry, dict) else 0
+
+
+async def test_two_instances_never_exceed_the_rate_in_any_second(
+    redis_client: aioredis.Redis, redis_server: RedisServer
+) -> None:
+    """Two buckets on one key (two smsgw instances, two connections) share one TPS."""
+    rate, burst, duration = 200.0, 20, 2.6
+    other = aioredis.Redis.from_url(redis_server.url)
+    try:
+        first = RedisTokenBucket(redis_client, "smsgw:test:tps", rate=rate, burst=burst)
+        second = RedisTokenBucket(other, "smsgw:test:tps", rate=rate, burst=burst)
+        stamps_a: list[float] = []
+        stamps_b: list[float] = []
+        await redis_client.config_resetstat()
+        tasks = await _drain(first, stamps_a, 20) + await _drain(second, stamps_b, 20)
+        await asyncio.sleep(duration)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        calls = await _evalsha_calls(redis_client)
+        await first.aclose()
+        await second.aclose()
+    finally:
+        await other.aclose()
+
+    stamps = stamps_a + stamps_b
+    assert _max_in_window(stamps, 1.0 - LAG_MARGIN) <= rate
+    assert len(stamps) <= rate * (duration + 1)
+    assert len(stamps) >= rate * (duration - 1)  # and the limit is actually reached
+    assert min(len(stamps_a), len(stamps_b)) > rate * 0.5  # both instances get a share
+    # GCRA burst limit: never more than `burst` tokens handed out at one instant
+    assert _max_in_window(stamps, 0.005) <= burst + 1
+    # group commit: at the limit, one script call carries several tokens
+    assert 0 < calls < len(stamps) / 2
+
+
+async def test_single_caller_is_not_delayed_below_the_rate(redis_client: aioredis.Redis) -> None:
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:idle", rate=1000, burst=10)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for _ in range(10):
+        await bucket.acquire()
+    assert loop.time() - start < 0.5
+    await bucket.aclose()
+
+
+async def test_acquire_n_is_all_or_nothing_and_bounded(redis_client: aioredis.Redis) -> None:
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:n", rate=5, burst=10)
+    assert bucket.max_acquire == 5
+    with pytest.raises(ValueError, match=r"1\.\.5"):
+        await bucket.acquire(6)
+    with pytest.raises(ValueError, match=r"1\.\.5"):
+        await bucket.acquire(0)
+    await bucket.acquire(5)
+    state = await redis_client.hgetall("smsgw:test:n")
+    assert int(state[b"used"]) == 5
+    await bucket.aclose()
+
+
+async def test_cancelled_waiter_frees_its_place(redis_client: aioredis.Redis) -> None:
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:cancel", rate=2, burst=1)
+    await bucket.acquire()
+    waiting = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    await asyncio.wait_for(bucket.acquire(), timeout=3.0)  # still served after the cancel
+    await bucket.aclose()
+
+
+async def test_adaptive_cut_slows_the_shared_bucket(redis_client: aioredis.Redis) -> None:
+    adaptive = AdaptiveRate(max_rate=40, min_rate=5, increase=1, cooldown=0)
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:aimd", rate=40, burst=4, adaptive=adaptive)
+    assert bucket.on_throttled() is True
+    assert bucket.on_throttled() is True
+    assert bucket.on_throttled() is True  # 40 -> 20 -> 10 -> 5
+    assert bucket.effective_rate() == 5
+    stamps: list[float] = []
+    tasks = await _drain(bucket, stamps, 5)
+    await asyncio.sleep(1.5)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bucket.aclose()
+    assert _max_in_window(stamps, 1.0 - LAG_MARGIN) <= 6  # 5 TPS plus one second of recovery
+    assert len(stamps) >= 5
+
+
+async def test_unreachable_redis_raises_throttle_unavailable() -> None:
+    client = aioredis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    bucket = RedisTokenBucket(client, "smsgw:test:down", rate=10, burst=2)
+    try:
+        with pytest.raises(ThrottleUnavailableError, match="redis unavailable") as info:
+            await asyncio.wait_for(bucket.acquire(), timeout=5.0)
+        assert isinstance(info.value, RoutingError)
+        assert info.value.__cause__ is not None
+    finally:
+        await bucket.aclose()
+        await client.aclose()
+
+
+async def test_close_fails_waiters(redis_client: aioredis.Redis) -> None:
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:close", rate=1, burst=1)
+    await bucket.acquire()
+    waiting = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.05)
+    await bucket.aclose()
+    with pytest.raises(ThrottleUnavailableError, match="closed"):
+        await waiting
+
+
+async def test_state_keys_expire_when_idle(redis_client: aioredis.Redis) -> None:
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:ttl", rate=100, burst=10)
+    await bucket.acquire()
+    assert 0 < await redis_client.pttl("smsgw:test:ttl") <= 3000
+    assert 0 < await redis_client.pttl("smsgw:test:ttl:window") <= 3000
+    await bucket.aclose()
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (float("nan"), 1), (10, 0)])
+async def test_bad_rate_or_burst_is_rejected(
+    redis_client: aioredis.Redis, rate: float, burst: int
+) -> None:
+    with pytest.raises(RoutingError):
+        RedisTokenBucket(redis_client, "k", rate=rate, burst=burst)

@@ -28,7 +28,7 @@ from compliance.encoding import (
 )
 from compliance.verdict import MoOutcome
 from gateway.messages import inbound_json, iso_ts
-from gateway.receipts import Receipt, parse_receipt, receipt_id_candidates
+from gateway.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
 from gateway.records import RecordContext
 from gateway.smpp.constants import CommandStatus, EsmClass, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
@@ -53,7 +53,7 @@ class CarrierDeliveries:
     """The delivery handler of one carrier's binds (see gateway.bind.DeliveryHandler)."""
 
     carrier: str
-    receipt_id_mode: str
+    receipt_id_mode: IdMode
     ctx: RecordContext
     writer: StateWriter
     mo_policy: MoPolicy | None
@@ -85,7 +85,7 @@ class CarrierDeliveries:
         results = await self.writer.write(ops)
         for receipt, result in zip(receipts, results, strict=True):
             self.observer.receipt_applied(self.carrier, result, receipt)
-            if result in ("unmatched", "ambiguous"):
+            if result == "unmatched":
                 log.warning("dlr_unmatched", carrier=self.carrier, result=result,
                             receipted_message_id=receipt.message_id)  # fmt: skip
         for mo in mos:
@@ -99,7 +99,7 @@ class CarrierDeliveries:
 
     def _add_receipt(self, ops: OpBatch, pdu: DeliverSm | DataSm, receipt: Receipt,
                      now: float) -> None:  # fmt: skip
-        candidates = receipt_id_candidates(receipt.message_id, mode=self.receipt_id_mode)  # type: ignore[arg-type]
+        candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         ops.receipt(
             self.ctx.keys.prefix,
             self.carrier,

@@ -47,7 +47,7 @@ class EngineObserver:
 
     def receipt_applied(self, carrier: str, result: str, receipt: Receipt) -> None:
         c = self.metrics.carrier(carrier)
-        if result in ("unmatched", "ambiguous"):
+        if result == "unmatched":
             c.receipts_unmatched.inc()
         elif result == "matched" and receipt.final:
             status = "delivered" if receipt.state.value == "delivered" else "undelivered"

@@ -12,8 +12,9 @@
 --   U prefix carrier cid msg part ttl events maxlen ts
 --                               map a carrier message id to (msg, part); apply an early receipt
 --   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
---                               apply a delivery receipt; appends one result
--- Results (one per D op, and one per U op): 'matched' | 'unmatched' | 'ambiguous' | 'duplicate'
+--                               apply a delivery receipt (candidates most preferred first);
+--                               appends one result
+-- Results (one per D op, and one per U op): 'matched' | 'unmatched' | 'duplicate'
 -- | 'intermediate' | 'mapped' | 'early'.
 -- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
 
@@ -132,18 +133,14 @@ while i <= n do
     local base = i + 3 + ncand
     local state, final, err, ts = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
     local dest, events, maxlen, ttl = ARGV[base + 5], ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
-    local found, hits = nil, 0
+    -- candidates come most preferred first (gateway/receipts.py): the first that maps wins
+    local found = nil
     for j = 1, ncand do
-      local v = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. ARGV[i + 3 + j])
-      if v and v ~= found then
-        hits = hits + 1
-        found = v
-      end
+      found = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. ARGV[i + 3 + j])
+      if found then break end
     end
     local result
-    if hits > 1 then
-      result = 'ambiguous'
-    elseif hits == 1 then
+    if found then
       local tab = string.find(found, '\t', 1, true)
       result = apply_receipt(prefix, carrier, string.sub(found, 1, tab - 1),
                              string.sub(found, tab + 1), state, final, err, ts, events, maxlen, ttl)

@@ -1,0 +1,261 @@
+"""Delivery receipts from carriers: recognising them, parsing them, and the ids they match by.
+
+A receipt is a deliver_sm (or data_sm) whose esm_class message type is "SMSC delivery receipt"
+or "intermediate notification" (SMPP 3.4 §5.2.12), or that carries receipted_message_id with
+message_state (§5.3.2.12, §5.3.2.35). Its text follows the de-facto layout of SMPP 3.4
+Appendix B:
+
+    id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD
+    err:E text:...
+
+Real carriers vary it: keys in any case, fields missing or reordered, dates with seconds,
+ids in hex where the submit_sm_resp was decimal (or the reverse), leading zeros, `stat` spelt
+out (DELIVERED, UNDELIVERABLE). The TLVs win over the text when both are present.
+
+Matching: at submit time each carrier message id is stored under `candidate_ids(cid)`; a
+receipt is looked up under `receipt_id_candidates(ids, mode)`, in order of preference, and the
+first key that maps to a message wins (gateway/lua/apply.lua). The per-carrier `mode` is the
+override for carriers whose ids cannot be matched automatically; `auto` only converts where
+the form of the id leaves no doubt (see `receipt_id_candidates`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, EsmClass, MessageState, TlvTag
+from gateway.smpp.pdu import DataSm, DeliverSm
+
+IdMode = Literal["auto", "exact", "hex_to_dec", "dec_to_hex", "strip_zeros"]
+
+
+class ReceiptState(enum.Enum):
+    """What a receipt says happened; the values are the words apply.lua understands."""
+
+    enroute = "enroute"
+    accepted = "accepted"
+    delivered = "delivered"
+    undelivered = "undelivered"
+    expired = "expired"
+    deleted = "deleted"
+    rejected = "rejected"
+    unknown = "unknown"
+
+
+_NOT_FINAL: Final = frozenset({ReceiptState.enroute, ReceiptState.accepted})
+
+_STATE_FROM_TLV: Final = {
+    MessageState.ENROUTE: ReceiptState.enroute,
+    MessageState.DELIVERED: ReceiptState.delivered,
+    MessageState.EXPIRED: ReceiptState.expired,
+    MessageState.DELETED: ReceiptState.deleted,
+    MessageState.UNDELIVERABLE: ReceiptState.undelivered,
+    MessageState.ACCEPTED: ReceiptState.accepted,
+    MessageState.UNKNOWN: ReceiptState.unknown,
+    MessageState.REJECTED: ReceiptState.rejected,
+}
+
+# `stat:` words by their first five letters, so DELIVRD and DELIVERED, UNDELIV and
+# UNDELIVERABLE, REJECTD and REJECTED all read the same (Appendix B, Table B-2).
+_STATE_FROM_TEXT: Final = {
+    "enrou": ReceiptState.enroute,
+    "deliv": ReceiptState.delivered,
+    "expir": ReceiptState.expired,
+    "delet": ReceiptState.deleted,
+    "undel": ReceiptState.undelivered,
+    "accep": ReceiptState.accepted,
+    "unkno": ReceiptState.unknown,
+    "rejec": ReceiptState.rejected,
+    "faile": ReceiptState.undelivered,
+}
+
+_RECEIPT_TYPES: Final = frozenset(
+    {int(EsmClass.smsc_delivery_receipt), int(EsmClass.intermediate_notification)}
+)
+
+# key:value pairs; a value runs up to the next known key. "text:" is last and takes the rest.
+_FIELD: Final = re.compile(
+    r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)", re.IGNORECASE
+)
+_TEXT_FIELD: Final = re.compile(r"\btext\s*:", re.IGNORECASE)
+_HEX_LETTERS: Final = frozenset("abcdef")
+_DIGITS: Final = frozenset("0123456789")
+_HEX_DIGITS: Final = _DIGITS | _HEX_LETTERS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """One parsed delivery receipt.
+
+    `ids` holds the receipted message id as the TLV gave it and, when the text gave another
+    spelling, that one too (TLV first). `error_code` is the `err:` field, or the
+    network_error_code TLV's code when the text has none.
+    """
+
+    ids: tuple[str, ...]
+    state: ReceiptState
+    error_code: str | None = None
+    submitted: int | None = None
+    delivered: int | None = None
+    submit_date: dt.datetime | None = None
+    done_date: dt.datetime | None = None
+
+    @property
+    def message_id(self) -> str:
+        """The preferred spelling of the receipted message id."""
+        return self.ids[0]
+
+    @property
+    def final(self) -> bool:
+        """False for ENROUTE and ACCEPTED, which more receipts follow."""
+        return self.state not in _NOT_FINAL
+
+
+def is_receipt(pdu: DeliverSm | DataSm) -> bool:
+    """Whether this deliver_sm / data_sm is a receipt rather than an MO message."""
+    if pdu.esm_class & ESM_MESSAGE_TYPE_MASK in _RECEIPT_TYPES:
+        return True
+    tlvs = pdu.tlvs
+    return TlvTag.receipted_message_id in tlvs and TlvTag.message_state in tlvs
+
+
+def parse_receipt(pdu: DeliverSm | DataSm) -> Receipt | None:
+    """The receipt this PDU carries, or None when it is an MO message or names no id.
+
+    A receipt with no id anywhere cannot be matched and is returned as None only when it is
+    also not flagged as a receipt; a flagged receipt without any id gets the empty id, so the
+    caller counts it unmatched instead of passing it on as an MO message.
+    """
+    if not is_receipt(pdu):
+        return None
+    fields = _text_fields(_receipt_text(pdu))
+    tlv_id = pdu.tlvs.get(TlvTag.receipted_message_id)
+    ids = _unique(
+        value.strip()
+        for value in (tlv_id if isinstance(tlv_id, str) else None, fields.get("id"))
+        if value and value.strip()
+    )
+    return Receipt(
+        ids=ids or ("",),
+        state=_state(pdu, fields.get("stat")),
+        error_code=fields.get("err") or _network_error(pdu),
+        submitted=_int_or_none(fields.get("sub")),
+        delivered=_int_or_none(fields.get("dlvrd")),
+        submit_date=parse_receipt_date(fields.get("submit date")),
+        done_date=parse_receipt_date(fields.get("done date")),
+    )
+
+
+def _receipt_text(pdu: DeliverSm | DataSm) -> str:
+    payload = pdu.tlvs.get(TlvTag.message_payload)
+    raw = payload if isinstance(payload, bytes) and payload else b""
+    if not raw and isinstance(pdu, DeliverSm):
+        raw = pdu.short_message
+    # Receipt text is ASCII by convention (Appendix B); anything else cannot be a field.
+    return raw.decode("latin-1")
+
+
+def _text_fields(text: str) -> dict[str, str]:
+    """The receipt's key:value fields, keys lower-cased with one space ("submit date")."""
+    cut = _TEXT_FIELD.search(text)
+    head = text[: cut.start()] if cut else text
+    fields: dict[str, str] = {}
+    for match in _FIELD.finditer(head):
+        key = match.group(1).lower().replace("_", " ")
+        fields.setdefault(key, match.group(2))
+    return fields
+
+
+def _state(pdu: DeliverSm | DataSm, stat: str | None) -> ReceiptState:
+    value = pdu.tlvs.get(TlvTag.message_state)
+    if isinstance(value, int) and value in _STATE_FROM_TLV:
+        return _STATE_FROM_TLV[MessageState(value)]
+    if stat:
+        return _STATE_FROM_TEXT.get(stat[:5].lower(), ReceiptState.unknown)
+    return ReceiptState.unknown
+
+
+def _network_error(pdu: DeliverSm | DataSm) -> str | None:
+    """The code of a network_error_code TLV (§5.3.2.31: 1 octet type, 2 octets code)."""
+    value = pdu.tlvs.get(TlvTag.network_error_code)
+    if isinstance(value, bytes) and len(value) == 3:
+        return f"{int.from_bytes(value[1:], 'big'):03d}"
+    return None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def parse_receipt_date(value: str | None) -> dt.datetime | None:
+    """YYMMDDhhmm or YYMMDDhhmmss (both seen in the field) as a UTC datetime, else None."""
+    if not value or not value.isdigit() or len(value) not in (10, 12):
+        return None
+    layout = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    try:
+        return dt.datetime.strptime(value, layout).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def canonical_id(message_id: str) -> str:
+    """A carrier message id folded for matching: trimmed, lower-case, no leading zeros."""
+    folded = message_id.strip().lower()
+    return folded.lstrip("0") or ("0" if folded else "")
+
+
+def candidate_ids(carrier_message_id: str) -> tuple[str, ...]:
+    """The keys a submit_sm_resp id is stored under: as given and, if different, canonical."""
+    canonical = canonical_id(carrier_message_id)
+    if canonical == carrier_message_id:
+        return (carrier_message_id,)
+    return (carrier_message_id, canonical)
+
+
+def receipt_id_candidates(ids: str | Iterable[str], *, mode: IdMode) -> tuple[str, ...]:
+    """The keys to look a receipt up under, most preferred first.
+
+    Modes (the carrier's `receipt_id_mode`):
+      exact        the id as the receipt gives it.
+      strip_zeros  canonical form only (case and leading zeros ignored).
+      hex_to_dec   the receipt's id is hex, the submit_sm_resp's was decimal.
+      dec_to_hex   the receipt's id is decimal, the submit_sm_resp's was hex.
+      auto         as given, then canonical; then, only for an id with hex letters (so it
+                   cannot be decimal), its decimal value. A decimal-looking id is never
+                   converted in auto mode, because it may equally be a hex id: carriers
+                   that report hex resp ids in decimal receipts need `dec_to_hex`.
+    """
+    given = (ids,) if isinstance(ids, str) else tuple(ids)
+    keys: list[str] = []
+    for message_id in given:
+        keys.extend(_keys_for(message_id, mode))
+    return _unique(keys)
+
+
+def _keys_for(message_id: str, mode: IdMode) -> list[str]:
+    canonical = canonical_id(message_id)
+    if mode == "exact":
+        return [message_id]
+    if mode == "strip_zeros":
+        return [canonical]
+    if mode == "hex_to_dec":
+        return [str(int(canonical, 16))] if _is_hex(canonical) else [canonical]
+    if mode == "dec_to_hex":
+        return [format(int(canonical), "x")] if canonical.isdecimal() else [canonical]
+    keys = [message_id, canonical]
+    if _is_hex(canonical) and not set(canonical) <= _DIGITS:
+        keys.append(str(int(canonical, 16)))
+    return keys
+
+
+def _is_hex(value: str) -> bool:
+    return bool(value) and set(value) <= _HEX_DIGITS
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))

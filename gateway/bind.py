@@ -149,8 +149,7 @@ class SmppClientProtocol(asyncio.Protocol):
     # --- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - asyncio contract
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
         self._tasks = [
             self._loop.create_task(self._deliver_forever()),
             self._loop.create_task(self._tick_forever()),

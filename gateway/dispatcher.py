@@ -88,6 +88,7 @@ class Work:
     dest: str = ""
     from_deferred: bool = False
     excluded: frozenset[str] = frozenset()
+    failover: tuple[str, str, str] | None = None  # (code, detail, carrier) of the last failover
 
     @property
     def origin(self) -> Origin:
@@ -182,6 +183,11 @@ class Dispatcher:
                     exclude=work.excluded,
                 )
             except NoCarrierAvailableError as error:
+                if work.failover is not None and self._route_exhausted(work, verdict):
+                    code, detail, name = work.failover
+                    reason = f"{detail}; no other carrier on the route takes it"
+                    await self._final(work, Status.failed, code, reason, carrier=name)
+                    return
                 reason = str(error)
                 await self._retry_later(work, "no_carrier_available", reason, self.default_retry)
                 return
@@ -193,6 +199,22 @@ class Dispatcher:
             if done:
                 return
             work.excluded = work.excluded | {carrier.name}
+
+    def _route_exhausted(self, work: Work, verdict: Verdict) -> bool:
+        """True when every carrier of the route already failed this message over, so waiting
+        for a bind to come back cannot help (as opposed to carriers that are only down)."""
+        try:
+            select_carriers(
+                self.routes,
+                destination=verdict.destination_addr or "",
+                country=verdict.country,
+                is_available=lambda _: True,
+                rng=self.rng,
+                exclude=work.excluded,
+            )
+        except NoCarrierAvailableError:
+            return True
+        return False
 
     async def _send_on(self, work: Work, verdict: Verdict, carrier: Carrier) -> bool:
         """Submit on `carrier`; False means "fail over to the next carrier"."""
@@ -326,6 +348,8 @@ class Dispatcher:
                 work.attempt -= 1  # nothing reached the carrier: not an attempt
             self.observer.retried(carrier.name, "failover")
             log.info("submit_failover", carrier=carrier.name, reason=result.detail)
+            if not result.not_sent:
+                work.failover = (code, result.detail, carrier.name)
             return False
         if result.disposition is Disposition.PERMANENT:
             await self._final(work, Status.failed, code, result.detail, carrier=carrier.name)

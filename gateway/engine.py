@@ -124,6 +124,9 @@ class Engine:
         self._order = itertools.count()
         self._busy = 0
         self._idle = asyncio.Event()
+        # Stream entries this instance is working on: never reclaimed from ourselves, and
+        # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
+        self._held: set[str] = set()
         self._stopping = asyncio.Event()
 
     # --- wiring --------------------------------------------------------------------------------
@@ -177,16 +180,12 @@ class Engine:
     async def _shutdown(self, feeders: Sequence[asyncio.Task[None]],
                         workers: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
         log.info("engine_stopping", queued=self._queue.qsize(), busy=self._busy)
-        for task in feeders:
-            task.cancel()
-        await asyncio.gather(*feeders, return_exceptions=True)
+        await cancel_and_wait(feeders)
         deadline = time.monotonic() + self.settings.engine.shutdown_drain
         if self._busy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.settings.engine.shutdown_drain)
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await cancel_and_wait(workers)
         remaining = max(0.5, deadline - time.monotonic())
         await self.pool.close(remaining)
         await self.redis.aclose()
@@ -229,7 +228,13 @@ class Engine:
         c = self.settings.consumer
         while True:
             await asyncio.sleep(c.claim_interval)
-            entries = await self.consumer.reclaim(c.claim_idle_ms, c.batch)
+            if self._held:
+                await self.consumer.touch(list(self._held))
+            entries = [
+                e
+                for e in await self.consumer.reclaim(c.claim_idle_ms, c.batch)
+                if e.entry_id not in self._held
+            ]
             if entries:
                 log.info("entries_reclaimed", count=len(entries))
                 await self.ingest(entries)
@@ -289,6 +294,8 @@ class Engine:
 
     def _enqueue(self, work: Work) -> None:
         """Queue work in priority order: category lane, then priority, then arrival."""
+        if work.entry_id is not None:
+            self._held.add(work.entry_id)
         self._queue.put_nowait((work.message.lane, next(self._order), work))
 
     # --- deferred set --------------------------------------------------------------------------
@@ -342,6 +349,8 @@ class Engine:
                 log.exception("message_processing_failed", message_id=work.message.id)
                 self.metrics.internal_error("dispatch").inc()
             finally:
+                if work.entry_id is not None:
+                    self._held.discard(work.entry_id)
                 self._busy -= 1
                 if not self._busy:
                     self._idle.set()
@@ -385,3 +394,23 @@ def _resumed(work: Work, result: AcceptResult) -> Work:
         cids=result.cids,
         dest=result.dest,
     )
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, patience: float = 0.5) -> None:
+    """Cancel `tasks` and wait until every one has ended, cancelling again if need be.
+
+    One cancel() is not always enough: on Python 3.11 a cancel that lands in the same loop
+    iteration as a library's own read timeout (redis-py's XREADGROUP BLOCK) can be turned
+    into that timeout and lost, and the task carries on. Re-cancelling until done makes
+    shutdown certain without trusting every library's timeout handling.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=patience)
+        if pending:
+            log.warning("tasks_slow_to_cancel", tasks=sorted(t.get_name() for t in pending))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task_ended_with_error", task=task.get_name(), exc_info=task.exception())

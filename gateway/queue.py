@@ -8,6 +8,7 @@ idle longer than `claim_idle_ms` are taken over with XAUTOCLAIM.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,13 @@ class StreamConsumer:
         cursor, claimed = result[0], result[1]
         self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
         return [_entry(entry_id, fields) for entry_id, fields in claimed if fields is not None]
+
+    async def touch(self, entry_ids: Iterable[str]) -> None:
+        """Reset the idle time of entries we are still working on (XCLAIM ... JUSTID), so
+        no other instance reclaims them while, say, they wait for the carrier's TPS."""
+        ids: list[int | bytes | str | memoryview[int]] = list(entry_ids)
+        with map_redis_errors():
+            await self.client.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
 
     async def depth(self) -> tuple[int, int]:
         """(stream length, entries pending in the group) for the queue-depth gauges."""

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+# The `simulator` and `simulator_factory` fixtures (an in-process SMSC on a free port).
+pytest_plugins = ["tests.integration.simulator_fixture"]
+
 
 _LOOP_ERRORS: list[dict[str, Any]] = []
 

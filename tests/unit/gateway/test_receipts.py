@@ -1,0 +1,186 @@
+"""Receipt parsing and id matching: the real-world variants carriers send."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.receipts import (
+    IdMode,
+    ReceiptState,
+    candidate_ids,
+    canonical_id,
+    parse_receipt,
+    parse_receipt_date,
+    receipt_id_candidates,
+)
+from gateway.smpp.constants import EsmClass, MessageState, TlvTag
+from gateway.smpp.pdu import DataSm, DeliverSm
+
+APPENDIX_B = (
+    "id:0123456789 sub:001 dlvrd:001 submit date:2612020930 done date:2612020931 "
+    "stat:DELIVRD err:000 text:Hello world"
+)
+
+
+def receipt_pdu(text: str, **tlvs: int | str | bytes) -> DeliverSm:
+    tags: dict[int, int | str | bytes] = {TlvTag[name]: value for name, value in tlvs.items()}
+    return DeliverSm(
+        esm_class=EsmClass.smsc_delivery_receipt, short_message=text.encode(), tlvs=tags
+    )
+
+
+def test_appendix_b_receipt_is_parsed_field_by_field() -> None:
+    receipt = parse_receipt(receipt_pdu(APPENDIX_B))
+    assert receipt is not None
+    assert receipt.ids == ("0123456789",)
+    assert receipt.state is ReceiptState.delivered
+    assert receipt.final
+    assert receipt.error_code == "000"
+    assert (receipt.submitted, receipt.delivered) == (1, 1)
+    assert receipt.done_date == dt.datetime(2026, 12, 2, 9, 31, tzinfo=dt.UTC)
+
+
+def test_tlv_id_and_state_win_over_the_text() -> None:
+    pdu = receipt_pdu(
+        "id:255 sub:001 dlvrd:000 stat:DELIVRD err:000",
+        receipted_message_id="ff",
+        message_state=MessageState.UNDELIVERABLE,
+    )
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert receipt.ids == ("ff", "255")
+    assert receipt.state is ReceiptState.undelivered
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "final"),
+    [
+        ("id:1 stat:delivrd", ReceiptState.delivered, True),
+        ("ID:1 STAT:DELIVERED", ReceiptState.delivered, True),
+        ("id:1 stat:UNDELIVERABLE err:011", ReceiptState.undelivered, True),
+        ("id:1 stat:UNDELIV", ReceiptState.undelivered, True),
+        ("id:1 stat:EXPIRED", ReceiptState.expired, True),
+        ("id:1 stat:REJECTD", ReceiptState.rejected, True),
+        ("id:1 stat:DELETED", ReceiptState.deleted, True),
+        ("id:1 stat:ENROUTE", ReceiptState.enroute, False),
+        ("id:1 stat:ACCEPTD", ReceiptState.accepted, False),
+        ("id:1 stat:SOMETHING", ReceiptState.unknown, True),
+        ("id:1", ReceiptState.unknown, True),
+    ],
+)
+def test_stat_words_in_any_spelling_and_case(text: str, state: ReceiptState, final: bool) -> None:
+    receipt = parse_receipt(receipt_pdu(text))
+    assert receipt is not None
+    assert (receipt.state, receipt.final) == (state, final)
+
+
+def test_fields_in_another_order_with_seconds_in_dates() -> None:
+    text = "stat:DELIVRD id:abc done date:261202093107 submit_date:261202093059 err:0"
+    receipt = parse_receipt(receipt_pdu(text))
+    assert receipt is not None
+    assert receipt.ids == ("abc",)
+    assert receipt.done_date == dt.datetime(2026, 12, 2, 9, 31, 7, tzinfo=dt.UTC)
+    assert receipt.submit_date == dt.datetime(2026, 12, 2, 9, 30, 59, tzinfo=dt.UTC)
+
+
+def test_text_field_is_not_read_for_keys() -> None:
+    """Whatever the original message said ("stat:..." in its first 20 chars) is not a field."""
+    receipt = parse_receipt(receipt_pdu("id:7 stat:DELIVRD err:000 text:stat:UNDELIV id:9"))
+    assert receipt is not None
+    assert receipt.ids == ("7",)
+    assert receipt.state is ReceiptState.delivered
+
+
+def test_network_error_code_tlv_gives_the_error_when_text_has_none() -> None:
+    pdu = receipt_pdu("id:5 stat:UNDELIV", network_error_code=bytes((3, 0, 11)))
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert receipt.error_code == "011"
+
+
+def test_message_payload_carries_the_receipt_text() -> None:
+    pdu = DataSm(
+        esm_class=EsmClass.smsc_delivery_receipt,
+        tlvs={TlvTag.message_payload: b"id:77 stat:DELIVRD err:000"},
+    )
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert receipt.ids == ("77",)
+
+
+def test_mo_message_is_not_a_receipt_even_if_it_looks_like_one() -> None:
+    assert parse_receipt(DeliverSm(short_message=b"id:1 stat:DELIVRD")) is None
+
+
+def test_tlvs_alone_make_a_receipt_without_the_esm_class_bit() -> None:
+    pdu = DeliverSm(
+        tlvs={TlvTag.receipted_message_id: "42", TlvTag.message_state: MessageState.DELIVERED}
+    )
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert (receipt.ids, receipt.state) == (("42",), ReceiptState.delivered)
+
+
+def test_flagged_receipt_without_any_id_is_kept_as_unmatchable() -> None:
+    receipt = parse_receipt(receipt_pdu("stat:DELIVRD"))
+    assert receipt is not None
+    assert receipt.ids == ("",)
+
+
+@pytest.mark.parametrize("value", ["", "26120209", "2613020931", "abcdefghij", None])
+def test_unparseable_dates_are_none(value: str | None) -> None:
+    assert parse_receipt_date(value) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"), [("00123", "123"), (" AbC ", "abc"), ("000", "0"), ("", "")]
+)
+def test_canonical_id_folds_case_zeros_and_space(given: str, canonical: str) -> None:
+    assert canonical_id(given) == canonical
+
+
+def test_submit_ids_are_stored_as_given_and_canonical() -> None:
+    assert candidate_ids("12345") == ("12345",)
+    assert candidate_ids("00AB") == ("00AB", "ab")
+
+
+@pytest.mark.parametrize(
+    ("ids", "mode", "keys"),
+    [
+        (("00ab",), "exact", ("00ab",)),
+        (("00AB",), "strip_zeros", ("ab",)),
+        (("ff",), "hex_to_dec", ("255",)),
+        (("255",), "dec_to_hex", ("ff",)),
+        (("0255",), "auto", ("0255", "255")),
+        (("1F",), "auto", ("1F", "1f", "31")),
+        (("ff", "255"), "auto", ("ff", "255")),
+    ],
+)
+def test_receipt_keys_per_mode_most_preferred_first(
+    ids: tuple[str, ...], mode: IdMode, keys: tuple[str, ...]
+) -> None:
+    assert receipt_id_candidates(ids, mode=mode) == keys
+
+
+def test_auto_never_converts_a_decimal_looking_id() -> None:
+    """ "31" may be decimal or hex: converting it could match another message."""
+    assert receipt_id_candidates("31", mode="auto") == ("31",)
+
+
+@given(st.integers(min_value=0, max_value=2**64))
+def test_hex_receipt_for_decimal_submit_matches_in_hex_to_dec_mode(number: int) -> None:
+    stored = set(candidate_ids(str(number)))
+    looked_up = receipt_id_candidates(format(number, "X"), mode="hex_to_dec")
+    assert stored & set(looked_up)
+
+
+@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=4))
+def test_leading_zeros_and_case_always_match_in_auto_mode(number: int, zeros: int) -> None:
+    submitted = format(number, "x")
+    stored = set(candidate_ids(submitted))
+    looked_up = receipt_id_candidates("0" * zeros + submitted.upper(), mode="auto")
+    assert stored & set(looked_up)

@@ -126,6 +126,7 @@ class EngineConfig:
     unknown_outcome_hold: float = field(default=600.0, metadata=_range(1, 7 * 86400))
     shutdown_drain: float = field(default=10.0, metadata=_range(0, 600))
     scheduler_interval: float = field(default=0.5, metadata=_range(0.01, 60))
+    redis_connections: int = field(default=64, metadata=_range(2, 10_000))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 import structlog
 from prometheus_client import CollectorRegistry
 
+from compliance.errors import ComplianceStoreError
 from gateway.bind import BindListener, DeliveryHandler
 from gateway.carriers import CarrierPool, retry_policy
 from gateway.compliance_wiring import build_policy
@@ -49,6 +50,7 @@ from gateway.queue import Entry, StreamConsumer
 from gateway.records import RecordContext, record_rejected_entry
 from gateway.routing_table import routing_table
 from gateway.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
+from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()
 
@@ -73,7 +75,12 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        self.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=False)
+        # Hundreds of workers share a bounded pool and wait for a free connection, instead of
+        # failing with "Too many connections" (redis-py's default pool caps and raises).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.engine.redis_connections, timeout=10
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.keys = Keys(settings.key_prefix, settings.streams)
         if gate is None:
             self.policy = build_policy(settings, self.redis)
@@ -342,8 +349,9 @@ class Engine:
                 await self.dispatcher.process(work)
             except asyncio.CancelledError:
                 raise
-            except QueueUnavailableError as error:
-                # nothing was recorded: the entry stays pending and is reclaimed later
+            except (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError) as error:
+                # Redis failed us mid-message: nothing final was recorded, so the stream entry
+                # stays pending and is reclaimed later (a deferred one comes due again)
                 log.warning("message_left_pending", message_id=work.message.id, error=str(error))
             except Exception:
                 log.exception("message_processing_failed", message_id=work.message.id)

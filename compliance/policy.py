@@ -119,6 +119,24 @@ class CompliancePolicy:
         await self._store.suppress(msisdn, until)
         return until
 
+    async def opt_out(
+        self, to: str, sender: str | None, now: datetime, *, hint: str | None = None
+    ) -> str | None:
+        """Opt `to` out (of `sender`, or of everything); its E.164 digits, None if invalid."""
+        msisdn = self._msisdn(to, hint)
+        if msisdn is not None:
+            scope = None if sender is None else self.sender_scope(sender)
+            await self._store.add_opt_out(msisdn, scope, now)
+        return msisdn
+
+    async def opt_in(self, to: str, sender: str | None, *, hint: str | None = None) -> str | None:
+        """Remove `to`'s opt-out (of `sender`, or the global one); None for an invalid number."""
+        msisdn = self._msisdn(to, hint)
+        if msisdn is not None:
+            scope = None if sender is None else self.sender_scope(sender)
+            await self._store.remove_opt_out(msisdn, scope)
+        return msisdn
+
     async def handle_mo(
         self, sender_number: str, our_number: str, text: str, now: datetime
     ) -> MoOutcome:

@@ -183,16 +183,24 @@ async def _optout(settings: Settings, args: argparse.Namespace) -> int:
 
     from compliance.redis_keys import ComplianceKeys
     from compliance.redis_stores import RedisComplianceStore
+    from gateway.compliance_wiring import build_policy
 
     client = aioredis.Redis.from_url(settings.redis_url)
-    store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
-    msisdn = args.msisdn.lstrip("+")
+    policy = build_policy(settings, client)
     try:
         if args.action == "add":
-            await store.add_opt_out(msisdn, args.sender, datetime.now(UTC))
+            msisdn = await policy.opt_out(args.msisdn, args.sender, datetime.now(UTC))
         elif args.action == "remove":
-            await store.remove_opt_out(msisdn, args.sender)
-        scope = await store.opted_out(msisdn, args.sender or "")
+            msisdn = await policy.opt_in(args.msisdn, args.sender)
+        else:
+            parsed = policy.numbers.parse(args.msisdn, None)
+            msisdn = getattr(parsed, "e164", None)
+        if msisdn is None:
+            print(f"smsgw optout: {args.msisdn!r} is not a valid phone number", file=sys.stderr)
+            return 2
+        store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+        sender = policy.sender_scope(args.sender) if args.sender else ""
+        scope = await store.opted_out(msisdn, sender)
     finally:
         await client.aclose()
     print(json.dumps({"msisdn": msisdn, "opted_out": scope is not None,

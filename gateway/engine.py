@@ -22,6 +22,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 import structlog
@@ -49,6 +50,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.queue import Entry, StreamConsumer
 from gateway.records import RecordContext, record_rejected_entry
 from gateway.routing_table import routing_table
+from gateway.signals import BadSignal, Signal, SignalPolicy, apply_signal, parse_signal
 from gateway.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
 from routing.errors import ThrottleUnavailableError
 
@@ -80,8 +82,9 @@ class Engine:
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=settings.engine.redis_connections, timeout=10
         )
-        self.redis = aioredis.Redis(connection_pool=pool)
+        self.redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.keys = Keys(settings.key_prefix, settings.streams)
+        self.policy: SignalPolicy | None = None
         if gate is None:
             self.policy = build_policy(settings, self.redis)
             gate, mo_policy = self.policy, mo_policy or self.policy
@@ -98,12 +101,10 @@ class Engine:
             events_maxlen=settings.streams.events_maxlen,
             ttl=int(settings.engine.receipt_ttl),
         )
-        self.consumer = StreamConsumer(
-            self.redis,
-            settings.streams.outbound,
-            settings.consumer.group,
-            settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}",
-        )
+        consumer_name = settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}"
+        group = settings.consumer.group
+        self.consumer = StreamConsumer(self.redis, settings.streams.outbound, group, consumer_name)
+        self.signals = StreamConsumer(self.redis, settings.streams.signals, group, consumer_name)
         self.pool = CarrierPool(
             settings.carriers,
             settings.retry,
@@ -167,6 +168,7 @@ class Engine:
         """Run until `stop` is set (or `request_stop()`), then shut down gracefully."""
         stop = stop or self._stopping
         await self.consumer.ensure_group()
+        await self.signals.ensure_group()
         self.pool.start()
         workers = [self._supervised(f"worker-{i}", self._work) for i in range(self.worker_count)]
         feeders = [
@@ -174,6 +176,7 @@ class Engine:
             self._supervised("reclaim", self._reclaim_forever),
             self._supervised("scheduler", self._schedule_forever),
             self._supervised("gauges", self._gauges_forever),
+            self._supervised("signals", self._signals_forever),
         ]
         log.info("engine_started", workers=len(workers), carriers=len(self.settings.carriers))
         try:
@@ -245,6 +248,32 @@ class Engine:
             if entries:
                 log.info("entries_reclaimed", count=len(entries))
                 await self.ingest(entries)
+
+    async def _signals_forever(self) -> None:
+        c = self.settings.consumer
+        while True:
+            entries = await self.signals.read(c.batch, max(c.block_ms, 100))
+            if entries:
+                await self.apply_signals(entries)
+
+    async def apply_signals(self, entries: Sequence[Entry]) -> None:
+        """Apply upstream signals (gateway/signals.py), acknowledging each once applied."""
+        acks = OpBatch()
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for entry in entries:
+            signal = parse_signal(entry.data)
+            problem = signal.reason if isinstance(signal, BadSignal) else None
+            if isinstance(signal, Signal):
+                if self.policy is None:
+                    problem = "no compliance policy in this engine"
+                else:
+                    problem = await apply_signal(signal, self.policy, now)
+            if problem is None:
+                log.info("signal_applied", type=getattr(signal, "type", None))
+            else:
+                log.warning("signal_rejected", entry_id=entry.entry_id, reason=problem)
+            acks.ack(self.keys.signals, self.ctx.group, entry.entry_id)
+        await self.writer.write(acks)
 
     async def ingest(self, entries: Sequence[Entry]) -> None:
         """Validate a batch, record accepted/rejected, and queue the new ones for work."""

@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -65,9 +65,11 @@ def engine_settings(redis_url: str, carriers: Sequence[tuple[str, str, int]],
 
 
 @contextlib.asynccontextmanager
-async def running_engine(settings: Settings, *, wait_bound: bool = True) -> AsyncIterator[Engine]:
+async def running_engine(
+    settings: Settings, *, wait_bound: bool = True, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Engine]:
     """Run an Engine in this loop until the block exits, then stop it gracefully."""
-    engine = Engine(settings)
+    engine = Engine(settings, clock=clock)
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(engine.run(stop))
     try:

@@ -193,7 +193,8 @@ async def _seed(store: RedisComplianceStore, msisdn: str, history: list[CapEntry
 
 async def test_policy_end_to_end_on_redis(redis_client: aioredis.Redis) -> None:
     store = RedisComplianceStore(redis_client, KEYS)
-    policy = CompliancePolicy(CONFIG, store)
+    every_category = dataclasses.replace(CONFIG.settings, opt_out_categories=frozenset(Category))
+    policy = CompliancePolicy(ComplianceConfig(every_category, CONFIG.countries), store)
     await policy.handle_mo("+33612345678", "36180", "STOP", NOW)
     req = ComplianceRequest(
         to="0612345678", sender="36180", category=T, country_hint="FR", text="Hi", parts=1

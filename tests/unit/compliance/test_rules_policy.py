@@ -211,12 +211,31 @@ async def test_tenant_window_applies_on_top_of_the_country(store: MemoryComplian
     assert other.allowed
 
 
-@pytest.mark.parametrize("category", [M, T, OTP])
-async def test_opted_out_recipient_is_suppressed(
-    policy: CompliancePolicy, store: MemoryComplianceStore, category: Category
+async def test_opted_out_recipient_gets_no_marketing(
+    policy: CompliancePolicy, store: MemoryComplianceStore
 ) -> None:
     await store.add_opt_out("33612345678", None, TUESDAY_MORNING)
-    verdict = await policy.evaluate(request(category=category, text=FR_PROMO), TUESDAY_MORNING)
+    verdict = await policy.evaluate(request(category=M, text=FR_PROMO), TUESDAY_MORNING)
+    assert (verdict.outcome, verdict.reason) == (Outcome.suppress, Reason.opted_out)
+
+
+@pytest.mark.parametrize("category", [T, OTP])
+async def test_opted_out_recipient_still_gets_transactional_and_otp_by_default(
+    policy: CompliancePolicy, store: MemoryComplianceStore, category: Category
+) -> None:
+    """config/compliance.yaml: opt_out_categories [marketing]; an OTP asked for still goes."""
+    await store.add_opt_out("33612345678", None, TUESDAY_MORNING)
+    verdict = await policy.evaluate(request(category=category), TUESDAY_MORNING)
+    assert verdict.outcome is Outcome.allow
+
+
+@pytest.mark.parametrize("category", [T, OTP])
+async def test_opt_out_covers_every_listed_category(
+    store: MemoryComplianceStore, category: Category
+) -> None:
+    policy = CompliancePolicy(make_config(caps=(), opt_out_categories=frozenset(Category)), store)
+    await store.add_opt_out("33612345678", None, TUESDAY_MORNING)
+    verdict = await policy.evaluate(request(category=category), TUESDAY_MORNING)
     assert (verdict.outcome, verdict.reason) == (Outcome.suppress, Reason.opted_out)
 
 
@@ -352,7 +371,8 @@ async def test_sender_scope_aliases_link_an_alpha_brand_to_its_reply_number(
         make_config(caps=(), sender_scope_aliases={"36180": "MYBRAND"}), store
     )
     await policy.handle_mo("+33612345678", "36180", "STOP", TUESDAY_MORNING)
-    verdict = await policy.evaluate(request(sender="MYBRAND"), TUESDAY_MORNING)
+    marketing = request(sender="MYBRAND", category=M, text=FR_PROMO)
+    verdict = await policy.evaluate(marketing, TUESDAY_MORNING)
     assert verdict.reason is Reason.opted_out
 
 

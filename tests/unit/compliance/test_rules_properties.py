@@ -84,7 +84,7 @@ async def _check_send(
         to=MSISDN, sender=sender, category=category, country_hint=None, text=text, parts=1
     )
     verdict = await policy.evaluate(req, now)
-    if model.opted_out(sender):
+    if model.opted_out(sender) and category in CONFIG.settings.opt_out_categories:
         assert verdict.outcome is Outcome.suppress
     if verdict.outcome is not Outcome.allow or category is not Category.marketing:
         return

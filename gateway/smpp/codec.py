@@ -15,9 +15,9 @@ Rules taken here (SMPP 3.4 §3.1, §5; domain.md §1):
 - C-octet string sizes include the NUL; strings are latin-1 on the wire (lossless; the spec says
   ASCII). Encoding refuses a value that does not fit; decoding refuses a string without its NUL
   within the maximum (ESME_RINVPARLEN).
-- A body that ends before a mandatory field gets ESME_RINVCMDLEN; sm_length past the end gets
-  ESME_RINVMSGLEN; a truncated TLV gets ESME_RINVOPTPARSTREAM; a standard TLV of the wrong
-  length gets ESME_RINVPARLEN.
+- A body that ends before a mandatory field gets ESME_RINVCMDLEN; sm_length over 254 (§5.2.21)
+  or past the end gets ESME_RINVMSGLEN; a truncated TLV gets ESME_RINVOPTPARSTREAM; a standard
+  TLV of the wrong length gets ESME_RINVPARLEN.
 - Liberal reading where the wild needs it: any response with an empty body, or an error response
   whose body is one NUL, decodes with empty fields (SMPP 5.0 clarified error responses carry no
   body); schedule_delivery_time, validity_period and final_date accept any value that fits their
@@ -537,6 +537,8 @@ class _Reader:
 
     def short_message(self) -> bytes:
         length = self.int8("sm_length")
+        if length > _MAX_SHORT_MESSAGE:  # §5.2.21: 0..254, so 255 is refused, never re-encoded
+            raise InvalidMessageLengthError(f"sm_length {length} is over {_MAX_SHORT_MESSAGE}")
         stop = self.pos + length
         if stop > self.end:
             raise InvalidMessageLengthError(f"sm_length {length} runs past the end of the PDU")
@@ -634,7 +636,7 @@ def _decode_short_message(cls: type[_SmT], frame: bytes, status: int, seq: int) 
     start = match.end()
     stop = start + tail[4]  # sm_length
     end = len(frame)
-    if stop > end:
+    if stop > end or tail[4] > _MAX_SHORT_MESSAGE:
         return cast(_SmT, _decode_generic(cls, frame, status, seq))
     pdu = _new(cls)
     pdu.sequence_number = seq

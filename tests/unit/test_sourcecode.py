@@ -1,0 +1,169 @@
+"""The pure modules stay pure: no I/O, clock, Redis, logging or metrics imports (style guide §1).
+
+Walks the AST of every module in gateway/smpp/, routing/select.py and compliance/segment.py,
+and of every first-party module they import (package __init__ files included), because an
+import anywhere in that closure runs whenever the pure module is imported. Failing, never
+skipping (asyncpg `test__sourcecode.py`).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_PARTY = ("gateway", "routing", "compliance", "simulator")
+FORBIDDEN = frozenset(
+    {
+        "asyncio",
+        "socket",
+        "time",
+        "redis",
+        "structlog",
+        "prometheus_client",
+        "uvloop",
+        "selectors",
+        "threading",
+    }
+)
+PURE_MODULES = sorted(
+    [
+        *(ROOT / "gateway" / "smpp").glob("*.py"),
+        ROOT / "routing" / "select.py",
+        ROOT / "compliance" / "segment.py",
+    ]
+)
+
+
+def imported_names(tree: ast.AST) -> list[tuple[str, int]]:
+    """Every absolute module name the code imports, with its line (relative imports resolved
+    by the caller; `from a import b` yields both a and a.b, since b may be a module)."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno))
+            found.extend((f"{node.module}.{alias.name}", node.lineno) for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and _dynamic_import(node.func)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.args[0].value, node.lineno))
+    return found
+
+
+def _dynamic_import(func: ast.expr) -> bool:
+    """__import__("x") or importlib.import_module("x")."""
+    if isinstance(func, ast.Name):
+        return func.id in ("__import__", "import_module")
+    return isinstance(func, ast.Attribute) and func.attr == "import_module"
+
+
+def forbidden_imports(source: str) -> list[str]:
+    return [
+        f"line {line}: {name}"
+        for name, line in imported_names(ast.parse(source))
+        if name.split(".")[0] in FORBIDDEN
+    ]
+
+
+def module_path(name: str) -> Path | None:
+    """The file of a first-party module, or None for anything else (stdlib, third party)."""
+    if name.split(".")[0] not in FIRST_PARTY:
+        return None
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def package_inits(path: Path) -> list[Path]:
+    """The __init__.py of every package above `path`: importing a module runs them all."""
+    inits = []
+    for parent in path.relative_to(ROOT).parents:
+        init = ROOT / parent / "__init__.py"
+        if parent != Path(".") and init.is_file():
+            inits.append(init)
+    return inits
+
+
+def import_closure(start: Path) -> list[Path]:
+    """`start` and every first-party module it imports, directly or not."""
+    seen: set[Path] = set()
+    pending = [start, *package_inits(start)]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name, _ in imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+            found = module_path(name)
+            if found is not None:
+                pending.extend([found, *package_inits(found)])
+    return sorted(seen)
+
+
+@pytest.mark.parametrize("path", PURE_MODULES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_pure_module_and_its_imports_use_no_io_or_infrastructure(path: Path) -> None:
+    violations = [
+        f"{module.relative_to(ROOT)} {problem}"
+        for module in import_closure(path)
+        for problem in forbidden_imports(module.read_text(encoding="utf-8"))
+    ]
+    assert violations == []
+
+
+def test_pure_module_list_names_real_files() -> None:
+    """A renamed module must fail here rather than drop out of the check."""
+    names = {str(path.relative_to(ROOT)) for path in PURE_MODULES}
+    assert {"gateway/smpp/codec.py", "gateway/smpp/framing.py", "gateway/smpp/session.py"} <= names
+    assert {"routing/select.py", "compliance/segment.py"} <= names
+    assert all(path.is_file() for path in PURE_MODULES)
+
+
+def test_closure_follows_first_party_imports() -> None:
+    closure = {str(path.relative_to(ROOT)) for path in import_closure(ROOT / "routing/select.py")}
+    assert {"routing/__init__.py", "routing/model.py", "routing/errors.py"} <= closure
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import asyncio",
+        "import time as clock",
+        "from time import monotonic",
+        "import redis.asyncio",
+        "from redis.asyncio import Redis",
+        "import os, socket",
+        "from prometheus_client import Counter",
+        "def f():\n    import structlog\n",
+        "if True:\n    from threading import Lock\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import uvloop\n",
+        "import importlib\nselectors = importlib.import_module('selectors')",
+        "socket = __import__('socket')",
+    ],
+)
+def test_checker_flags_forbidden_imports(source: str) -> None:
+    assert forbidden_imports(source) != []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import struct",
+        "import timeit",
+        "from datetime import time",
+        "from gateway.smpp import codec",
+        "import dataclasses, enum",
+        "redis = 'not an import'",
+    ],
+)
+def test_checker_allows_stdlib_and_look_alike_names(source: str) -> None:
+    assert forbidden_imports(source) == []

@@ -663,13 +663,13 @@ def _decode_short_message(cls: type[_SmT], frame: bytes, status: int, seq: int) 
 
 def _decode_message_id(cls: type[_RespT], frame: bytes, status: int, seq: int) -> _RespT:
     """Fast path for submit_sm_resp and deliver_sm_resp (message_id C65, §4.4.2, §4.6.2)."""
-    if len(frame) == HEADER_LENGTH:
+    end = len(frame) - 1
+    if end < HEADER_LENGTH:
         message_id = ""  # header only: common for deliver_sm_resp and for error responses
-    else:
-        body = frame[HEADER_LENGTH:-1]
-        if frame[-1] or len(body) > 64 or b"\0" in body:  # trailing TLVs, or malformed
-            return cast(_RespT, _decode_generic(cls, frame, status, seq))
-        message_id = body.decode("latin-1")
+    elif frame.find(0, HEADER_LENGTH) == end and end <= HEADER_LENGTH + 64:
+        message_id = frame[HEADER_LENGTH:end].decode("latin-1")  # one C-string, nothing after
+    else:  # trailing TLVs, or malformed
+        return cast(_RespT, _decode_generic(cls, frame, status, seq))
     pdu = _new(cls)
     pdu.sequence_number = seq
     pdu.command_status = status

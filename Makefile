@@ -44,12 +44,13 @@ integration: $(STAMP) redis
 demo: $(STAMP) redis
 	$(PY) -m gateway.demo
 
+# Run as modules from the project root, so benchmarks/compliance.py cannot shadow the package.
 bench: $(STAMP) redis
-	$(PY) benchmarks/codec.py
-	$(PY) benchmarks/encoding.py
-	$(PY) benchmarks/session.py
-	$(PY) benchmarks/compliance.py
-	$(PY) benchmarks/e2e.py
+	$(PY) -m benchmarks.codec
+	$(PY) -m benchmarks.encoding
+	$(PY) -m benchmarks.session
+	$(PY) -m benchmarks.compliance
+	$(PY) -m benchmarks.e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

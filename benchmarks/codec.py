@@ -10,7 +10,7 @@ message_state TLVs and the Appendix B receipt text) it measures:
 
 Inputs are 1,000 distinct PDUs per type from a fixed seed; each cell is the best of 7 passes,
 interleaved between the two codecs.
-Run: `.venv/bin/python benchmarks/codec.py` (about 20 s).
+Run: `.venv/bin/python -m benchmarks.codec` (about 20 s).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ evaluation) and measures:
    a message is the time `CompliancePolicy.evaluate` takes, from its release by the pacer to the
    verdict (the pacer's own lag is printed separately). Bar: p99 under 1 ms.
 
-Fixed seed; prints msgs/s and p50/p99. Usage: python benchmarks/compliance.py [--seconds 10]
+Fixed seed; prints msgs/s and p50/p99. Usage: python -m benchmarks.compliance [--seconds 10]
 """
 
 from __future__ import annotations

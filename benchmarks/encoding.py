@@ -6,7 +6,7 @@ extension-heavy GSM-7 (braces, euro, brackets), and UCS-2 with emoji (2 parts); 
 them shuffled together. For each it prints messages/s over the whole set (best of a few rounds)
 and the p50/p99 latency of single calls.
 
-    .venv/bin/python benchmarks/encoding.py [--messages N] [--rounds R]
+    .venv/bin/python -m benchmarks.encoding [--messages N] [--rounds R]
 """
 
 from __future__ import annotations

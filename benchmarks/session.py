@@ -5,7 +5,7 @@ uvloop. For window 1, 10 and 100, with receipts off (registered_delivery 0) and 
 simulator sends a deliver_sm receipt per message, which the client answers), it prints
 messages/s and p50/p99 submit latency. Fixed seed; bounded runs.
 
-    python benchmarks/session.py [--messages 100000] [--windows 1,10,100]
+    python -m benchmarks.session [--messages 100000] [--windows 1,10,100]
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import redis.exceptions
 
 from compliance.encoding import EncodingProfile
 from compliance.errors import ComplianceError
+from compliance.numbers import Destination, NumberParser
 from compliance.segment import encode_message
 from compliance.verdict import Category, ComplianceRequest
 from gateway.carriers import encoding_profile
@@ -39,6 +40,10 @@ async def inspect_message(
         report["compliance"] = await _verdict(settings, args, profile)
         destination = report["compliance"].get("destination_addr")
         country = report["compliance"].get("country")
+        if destination is None:  # no verdict (e.g. Redis down): the route needs only the number
+            parsed = NumberParser(default_region=None, cache_size=1).parse(args.to)
+            if isinstance(parsed, Destination):
+                destination, country = parsed.e164, parsed.region
         report["route"] = _route(settings, destination, country)
     return report, render_inspect_text(report)
 

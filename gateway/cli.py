@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--category", default="transactional",
                          choices=["transactional", "otp", "marketing"])  # fmt: skip
     inspect.add_argument("--json", action="store_true", help="stable JSON output")
+    inspect.add_argument(
+        "--smart",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force smart encoding (look-alikes replaced to stay GSM-7) on or off",
+    )
     optout = sub.add_parser("optout", help="manage opt-outs")
     optout.add_argument("action", choices=["add", "remove", "check"])
     optout.add_argument("msisdn")

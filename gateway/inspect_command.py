@@ -35,7 +35,9 @@ async def inspect_message(
 ) -> tuple[dict[str, Any], str]:
     """The report dict (stable JSON keys, see README) and its human rendering."""
     profile = _profile(settings, args.carrier)
-    report = build_inspect_report(args.text, profile, to=args.to, sender=args.sender)
+    report = build_inspect_report(
+        args.text, profile, to=args.to, sender=args.sender, smart=getattr(args, "smart", None)
+    )
     if args.to:
         report["compliance"] = await _verdict(settings, args, profile)
         destination = report["compliance"].get("destination_addr")

@@ -322,10 +322,13 @@ class Dispatcher:
                 carrier=carrier.name, carrier_ids=accepted,
                 id_keys=[candidate_ids(c) for c in accepted], attempt=attempt,
             )  # fmt: skip
-            await self.writer.write(batch)
+            applied = await self.writer.write(batch)
             self.observer.submitted(
                 carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at
             )
+            for word in applied:  # a receipt that came before this submit_sm_resp
+                if word.startswith("early:"):
+                    self.observer.finished(Status(word.removeprefix("early:")), carrier.name, None)
             return True
         if accepted:
             batch = OpBatch()

@@ -47,6 +47,7 @@ from gateway.messages import (
     parse_outbound,
 )
 from gateway.metrics import GatewayMetrics
+from gateway.ops_server import make_readiness
 from gateway.queue import Entry, StreamConsumer
 from gateway.records import RecordContext, record_rejected_entry
 from gateway.routing_table import routing_table
@@ -407,18 +408,14 @@ class Engine:
             await asyncio.sleep(1.0)
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
-        """Redis reachable and at least one bind up per required carrier."""
-        detail: dict[str, object] = {}
-        try:
-            await self.redis.ping()
-            detail["redis"] = "ok"
-        except Exception as error:  # noqa: BLE001 - reported, not raised
-            detail["redis"] = f"unreachable: {error}"
-        carriers = {c.name: c.available for c in self.pool}
-        detail["carriers"] = carriers
-        required = [c.name for c in self.settings.carriers if c.required]
-        ready = detail["redis"] == "ok" and all(carriers[name] for name in required)
-        return ready, detail
+        """Redis answers PING and each required carrier has a bind up; details are the
+        `/readyz` body of docs/operations.md (`redis`, `carriers_down`)."""
+        check = make_readiness(
+            ping=self.redis.ping,
+            binds_up=lambda: {c.name: sum(b.is_bound for b in c.binds) for c in self.pool},
+            required_carriers=[c.name for c in self.settings.carriers if c.required],
+        )
+        return await check()
 
 
 def _resumed(work: Work, result: AcceptResult) -> Work:

@@ -12,6 +12,10 @@ from gateway.metrics import BindMetrics, GatewayMetrics
 from gateway.receipts import Receipt
 from gateway.smpp.pdu import Pdu
 
+# apply.lua answers with the final status when a receipt finished the message.
+RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
+"""Final receipt state -> event status, as apply.lua's RECEIPT_STATUS; others: undelivered."""
+
 
 class EngineObserver:
     """Implements DispatchObserver and DeliveryObserver on a GatewayMetrics."""
@@ -49,9 +53,8 @@ class EngineObserver:
         c = self.metrics.carrier(carrier)
         if result == "unmatched":
             c.receipts_unmatched.inc()
-        elif result == "matched" and receipt.final:
-            status = "delivered" if receipt.state.value == "delivered" else "undelivered"
-            c.message(status, None).inc()
+        elif result in RECEIPT_FINAL_STATUSES:
+            c.message(result, None).inc()
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         c = self.metrics.carrier(carrier)

@@ -14,8 +14,9 @@
 --   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
 --                               apply a delivery receipt (candidates most preferred first);
 --                               appends one result
--- Results (one per D op, and one per U op): 'matched' | 'unmatched' | 'duplicate'
--- | 'intermediate' | 'mapped' | 'early'.
+-- Results (one per D op, and one per U op): 'delivered' | 'undelivered' | 'expired' (the
+-- receipt finished the message) | 'matched' (a part, more to come) | 'unmatched' | 'duplicate'
+-- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'.
 -- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
 
 local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
@@ -46,7 +47,8 @@ local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxle
   if dest then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg) end
 end
 
--- Apply receipt `state` for part `part` of message `msg`. Returns a result word.
+-- Apply receipt `state` for part `part` of message `msg`. Returns a result word: the final
+-- status when this receipt finished the message, 'matched' for a part that did not yet.
 local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, events, maxlen, ttl)
   local mkey = prefix .. 'msg:' .. msg
   local status = redis.call('HGET', mkey, 'status')
@@ -57,7 +59,7 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
     -- an outcome-unknown submit resolved by destination: its parts are unknown, count it whole
     local final_status = RECEIPT_STATUS[state] or 'undelivered'
     finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
-    return 'matched'
+    return final_status
   end
   local pfield = 'p' .. part
   if redis.call('HSETNX', mkey, pfield, state) == 0 then return 'duplicate' end
@@ -66,12 +68,13 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
     local parts = tonumber(redis.call('HGET', mkey, 'parts') or '1')
     if done >= parts then
       finish(prefix, mkey, msg, 'delivered', carrier, err, ts, events, maxlen, ttl)
+      return 'delivered'
     end
-  else
-    finish(prefix, mkey, msg, RECEIPT_STATUS[state] or 'undelivered', carrier, err, ts,
-           events, maxlen, ttl)
+    return 'matched'
   end
-  return 'matched'
+  local final_status = RECEIPT_STATUS[state] or 'undelivered'
+  finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
+  return final_status
 end
 
 local results = {}
@@ -121,8 +124,9 @@ while i <= n do
     if early then
       redis.call('DEL', ekey)
       local r = cjson.decode(early)
-      apply_receipt(prefix, carrier, msg, part, r[1], r[2], r[3], r[4], events, maxlen, ttl)
-      results[#results + 1] = 'early'
+      local applied = apply_receipt(prefix, carrier, msg, part, r[1], r[2], r[3], r[4],
+                                    events, maxlen, ttl)
+      results[#results + 1] = FINAL[applied] and ('early:' .. applied) or 'early'
     else
       results[#results + 1] = 'mapped'
     end

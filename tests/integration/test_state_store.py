@@ -59,7 +59,7 @@ async def test_multipart_is_delivered_when_every_part_is(redis_client: aioredis.
     assert await submit(writer, "m1", ["a1", "a2"]) == ["mapped", "mapped"]
     assert await receipt(writer, "a1", "delivered") == "matched"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"submitted"
-    assert await receipt(writer, "a2", "delivered") == "matched"
+    assert await receipt(writer, "a2", "delivered") == "delivered"
     assert await receipt(writer, "a2", "delivered") == "duplicate"
     statuses = [e["status"] for e in await events(redis_client)]
     assert statuses == ["accepted", "submitted", "delivered"]
@@ -72,7 +72,7 @@ async def test_receipt_before_submit_resp_is_applied_when_resp_is_recorded(
     writer = StateWriter(store)
     await accept(store, "m1", "1-0")
     assert await receipt(writer, "x9", "undelivered") == "unmatched"
-    assert await submit(writer, "m1", ["x9"]) == ["early"]
+    assert await submit(writer, "m1", ["x9"]) == ["early:undelivered"]
     final = [e for e in await events(redis_client) if e["status"] == "undelivered"]
     assert len(final) == 1
     assert final[0]["error"] == {"code": "000", "reason": "carrier receipt undelivered"}
@@ -90,7 +90,7 @@ async def test_outcome_unknown_is_resolved_by_destination(redis_client: aioredis
     batch = OpBatch()
     batch.sadd(KEYS.unknown_outcome("c", "447700900123"), "m1", 60)
     await writer.write(batch)
-    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "matched"
+    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "delivered"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
     assert not await redis_client.exists(KEYS.unknown_outcome("c", "447700900123"))
 

@@ -233,10 +233,6 @@ class Dispatcher:
             return True
         if work.cids is None or len(work.cids) != len(encoded.parts):
             work.cids = [None] * len(encoded.parts)
-        batch = OpBatch()
-        record_inflight(batch, self.ctx, message.id, carrier.name, work.ref, len(encoded.parts),
-                        verdict.destination_addr or "")  # fmt: skip
-        await self.writer.write(batch)
         result = await self._submit_parts(work, verdict, carrier, encoded)
         return await self._record_attempt(work, carrier, encoded, result, verdict)
 
@@ -245,6 +241,7 @@ class Dispatcher:
     ) -> _Attempt:
         cids = list(work.cids or [])
         result = _Attempt(cids)
+        marked = False
         for _ in range(MAX_THROTTLED_ROUNDS):
             todo = [i for i, cid in enumerate(cids) if cid is None]
             bind = carrier.pick_bind()
@@ -254,6 +251,9 @@ class Dispatcher:
                 result.detail = "no bind up"
                 return result
             await carrier.acquire(len(todo))
+            if not marked:  # in flight from here: a crash now leaves the outcome unknown
+                await self._mark_inflight(work, verdict, carrier, len(encoded.parts))
+                marked = True
             started = time.perf_counter()
             answers = await asyncio.gather(
                 *(bind.submit(_submit_sm(verdict, carrier, encoded, i)) for i in todo),
@@ -269,6 +269,14 @@ class Dispatcher:
         result.disposition = Disposition.RETRY
         result.detail = "still throttled after repeated rounds"
         return result
+
+    async def _mark_inflight(
+        self, work: Work, verdict: Verdict, carrier: Carrier, parts: int
+    ) -> None:
+        batch = OpBatch()
+        record_inflight(batch, self.ctx, work.message.id, carrier.name, work.ref or 0, parts,
+                        verdict.destination_addr or "")  # fmt: skip
+        await self.writer.write(batch)
 
     def _collect(
         self,

@@ -29,6 +29,7 @@ import structlog
 from compliance.encoding import EncodedMessage, EncodingProfile, TooManyPartsError
 from compliance.segment import encode_message
 from compliance.verdict import ComplianceRequest, Outcome, Verdict
+from gateway.bind import Bind
 from gateway.carriers import Carrier, CarrierPool
 from gateway.errors import NotBoundError, OutcomeUnknownError
 from gateway.messages import OutboundMessage, Status
@@ -255,9 +256,8 @@ class Dispatcher:
                 await self._mark_inflight(work, verdict, carrier, len(encoded.parts))
                 marked = True
             started = time.perf_counter()
-            answers = await asyncio.gather(
-                *(bind.submit(_submit_sm(verdict, carrier, encoded, i)) for i in todo),
-                return_exceptions=True,
+            answers = await _submit_all(
+                bind, [_submit_sm(verdict, carrier, encoded, i) for i in todo]
             )
             elapsed = time.perf_counter() - started
             throttled = self._collect(result, carrier, todo, answers, elapsed)
@@ -459,6 +459,17 @@ _SEVERITY = {
     Disposition.FAILOVER: 4,
     Disposition.PERMANENT: 5,
 }
+
+
+async def _submit_all(bind: Bind, pdus: Sequence[SubmitSm]) -> Sequence[object]:
+    """Each PDU's response or exception, in order. Most messages have one part: awaiting it
+    directly spares the task that asyncio.gather would create for it."""
+    if len(pdus) == 1:
+        try:
+            return [await bind.submit(pdus[0])]
+        except Exception as error:  # noqa: BLE001 - returned like gather(return_exceptions=True)
+            return [error]
+    return await asyncio.gather(*(bind.submit(p) for p in pdus), return_exceptions=True)
 
 
 def _worse(candidate: Disposition, current: Disposition) -> bool:

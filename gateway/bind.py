@@ -31,9 +31,11 @@ from gateway.errors import (
     BindRefusedError,
     ConnectionLostError,
     NotBoundError,
+    OutcomeUnknownError,
     ResponseTimeoutError,
 )
 from gateway.smpp.constants import BindType, CommandId, CommandStatus, status_name
+from gateway.smpp.errors import SessionStateError
 from gateway.smpp.events import (
     BindFailed,
     BindSucceeded,
@@ -56,7 +58,7 @@ from gateway.smpp.pdu import (
     PduBase,
     Unbind,
 )
-from gateway.smpp.session import Role, Session, SessionState
+from gateway.smpp.session import BOUND_STATES, Role, Session, SessionState
 from gateway.window import Window
 
 log = structlog.get_logger()
@@ -145,6 +147,7 @@ class SmppClientProtocol(asyncio.Protocol):
         self._enquire_sent_at: float | None = None
         self._enquire_sequence: int | None = None
         self._unbound = self._loop.create_future()
+        self._abort_reason: str | None = None  # why we cut the connection ourselves
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -162,8 +165,12 @@ class SmppClientProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.session.close()
-        reason = f"connection lost: {exc}" if exc else "connection closed"
+        if self._abort_reason is not None:
+            reason = self._abort_reason
+        else:
+            reason = f"connection lost: {exc}" if exc else "connection closed"
         self.window.fail_all(ConnectionLostError(reason))
+        self._can_write.set()  # wake requests waiting for a paused transport: NotBoundError
         for task in self._tasks:
             task.cancel()
         if not self._bind_result.done():
@@ -201,7 +208,9 @@ class SmppClientProtocol(asyncio.Protocol):
         self.session.send_request(request)
         self._flush()
         try:
-            return await asyncio.wait_for(asyncio.shield(self._bind_result), s.bind_timeout)
+            # No shield: on timeout or cancellation the future is cancelled with the wait, so
+            # a later connection_lost finds it done instead of leaving an unretrieved exception.
+            return await asyncio.wait_for(self._bind_result, s.bind_timeout)
         except TimeoutError:
             raise BindConnectError("no bind response within bind_timeout") from None
 
@@ -209,15 +218,16 @@ class SmppClientProtocol(asyncio.Protocol):
         """Send one request in a window slot and return its response (any command_status).
 
         Raises:
-            NotBoundError: the session cannot send it now.
+            NotBoundError: the session is not bound (any more); nothing was sent.
             ResponseTimeoutError / ConnectionLostError: outcome unknown.
+            OutcomeUnknownError: the response came but could not be decoded.
         """
         window = self.window
         await window.acquire()
-        if not self._can_write.is_set():
-            await self._can_write.wait()
         try:
-            sequence_number = self.session.send_request(pdu)
+            if not self._can_write.is_set():
+                await self._can_write.wait()
+            sequence_number = self._send_request(pdu)
         except BaseException:
             window.release()
             raise
@@ -231,6 +241,17 @@ class SmppClientProtocol(asyncio.Protocol):
             if window.discard(sequence_number):
                 self.session.forget(sequence_number)
             raise
+
+    def _send_request(self, pdu: PduBase) -> int:
+        try:
+            return self.session.send_request(pdu)
+        except SessionStateError:
+            state = self.session.state
+            if state in BOUND_STATES:
+                raise  # not allowed on this bind type (a submit on a receiver): our bug
+            # The connection dropped (or unbind began) while the caller waited for a slot or
+            # for the transport to drain: the request never left, so it is safe to resend.
+            raise NotBoundError(f"session is {state.value}; nothing was sent") from None
 
     async def unbind(self, drain_seconds: float) -> None:
         """Wait for outstanding responses (up to `drain_seconds`), unbind, and close."""
@@ -286,10 +307,14 @@ class SmppClientProtocol(asyncio.Protocol):
         elif isinstance(event, ResponseUnmatched):
             self._listener.response_unmatched(event.pdu)
         elif isinstance(event, ResponseUndecodable):
-            self.window.fail(event.sequence_number, event.error)
+            # The carrier answered, but we cannot read the status: it may have the message.
+            error = OutcomeUnknownError(f"undecodable response: {event.error}")
+            error.__cause__ = event.error
+            self.window.fail(event.sequence_number, error)
         elif isinstance(event, PeerMisbehaved):
             log.warning("peer_misbehaved", error=str(event.error), fatal=event.fatal)
             if event.fatal:
+                self._abort_reason = f"peer misbehaved: {event.error}"
                 self._flush()
                 self.abort_gracefully()
 
@@ -327,6 +352,9 @@ class SmppClientProtocol(asyncio.Protocol):
             if now - self._enquire_sent_at > s.response_timeout:
                 log.warning("enquire_link_unanswered", timeout=s.response_timeout)
                 if self._transport is not None:
+                    self._abort_reason = (
+                        f"session dead: enquire_link unanswered within {s.response_timeout} s"
+                    )
                     self._transport.abort()
             return
         last = self.session.last_received_at or 0.0
@@ -451,6 +479,9 @@ class Bind:
             log.warning("bind_failed", bind=self.name, system_id=s.system_id, error=str(error))
             protocol.abort_gracefully()
             return str(error)
+        except asyncio.CancelledError:  # close() while the bind is pending: do not leak it
+            protocol.abort_gracefully()
+            raise
         self._backoff.reset()
         self.binds_completed += 1
         self._protocol = protocol

@@ -9,6 +9,7 @@ all smsgw instances, under an adaptive (AIMD) layer that backs off on ESME_RTHRO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
 from collections.abc import Callable, Iterator
@@ -131,33 +132,84 @@ class CarrierPool:
         listener: Callable[[str, int], BindListener | None],
         rng: random.Random,
     ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._delivery_handler = delivery_handler
+        self._listener = listener
+        self._rng = rng
+        self._default_retry = default_retry
         self._carriers: dict[str, Carrier] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
         for i, config in enumerate(configs):
-            settings = bind_settings(config)
-            binds = [
-                Bind(
-                    settings,
-                    name=f"{config.name}#{n}",
-                    on_delivery=delivery_handler(config.name),
-                    listener=listener(config.name, n),
-                    rng=random.Random(rng.random()),
-                )
-                for n in range(config.binds)
-            ]
-            bucket = None
-            if config.tps > 0:
-                # Each Redis call reserves up to ~100 ms worth of tokens for this instance.
-                bucket = RedisTokenBucket(
-                    redis,
-                    keys.throttle(config.name),
-                    rate=config.tps,
-                    burst=max(1, int(config.tps / 10)),
-                    adaptive=AdaptiveRate(max_rate=config.tps),
-                )
-            policy = retry_policy(config.retry or default_retry, f"carriers[{i}].retry")
-            self._carriers[config.name] = Carrier(
-                config, binds, encoding_profile(config), policy, bucket
+            self._carriers[config.name] = self._build(i, config)
+
+    def _build(self, index: int, config: CarrierConfig) -> Carrier:
+        settings = bind_settings(config)
+        binds = [
+            Bind(
+                settings,
+                name=f"{config.name}#{n}",
+                on_delivery=self._delivery_handler(config.name),
+                listener=self._listener(config.name, n),
+                rng=random.Random(self._rng.random()),
             )
+            for n in range(config.binds)
+        ]
+        bucket = None
+        if config.tps > 0:
+            # Each Redis call reserves up to ~100 ms worth of tokens for this instance.
+            bucket = RedisTokenBucket(
+                self._redis,
+                self._keys.throttle(config.name),
+                rate=config.tps,
+                burst=max(1, int(config.tps / 10)),
+                adaptive=AdaptiveRate(max_rate=config.tps),
+            )
+        policy = retry_policy(config.retry or self._default_retry, f"carriers[{index}].retry")
+        return Carrier(config, binds, encoding_profile(config), policy, bucket)
+
+    async def reload(
+        self,
+        configs: tuple[CarrierConfig, ...],
+        default_retry: RetryConfig,
+        *,
+        bind_wait: float,
+        drain_seconds: float,
+    ) -> dict[str, list[str]]:
+        """Apply a new carrier list without dropping in-flight work.
+
+        Unchanged carriers keep their binds. A new or changed carrier is built and started,
+        and takes over once one of its binds is up (or after `bind_wait` seconds); the carrier
+        it replaces, like a removed one, stops taking new submits and is drained and unbound
+        in the background (`drain_seconds`), so submits already on its binds get their
+        responses. A submit that finds a retiring bind closed fails over as "not sent".
+
+        Returns:
+            The carrier names under "added", "changed", "removed" and "unchanged".
+        """
+        self._default_retry = default_retry
+        summary: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "unchanged": []}
+        fresh: dict[str, Carrier] = {}
+        for index, config in enumerate(configs):
+            current = self._carriers.get(config.name)
+            if current is not None and current.config == config:
+                fresh[config.name] = current
+                summary["unchanged"].append(config.name)
+                continue
+            fresh[config.name] = carrier = self._build(index, config)
+            summary["changed" if current is not None else "added"].append(config.name)
+            for bind in carrier.binds:
+                bind.start()
+        started = [fresh[name] for name in summary["added"] + summary["changed"]]
+        await _wait_any_bound(started, bind_wait)
+        retired = [c for name, c in self._carriers.items() if fresh.get(name) is not c]
+        summary["removed"] = [c.name for c in retired if c.name not in fresh]
+        self._carriers = fresh
+        for carrier in retired:
+            task = asyncio.get_running_loop().create_task(_retire(carrier, drain_seconds))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        return summary
 
     def __iter__(self) -> Iterator[Carrier]:
         return iter(self._carriers.values())
@@ -175,6 +227,30 @@ class CarrierPool:
                 bind.start()
 
     async def close(self, drain_seconds: float) -> None:
-        """Drain and unbind every bind."""
+        """Drain and unbind every bind (carriers retiring after a reload included)."""
         binds = [bind for carrier in self for bind in carrier.binds]
         await asyncio.gather(*(bind.close(drain_seconds) for bind in binds))
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+async def _wait_any_bound(carriers: list[Carrier], seconds: float) -> None:
+    """Until each of `carriers` has a bind up, or `seconds` have passed."""
+
+    async def first_bind(carrier: Carrier) -> None:
+        waits = [asyncio.ensure_future(bind.wait_bound()) for bind in carrier.binds]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    if carriers:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*map(first_bind, carriers)), seconds)
+
+
+async def _retire(carrier: Carrier, drain_seconds: float) -> None:
+    await asyncio.gather(*(bind.close(drain_seconds) for bind in carrier.binds))
+    if carrier.bucket is not None:
+        await carrier.bucket.aclose()

@@ -13,7 +13,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -21,6 +21,9 @@ import redis.exceptions
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError
 from gateway.keys import Keys
+
+if TYPE_CHECKING:
+    from gateway.engine import Engine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,6 +117,14 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_sighup() -> None:
+        task = loop.create_task(_reload(engine, args.config))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     server = None
     if settings.ops.enabled:
         server = await start_ops_server(
@@ -130,6 +141,19 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
     return 0
+
+
+async def _reload(engine: Engine, path: str | None) -> None:
+    """SIGHUP: re-read the config file and apply its carriers and routes; a bad file is
+    reported and changes nothing."""
+    import structlog
+
+    log = structlog.get_logger()
+    try:
+        settings = load_settings(path)
+        await engine.reload(settings)
+    except ConfigError as error:
+        log.error("config_reload_failed", error=str(error))  # noqa: TRY400 - the message is the report
 
 
 async def _send(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -60,6 +61,7 @@ log = structlog.get_logger()
 VERSION = "0.1.0"
 DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
+RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 
 
 class Engine:
@@ -406,6 +408,43 @@ class Engine:
                     )
                     bind_metrics.in_flight.set(bind.in_flight)
             await asyncio.sleep(1.0)
+
+    async def reload(self, settings: Settings) -> dict[str, list[str]]:
+        """Apply a new config's carriers, routes and retry policy (what SIGHUP does).
+
+        In-flight work is not dropped: see CarrierPool.reload. Other sections (Redis, streams,
+        consumer, engine, compliance, ops, logging) are read at start only; a change to them
+        is logged as `config_reload_needs_restart` and takes a (rolling) restart.
+
+        Returns:
+            Carrier names by what happened to them ("added", "changed", ...).
+        """
+        routes = routing_table(settings.routes)
+        default_retry = retry_policy(settings.retry, "retry")
+        for carrier in settings.carriers:
+            self.metrics.add_carrier(carrier.name)
+        reloadable = ("carriers", "routes", "retry")
+        ignored = [
+            f.name
+            for f in dataclasses.fields(Settings)
+            if f.name not in reloadable
+            and getattr(settings, f.name) != getattr(self.settings, f.name)
+        ]
+        self.settings = dataclasses.replace(
+            self.settings, carriers=settings.carriers, routes=settings.routes, retry=settings.retry
+        )
+        summary = await self.pool.reload(
+            settings.carriers,
+            settings.retry,
+            bind_wait=RELOAD_BIND_WAIT,
+            drain_seconds=self.settings.engine.shutdown_drain,
+        )
+        self.dispatcher.routes = routes
+        self.dispatcher.default_retry = default_retry
+        log.info("config_reloaded", **summary)
+        if ignored:
+            log.warning("config_reload_needs_restart", sections=ignored)
+        return summary
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         """Redis answers PING and each required carrier has a bind up; details are the

@@ -427,6 +427,15 @@ class GatewayMetrics:
         """The configured carrier names."""
         return tuple(self._carriers)
 
+    def add_carrier(self, name: str) -> CarrierMetrics:
+        """Children for a carrier added by a config reload (kept if it already had them)."""
+        _check_carriers(
+            [*self._carriers, name] if name not in self._carriers else [*self._carriers]
+        )
+        if name not in self._carriers:
+            self._carriers[name] = CarrierMetrics(self, name)
+        return self._carriers[name]
+
     def carrier(self, name: str) -> CarrierMetrics:
         """The bound children of a configured carrier.
 

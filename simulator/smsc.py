@@ -377,24 +377,19 @@ class Smsc:
     # --- message submission (SMPP 3.4 §4.4, §4.5, §4.7) ----------------------------------------
 
     def _on_submit_sm(self, link: Link, pdu: SubmitSm, now: float) -> None:
-        system_id = link.system_id or ""
-        destination = pdu.destination_addr
-        status = self.behaviour.submit_status(system_id, destination, now)
-        responses = self.counts.submit_responses
-        responses[status] = responses.get(status, 0) + 1
-        if status:
-            self._respond(
-                link, SubmitSmResp(sequence_number=pdu.sequence_number, command_status=status), now
-            )
-            return
-        message_id = self._accept(
-            system_id, pdu, (pdu.dest_addr_ton, pdu.dest_addr_npi, destination), now
-        )
-        self._respond(
-            link, SubmitSmResp(sequence_number=pdu.sequence_number, message_id=message_id), now
-        )
+        self._submit_one(link, pdu, SubmitSmResp, now)
 
     def _on_data_sm(self, link: Link, pdu: DataSm, now: float) -> None:
+        self._submit_one(link, pdu, DataSmResp, now)
+
+    def _submit_one(
+        self,
+        link: Link,
+        pdu: SubmitSm | DataSm,
+        response: type[SubmitSmResp] | type[DataSmResp],
+        now: float,
+    ) -> None:
+        """submit_sm and data_sm alike: a status by the behaviour rules, else a stored message."""
         system_id = link.system_id or ""
         destination = pdu.destination_addr
         status = self.behaviour.submit_status(system_id, destination, now)
@@ -402,14 +397,14 @@ class Smsc:
         responses[status] = responses.get(status, 0) + 1
         if status:
             self._respond(
-                link, DataSmResp(sequence_number=pdu.sequence_number, command_status=status), now
+                link, response(sequence_number=pdu.sequence_number, command_status=status), now
             )
             return
         message_id = self._accept(
             system_id, pdu, (pdu.dest_addr_ton, pdu.dest_addr_npi, destination), now
         )
         self._respond(
-            link, DataSmResp(sequence_number=pdu.sequence_number, message_id=message_id), now
+            link, response(sequence_number=pdu.sequence_number, message_id=message_id), now
         )
 
     def _on_submit_multi(self, link: Link, pdu: SubmitMulti, now: float) -> None:

@@ -47,7 +47,7 @@ def _sample_traffic() -> list[dict[str, Any] | str]:
 
     traffic = batch("", 150, "791110", "Your order {n} has shipped.")
     traffic += batch("ucs2-", 20, "791120", "Заказ {n} отправлен 🚚")
-    traffic += batch("long-", 10, "791130", "A long message that needs concatenation. " * 8)
+    traffic += batch("long-", 10, "791125", "A long message that needs concatenation. " * 8)
     traffic += batch("undeliv-", 10, "791100", "This one will not arrive.")
     traffic += [
         {"id": "demo-refused", "to": "+447911090001", "from": "Acme", "text": "x"},

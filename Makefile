@@ -51,6 +51,7 @@ bench: $(STAMP) redis
 	$(PY) -m benchmarks.session
 	$(PY) -m benchmarks.compliance
 	$(PY) -m benchmarks.e2e
+	$(PY) -m benchmarks.metrics_cost
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

@@ -12,9 +12,8 @@ from gateway.metrics import BindMetrics, GatewayMetrics
 from gateway.receipts import Receipt
 from gateway.smpp.pdu import Pdu
 
-# apply.lua answers with the final status when a receipt finished the message.
 RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
-"""Final receipt state -> event status, as apply.lua's RECEIPT_STATUS; others: undelivered."""
+"""The words apply.lua answers when a receipt finished its message (the final status)."""
 
 
 class EngineObserver:

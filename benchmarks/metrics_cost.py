@@ -37,8 +37,9 @@ def one_pass(observer: EngineObserver, receipt: Receipt) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway-ms", type=float, default=0.5,
-                        help="gateway CPU per message from benchmarks/e2e.py (gw ms/msg)")  # fmt: skip
+    parser.add_argument(
+        "--gateway-ms", type=float, default=0.5, help="gw ms/msg as benchmarks/e2e.py prints it"
+    )
     args = parser.parse_args()
     metrics = GatewayMetrics(CollectorRegistry(), carriers=["acme"], version="bench")
     observer = EngineObserver(metrics)

@@ -270,6 +270,13 @@ class Dispatcher:
         result.detail = "still throttled after repeated rounds"
         return result
 
+    def _count_early(self, results: Sequence[str], carrier: str) -> None:
+        """Count final statuses set by receipts that arrived before the write that applied
+        them (apply.lua answers 'early:<status>')."""
+        for word in results:
+            if word.startswith("early:"):
+                self.observer.finished(Status(word.removeprefix("early:")), carrier, None)
+
     async def _mark_inflight(
         self, work: Work, verdict: Verdict, carrier: Carrier, parts: int
     ) -> None:
@@ -334,9 +341,7 @@ class Dispatcher:
             self.observer.submitted(
                 carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at
             )
-            for word in applied:  # a receipt that came before this submit_sm_resp
-                if word.startswith("early:"):
-                    self.observer.finished(Status(word.removeprefix("early:")), carrier.name, None)
+            self._count_early(applied, carrier.name)
             return True
         if accepted:
             batch = OpBatch()
@@ -374,13 +379,13 @@ class Dispatcher:
             return
         now = self.clock()
         batch = OpBatch()
-        record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
         record_deferred(
             batch, self.ctx, work.origin, now, now + self.unknown_outcome_hold,
             code="outcome_unknown", reason=f"held for a receipt: {detail}",
             attempt=work.attempt, extra={"outcome": "unknown"},
         )  # fmt: skip
-        await self.writer.write(batch)
+        record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
+        self._count_early(await self.writer.write(batch), carrier.name)
         self.observer.retried(carrier.name, "outcome_unknown")
 
     async def _settle_unknown(self, work: Work, now: float) -> bool:

@@ -206,6 +206,11 @@ def record_partial(
 def record_unknown_outcome(
     batch: OpBatch, ctx: RecordContext, message_id: str, carrier: str, destination: str
 ) -> None:
-    """Index a held outcome-unknown message by destination so a receipt can resolve it."""
+    """Index a held outcome-unknown message by destination so a receipt can resolve it, and
+    apply a receipt for that destination that came first. Put it after the `deferred`
+    record in the batch: a receipt applied here makes the message final."""
     batch.hset(ctx.keys.message(message_id), {"outcome": "unknown", "carrier": carrier})
-    batch.sadd(ctx.keys.unknown_outcome(carrier, destination), message_id, ctx.ttl)
+    batch.hold_unknown(
+        ctx.keys.prefix, carrier, destination, message_id, ctx.ttl, ctx.keys.events,
+        ctx.events_maxlen,
+    )  # fmt: skip

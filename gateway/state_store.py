@@ -72,6 +72,13 @@ class OpBatch:
     def srem(self, key: str, member: str) -> None:
         self.args += ["M", key, member]
 
+    def hold_unknown(
+        self, prefix: str, carrier: str, destination: str, message_id: str, ttl: int,
+        events: str, maxlen: int,
+    ) -> None:  # fmt: skip
+        self.args += ["K", prefix, carrier, destination, message_id, ttl, events, maxlen]
+        self.results += 1
+
     def map_carrier_id(
         self,
         prefix: str,

@@ -11,12 +11,16 @@
 --   M key member                SREM
 --   U prefix carrier cid msg part ttl events maxlen ts
 --                               map a carrier message id to (msg, part); apply an early receipt
+--   K prefix carrier dest msg ttl events maxlen
+--                               hold an outcome-unknown message for a receipt by destination;
+--                               apply a final receipt already parked for that destination
 --   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
 --                               apply a delivery receipt (candidates most preferred first);
 --                               appends one result
 -- Results (one per D op, and one per U op): 'delivered' | 'undelivered' | 'expired' (the
 -- receipt finished the message) | 'matched' (a part, more to come) | 'unmatched' | 'duplicate'
--- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'.
+-- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'; one per K op: 'held' |
+-- 'early:<final status>'.
 -- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
 
 local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
@@ -131,6 +135,25 @@ while i <= n do
       results[#results + 1] = 'mapped'
     end
     i = i + 10
+  elseif op == 'K' then
+    local prefix, carrier, dest, msg = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local ttl, events, maxlen = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+    local ukey = prefix .. 'unknown:' .. carrier .. ':' .. dest
+    redis.call('SADD', ukey, msg)
+    redis.call('EXPIRE', ukey, ttl)
+    local result = 'held'
+    local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
+    if redis.call('SCARD', ukey) == 1 then  -- only one candidate: the match is unambiguous
+      local early = redis.call('LPOP', dkey)
+      if early then
+        local r = cjson.decode(early)
+        local applied = apply_receipt(prefix, carrier, msg, '?', r[1], r[2], r[3], r[4],
+                                      events, maxlen, ttl)
+        result = FINAL[applied] and ('early:' .. applied) or 'held'
+      end
+    end
+    results[#results + 1] = result
+    i = i + 8
   elseif op == 'D' then
     local prefix, carrier = ARGV[i + 1], ARGV[i + 2]
     local ncand = tonumber(ARGV[i + 3])
@@ -161,6 +184,13 @@ while i <= n do
         for j = 1, ncand do
           redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. ARGV[i + 3 + j], packed,
                      'EX', 600)
+        end
+        if dest ~= '' and final == '1' then
+          -- also by destination: the submit may never get its response recorded (a crash
+          -- mid-submit); the message is then held outcome-unknown (op K) and settled by this
+          local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
+          redis.call('RPUSH', dkey, packed)
+          redis.call('EXPIRE', dkey, 600)
         end
         result = 'unmatched'
       end

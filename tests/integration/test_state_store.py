@@ -9,7 +9,13 @@ import redis.asyncio as aioredis
 from gateway.config import StreamsConfig
 from gateway.keys import Keys
 from gateway.messages import Status, event_json
-from gateway.records import Origin, RecordContext, record_deferred, record_submitted
+from gateway.records import (
+    Origin,
+    RecordContext,
+    record_deferred,
+    record_submitted,
+    record_unknown_outcome,
+)
 from gateway.state_store import OpBatch, StateStore, StateWriter
 
 KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
@@ -135,3 +141,40 @@ async def test_writer_coalesces_concurrent_batches_into_one_call(
     await asyncio.gather(*(one(n) for n in range(50)))
     assert calls <= 2
     assert await redis_client.hget("t:k49", "v") == b"49"
+
+
+async def hold_unknown(writer: StateWriter, message_id: str, dest: str) -> list[str]:
+    batch = OpBatch()
+    record_unknown_outcome(batch, CTX, message_id, "c", dest)
+    return await writer.write(batch)
+
+
+async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A crash between submit_sm and its recorded response: the carrier's receipt can reach
+    the instance that takes over before it holds the message; it is applied at the hold."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    assert await receipt(writer, "never-recorded", "delivered", dest="447700900123") == (
+        "unmatched"
+    )
+    assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered"]
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
+    assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up
+
+
+async def test_receipt_is_not_guessed_when_two_messages_are_held_for_one_number(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    for n in (1, 2, 3):
+        await accept(store, f"m{n}", f"{n}-0")
+    assert await hold_unknown(writer, "m1", "447700900123") == ["held"]
+    assert await hold_unknown(writer, "m2", "447700900123") == ["held"]
+    assert await receipt(writer, "x", "delivered", dest="447700900123") == "unmatched"
+    assert await hold_unknown(writer, "m3", "447700900123") == ["held"]
+    for n in (1, 2, 3):
+        assert (await redis_client.hget(KEYS.message(f"m{n}"), "status")) != b"delivered"

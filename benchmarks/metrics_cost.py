@@ -30,8 +30,8 @@ def one_pass(observer: EngineObserver, receipt: Receipt) -> float:
     for _ in range(MESSAGES):
         observer.accepted(1)
         observer.submit_answered("acme", 0, 0.002)
-        observer.submitted("acme", 1, "gsm7", 0.01)
-        observer.receipt_applied("acme", "delivered", receipt)
+        observer.submitted("acme", 1, "gsm7", 0.01, "GB")
+        observer.receipt_applied("acme", "delivered", receipt, "447700900123")
     return time.perf_counter() - start
 
 

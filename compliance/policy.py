@@ -63,6 +63,11 @@ class CompliancePolicy:
         self._zones: dict[str, ZoneInfo] = {}
 
     @property
+    def countries(self) -> tuple[str, ...]:
+        """ISO codes with their own rules (a bounded set: the metrics' country labels)."""
+        return self._countries.countries()
+
+    @property
     def numbers(self) -> NumberParser:
         """The policy's cached number parser (for cache statistics)."""
         return self._numbers

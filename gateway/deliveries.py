@@ -44,7 +44,9 @@ class MoPolicy(Protocol):
 
 
 class DeliveryObserver(Protocol):
-    def receipt_applied(self, carrier: str, result: str, receipt: Receipt) -> None: ...
+    def receipt_applied(
+        self, carrier: str, result: str, receipt: Receipt, handset: str
+    ) -> None: ...
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None: ...
 
 
@@ -67,7 +69,7 @@ class CarrierDeliveries:
     async def __call__(self, batch: Sequence[Pdu]) -> Sequence[int]:
         now = self.clock()
         ops = OpBatch()
-        receipts: list[Receipt] = []
+        receipts: list[tuple[Receipt, str]] = []  # with the handset it came from
         mos: list[ReassembledMessage] = []
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
@@ -75,7 +77,7 @@ class CarrierDeliveries:
             receipt = parse_receipt(pdu)
             if receipt is not None:
                 self._add_receipt(ops, pdu, receipt, now)
-                receipts.append(receipt)
+                receipts.append((receipt, pdu.source_addr))
                 continue
             for mo in self._reassemble(pdu):
                 mos.append(mo)
@@ -83,8 +85,8 @@ class CarrierDeliveries:
                                     carrier=self.carrier, ts=now, complete=mo.complete)  # fmt: skip
                 ops.xadd(self.ctx.keys.inbound, self.inbound_maxlen, data)
         results = await self.writer.write(ops)
-        for receipt, result in zip(receipts, results, strict=True):
-            self.observer.receipt_applied(self.carrier, result, receipt)
+        for (receipt, handset), result in zip(receipts, results, strict=True):
+            self.observer.receipt_applied(self.carrier, result, receipt, handset)
             if result == "unmatched":
                 log.warning("dlr_unmatched", carrier=self.carrier, result=result,
                             receipted_message_id=receipt.message_id)  # fmt: skip

@@ -67,8 +67,13 @@ class Gate(Protocol):
 class DispatchObserver(Protocol):
     """Metrics hooks (implemented in gateway/engine_metrics.py)."""
 
-    def finished(self, status: Status, carrier: str | None, reason: str | None) -> None: ...
-    def submitted(self, carrier: str, parts: int, encoding: str, queued_seconds: float) -> None: ...
+    def finished(
+        self, status: Status, carrier: str | None, reason: str | None, country: str | None = None
+    ) -> None: ...
+    def submitted(
+        self, carrier: str, parts: int, encoding: str, queued_seconds: float,
+        country: str | None = None,
+    ) -> None: ...  # fmt: skip
     def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None: ...
     def retried(self, carrier: str | None, reason: str) -> None: ...
     def throttled(self, carrier: str) -> None: ...
@@ -90,6 +95,7 @@ class Work:
     from_deferred: bool = False
     excluded: frozenset[str] = frozenset()
     failover: tuple[str, str, str] | None = None  # (code, detail, carrier) of the last failover
+    country: str | None = None  # the destination's country, once compliance has parsed it
 
     @property
     def origin(self) -> Origin:
@@ -161,6 +167,7 @@ class Dispatcher:
             message_id=message.id,
         )
         verdict = await self.gate.evaluate(request, datetime.fromtimestamp(now, UTC))
+        work.country = verdict.country
         if verdict.outcome is Outcome.allow:
             return verdict
         if verdict.outcome is Outcome.defer and verdict.defer_until is not None:
@@ -270,12 +277,13 @@ class Dispatcher:
         result.detail = "still throttled after repeated rounds"
         return result
 
-    def _count_early(self, results: Sequence[str], carrier: str) -> None:
+    def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
         """Count final statuses set by receipts that arrived before the write that applied
         them (apply.lua answers 'early:<status>')."""
         for word in results:
             if word.startswith("early:"):
-                self.observer.finished(Status(word.removeprefix("early:")), carrier, None)
+                status = Status(word.removeprefix("early:"))
+                self.observer.finished(status, carrier, None, country)
 
     async def _mark_inflight(
         self, work: Work, verdict: Verdict, carrier: Carrier, parts: int
@@ -339,9 +347,10 @@ class Dispatcher:
             )  # fmt: skip
             applied = await self.writer.write(batch)
             self.observer.submitted(
-                carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at
-            )
-            self._count_early(applied, carrier.name)
+                carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at,
+                work.country,
+            )  # fmt: skip
+            self._count_early(applied, carrier.name, work.country)
             return True
         if accepted:
             batch = OpBatch()
@@ -385,7 +394,7 @@ class Dispatcher:
             attempt=work.attempt, extra={"outcome": "unknown"},
         )  # fmt: skip
         record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
-        self._count_early(await self.writer.write(batch), carrier.name)
+        self._count_early(await self.writer.write(batch), carrier.name, work.country)
         self.observer.retried(carrier.name, "outcome_unknown")
 
     async def _settle_unknown(self, work: Work, now: float) -> bool:
@@ -434,7 +443,7 @@ class Dispatcher:
         record_deferred(batch, self.ctx, work.origin, self.clock(), due, code=code,
                         reason=reason, attempt=work.attempt, extra=extra)  # fmt: skip
         await self.writer.write(batch)
-        self.observer.finished(Status.deferred, None, code)
+        self.observer.finished(Status.deferred, None, code, work.country)
 
     async def _final(
         self, work: Work, status: Status, code: str, reason: str, *, carrier: str | None = None
@@ -443,7 +452,7 @@ class Dispatcher:
         record_final(batch, self.ctx, work.origin, status, self.clock(), code=code,
                      reason=reason, carrier=carrier, attempt=work.attempt or None)  # fmt: skip
         await self.writer.write(batch)
-        self.observer.finished(status, carrier, code)
+        self.observer.finished(status, carrier, code, work.country)
         log.info("message_final", status=status.value, reason=code, carrier=carrier)
 
     def _allocate_ref(self, carrier: Carrier) -> int:

@@ -93,7 +93,10 @@ class Engine:
             gate, mo_policy = self.policy, mo_policy or self.policy
         self.registry = registry or CollectorRegistry()
         self.metrics = GatewayMetrics(
-            self.registry, carriers=[c.name for c in settings.carriers], version=VERSION
+            self.registry,
+            carriers=[c.name for c in settings.carriers],
+            version=VERSION,
+            countries=self.policy.countries if self.policy is not None else (),
         )
         self.observer = EngineObserver(self.metrics)
         self.store = StateStore(self.redis, self.keys)

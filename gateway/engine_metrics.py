@@ -6,6 +6,8 @@ so no stats calls are threaded through protocol code.
 
 from __future__ import annotations
 
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
 from compliance.verdict import MoAction, MoOutcome
 from gateway.messages import Status
 from gateway.metrics import BindMetrics, GatewayMetrics
@@ -22,15 +24,20 @@ class EngineObserver:
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
 
-    def finished(self, status: Status, carrier: str | None, reason: str | None) -> None:
-        self.metrics.message(status.value, carrier=carrier, country=None).inc()
+    def finished(
+        self, status: Status, carrier: str | None, reason: str | None, country: str | None = None
+    ) -> None:
+        self.metrics.message(status.value, carrier=carrier, country=country).inc()
 
     def accepted(self, count: int) -> None:
         self.metrics.message(Status.accepted.value, carrier=None, country=None).inc(count)
 
-    def submitted(self, carrier: str, parts: int, encoding: str, queued_seconds: float) -> None:
+    def submitted(
+        self, carrier: str, parts: int, encoding: str, queued_seconds: float,
+        country: str | None = None,
+    ) -> None:  # fmt: skip
         c = self.metrics.carrier(carrier)
-        c.message(Status.submitted.value, None).inc()
+        c.message(Status.submitted.value, country).inc()
         c.segments(encoding).inc(parts)
         c.queue_wait.observe(max(0.0, queued_seconds))
 
@@ -48,12 +55,12 @@ class EngineObserver:
     def throttled(self, carrier: str) -> None:
         self.metrics.carrier(carrier).retry("throttled").inc()
 
-    def receipt_applied(self, carrier: str, result: str, receipt: Receipt) -> None:
+    def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
         c = self.metrics.carrier(carrier)
         if result == "unmatched":
             c.receipts_unmatched.inc()
         elif result in RECEIPT_FINAL_STATUSES:
-            c.message(result, None).inc()
+            c.message(result, country_of(handset)).inc()
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         c = self.metrics.carrier(carrier)
@@ -83,3 +90,19 @@ class BindObserver:
 
     def response_unmatched(self, pdu: Pdu) -> None:
         self._late.inc()
+
+
+def country_of(msisdn: str) -> str | None:
+    """The main region of an international number's calling code ("447700..." -> "GB"), by
+    dictionary look-ups only (a receipt's source_addr, counted per country); None when the
+    number is not in international form."""
+    digits = msisdn.removeprefix("+")
+    if not digits[:1].isdigit() or digits[0] == "0":
+        return None
+    for size in (1, 2, 3):
+        regions = (
+            COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size])) if digits[:size].isdigit() else None
+        )
+        if regions:
+            return regions[0]
+    return None

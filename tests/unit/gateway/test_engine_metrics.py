@@ -1,0 +1,59 @@
+"""The engine's metric hooks: final statuses counted once, by carrier and country."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.engine_metrics import EngineObserver, country_of
+from gateway.messages import Status
+from gateway.metrics import GatewayMetrics
+from gateway.receipts import Receipt, ReceiptState
+
+
+@pytest.mark.parametrize(
+    ("msisdn", "country"),
+    [
+        ("447700900123", "GB"),
+        ("+33612345678", "FR"),
+        ("15551234567", "US"),
+        ("79161234567", "RU"),
+        ("971501234567", "AE"),
+        ("0612345678", None),  # national form: no calling code to read
+        ("", None),
+        ("ACME", None),
+    ],
+)
+def test_country_of_reads_the_calling_code(msisdn: str, country: str | None) -> None:
+    assert country_of(msisdn) == country
+
+
+def sample(registry: CollectorRegistry, status: str, country: str) -> float:
+    value = registry.get_sample_value(
+        "smsgw_message_events_total", {"carrier": "acme", "country": country, "status": status}
+    )
+    return value or 0.0
+
+
+def test_receipts_count_final_statuses_by_the_handset_country() -> None:
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme"], version="t", countries={"GB", "FR"})
+    )
+    receipt = Receipt(ids=("1",), state=ReceiptState.delivered)
+    observer.receipt_applied("acme", "delivered", receipt, "447700900123")
+    observer.receipt_applied("acme", "matched", receipt, "447700900123")  # a part: not final
+    observer.receipt_applied("acme", "delivered", receipt, "4915112345678")  # DE: not listed
+    assert sample(registry, "delivered", "GB") == 1
+    assert sample(registry, "delivered", "other") == 1
+
+
+def test_dispatch_events_carry_the_verdict_country() -> None:
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme"], version="t", countries={"FR"})
+    )
+    observer.submitted("acme", 2, "gsm7", 0.01, "FR")
+    observer.finished(Status.failed, "acme", "ESME_RINVDSTADR", "FR")
+    assert sample(registry, "submitted", "FR") == 1
+    assert sample(registry, "failed", "FR") == 1

@@ -95,6 +95,7 @@ _TLV_HEAD: Final = struct.Struct(">HH")
 _UINT32: Final = struct.Struct(">I")
 _MAX_SHORT_MESSAGE: Final = 254  # SMPP 3.4 §5.2.22: 0..254 octets; longer text uses message_payload
 _TIME_LENGTH: Final = 16  # SMPP 3.4 §7.1: YYMMDDhhmmsstnnp
+_RespT = TypeVar("_RespT", SubmitSmResp, DeliverSmResp)
 
 # --- the table: (field name, kind, size); size is a C-string maximum including its NUL ---------
 
@@ -450,20 +451,29 @@ def _encode_short_message(pdu: SubmitSm | DeliverSm) -> bytes:
     return _header(HEADER_LENGTH + len(body) + len(sm), pdu) + body + sm
 
 
-def _encode_message_id(pdu: SubmitSmResp | DeliverSmResp) -> bytes:
-    """Fast path for submit_sm_resp and deliver_sm_resp (§4.4.2, §4.6.2)."""
-    message_id = pdu.message_id
-    if type(message_id) is str and len(message_id) < 65 and "\0" not in message_id:
-        try:
-            body = message_id.encode("latin-1")
-            head = _pack_header(
-                17 + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number
-            )
-        except (UnicodeEncodeError, struct.error):
-            pass
-        else:
-            return head + body + b"\0"
-    return _encode_generic(pdu)  # raises the precise LocalProtocolError
+def _message_id_encoder(cls: type[_RespT]) -> Callable[[_RespT], bytes]:
+    """The fast path for submit_sm_resp or deliver_sm_resp (message_id C65, §4.4.2, §4.6.2).
+
+    One function per class, so command_id is a local constant rather than a class attribute
+    looked up on every call.
+    """
+    command_id = cls.command_id
+
+    def encode(pdu: _RespT) -> bytes:
+        message_id = pdu.message_id
+        if type(message_id) is str and len(message_id) < 65 and "\0" not in message_id:
+            try:
+                body = message_id.encode("latin-1")
+                head = _pack_header(
+                    17 + len(body), command_id, pdu.command_status, pdu.sequence_number
+                )
+            except (UnicodeEncodeError, struct.error):
+                pass
+            else:
+                return head + body + b"\0"
+        return _encode_generic(pdu)  # raises the precise LocalProtocolError
+
+    return encode
 
 
 def _encode_header_only(pdu: PduBase) -> bytes:
@@ -475,7 +485,8 @@ _ENCODERS: Final[dict[type[PduBase], Callable[[Any], bytes]]] = {
     for cls, layout in _LAYOUTS.items()
 }
 _ENCODERS.update({SubmitSm: _encode_short_message, DeliverSm: _encode_short_message})
-_ENCODERS.update({SubmitSmResp: _encode_message_id, DeliverSmResp: _encode_message_id})
+_ENCODERS[SubmitSmResp] = _message_id_encoder(SubmitSmResp)
+_ENCODERS[DeliverSmResp] = _message_id_encoder(DeliverSmResp)
 
 
 def encode_pdu(pdu: Pdu) -> bytes:
@@ -612,7 +623,6 @@ def _decode_generic_pdu(cls: type[PduBase], frame: bytes, status: int, seq: int)
 
 
 _SmT = TypeVar("_SmT", SubmitSm, DeliverSm)
-_RespT = TypeVar("_RespT", SubmitSmResp, DeliverSmResp)
 _new = object.__new__
 
 # submit_sm / deliver_sm mandatory fields up to sm_length (§4.4.1): C-strings within their
@@ -661,20 +671,29 @@ def _decode_short_message(cls: type[_SmT], frame: bytes, status: int, seq: int) 
     return pdu
 
 
-def _decode_message_id(cls: type[_RespT], frame: bytes, status: int, seq: int) -> _RespT:
-    """Fast path for submit_sm_resp and deliver_sm_resp (message_id C65, §4.4.2, §4.6.2)."""
-    end = len(frame) - 1
-    if end < HEADER_LENGTH:
-        message_id = ""  # header only: common for deliver_sm_resp and for error responses
-    elif frame.find(0, HEADER_LENGTH) == end and end <= HEADER_LENGTH + 64:
-        message_id = frame[HEADER_LENGTH:end].decode("latin-1")  # one C-string, nothing after
-    else:  # trailing TLVs, or malformed
-        return cast(_RespT, _decode_generic(cls, frame, status, seq))
-    pdu = _new(cls)
-    pdu.sequence_number = seq
-    pdu.command_status = status
-    pdu.message_id = message_id
-    return pdu
+def _message_id_decoder(cls: type[_RespT]) -> Callable[[bytes, int, int], _RespT]:
+    """The fast path for submit_sm_resp or deliver_sm_resp (message_id C65, §4.4.2, §4.6.2).
+
+    One function per class rather than a functools.partial, which costs a C-level call.
+    """
+
+    def decode(frame: bytes, status: int, seq: int) -> _RespT:
+        end = len(frame) - 1
+        if end < HEADER_LENGTH:
+            message_id = ""  # header only: common for deliver_sm_resp and for error responses
+        elif end <= HEADER_LENGTH + 64 and frame[end] == 0:
+            message_id = frame[HEADER_LENGTH:end].decode("latin-1")
+            if "\0" in message_id:  # a C-string then something else: TLVs, or malformed
+                return cast(_RespT, _decode_generic(cls, frame, status, seq))
+        else:  # trailing TLVs, or malformed
+            return cast(_RespT, _decode_generic(cls, frame, status, seq))
+        pdu = _new(cls)
+        pdu.sequence_number = seq
+        pdu.command_status = status
+        pdu.message_id = message_id
+        return pdu
+
+    return decode
 
 
 def _decode_header_only(cls: type[PduBase], frame: bytes, status: int, seq: int) -> Pdu:
@@ -694,8 +713,8 @@ _DECODERS: Final[dict[int, Callable[[bytes, int, int], Pdu]]] = {
 }
 _DECODERS[SubmitSm.command_id] = partial(_decode_short_message, SubmitSm)
 _DECODERS[DeliverSm.command_id] = partial(_decode_short_message, DeliverSm)
-_DECODERS[SubmitSmResp.command_id] = partial(_decode_message_id, SubmitSmResp)
-_DECODERS[DeliverSmResp.command_id] = partial(_decode_message_id, DeliverSmResp)
+_DECODERS[SubmitSmResp.command_id] = _message_id_decoder(SubmitSmResp)
+_DECODERS[DeliverSmResp.command_id] = _message_id_decoder(DeliverSmResp)
 
 
 def decode_header(frame: bytes | bytearray | memoryview) -> tuple[int, int, int, int]:
@@ -740,11 +759,12 @@ def decode_pdu(frame: bytes | bytearray | memoryview) -> Pdu:
             command_id=command_id,
             sequence_number=seq,
         )
-    decoder = _DECODERS.get(command_id)
-    if decoder is None:
+    try:
+        decoder = _DECODERS[command_id]
+    except KeyError:
         raise InvalidCommandIdError(
             f"unknown command_id 0x{command_id:08x}", command_id=command_id, sequence_number=seq
-        )
+        ) from None
     try:
         return decoder(frame, status, seq)
     except RemoteProtocolError as exc:

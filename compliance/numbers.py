@@ -1,7 +1,10 @@
 """Destination numbers: parse, validate and normalise to E.164 with `phonenumbers`, cached.
 
 `phonenumbers.parse` + `is_valid_number` cost ~31-60 us per call (domain reference, measured
-here), so results are kept in an LRU keyed by (raw, region hint). The destination_addr for
+here), so results are kept in an LRU keyed by (raw, region hint). A miss (every number of a
+bulk send) runs the pattern matching once: `number_type` is computed once and stands in for
+`is_valid_number` (which is exactly `number_type(n) != UNKNOWN`, see `_parse_typed`) and for
+the type check inside `timezone.time_zones_for_number`. The destination_addr for
 SMPP TON 1 / NPI 1 is `format_number(n, E164)[1:]` (never country_code + national_number,
 which drops Italy's significant leading zero; domain.md §5.1).
 """
@@ -76,6 +79,8 @@ class NumberParser:
         """Args: default_region for national numbers without a hint; cache_size LRU entries."""
         self._default_region = default_region
         self._cached = functools.lru_cache(maxsize=cache_size)(self._parse_uncached)
+        # time zones of numbers of a non-geographical type, which depend on the country only
+        self._country_zones: dict[int, tuple[str, ...]] = {}
 
     def parse(self, raw: str, hint: str | None = None) -> Destination | InvalidNumber:
         """Parse `raw` ("+33612345678", "33612345678", "06 12 34 56 78" with hint "FR").
@@ -91,23 +96,51 @@ class NumberParser:
         """Hits, misses and size of the parse cache."""
         return self._cached.cache_info()
 
-    @staticmethod
-    def _parse_uncached(raw: str, region: str | None) -> Destination | InvalidNumber:
-        number = _try_parse(raw, region)
-        if (number is None or not phonenumbers.is_valid_number(number)) and raw.isdigit():
-            number = _try_parse("+" + raw, None)
+    def _parse_uncached(self, raw: str, region: str | None) -> Destination | InvalidNumber:
+        number, number_type = _parse_typed(raw, region)
+        if number_type == PhoneNumberType.UNKNOWN and raw.isdigit():
+            number, number_type = _parse_typed("+" + raw, None)
         if number is None:
             return InvalidNumber(f"{_mask(raw)} is not a phone number (region {region})")
-        if not phonenumbers.is_valid_number(number):
+        if number_type == PhoneNumberType.UNKNOWN:
             return InvalidNumber(f"{_mask(raw)} is not a valid number in any numbering plan")
-        region_code = phonenumbers.region_code_for_number(number) or "ZZ"
         return Destination(
             e164=phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:],
-            region=region_code,
+            region=phonenumbers.region_code_for_number(number) or "ZZ",
             country_code=int(number.country_code or 0),
-            kind=_KIND_BY_TYPE.get(phonenumbers.number_type(number), NumberKind.unknown),
-            time_zones=tuple(phone_timezone.time_zones_for_number(number)),
+            kind=_KIND_BY_TYPE.get(number_type, NumberKind.unknown),
+            time_zones=self._time_zones(number, number_type),
         )
+
+    def _time_zones(self, number: phonenumbers.PhoneNumber, number_type: int) -> tuple[str, ...]:
+        """`timezone.time_zones_for_number(number)` for a valid number of `number_type`.
+
+        That function computes the type again, then answers from the full number for a
+        geographical type and from the country code alone otherwise; the latter is memoised.
+        """
+        country_code = int(number.country_code or 0)
+        if phonenumbers.is_number_type_geographical(number_type, country_code):
+            return tuple(phone_timezone.time_zones_for_geographical_number(number))
+        zones = self._country_zones.get(country_code)
+        if zones is None:
+            zones = tuple(phone_timezone.time_zones_for_number(number))
+            self._country_zones[country_code] = zones
+        return zones
+
+
+def _parse_typed(raw: str, region: str | None) -> tuple[phonenumbers.PhoneNumber | None, int]:
+    """The parsed number (None if unparseable) and its type (UNKNOWN if invalid or None).
+
+    `is_valid_number(n)` is `number_type(n) != UNKNOWN`: both take the region from
+    `region_code_for_number(n)` and run the same type matching against that region's
+    metadata; is_valid_number's extra checks (no region; the region's country code differs
+    from n's) cannot pass where number_type finds a type, since a missing region gives no
+    metadata and every region listed under a country code has that code (phonenumbers 8-9).
+    """
+    number = _try_parse(raw, region)
+    if number is None:
+        return None, PhoneNumberType.UNKNOWN
+    return number, phonenumbers.number_type(number)
 
 
 def _try_parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:

@@ -193,12 +193,25 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def parse_receipt_date(value: str | None) -> dt.datetime | None:
-    """YYMMDDhhmm or YYMMDDhhmmss (both seen in the field) as a UTC datetime, else None."""
-    if not value or not value.isdigit() or len(value) not in (10, 12):
+    """YYMMDDhhmm or YYMMDDhhmmss (both seen in the field) as a UTC datetime, else None.
+
+    Read by slicing, as `strptime("%y%m%d%H%M[%S]")` would with two digits per field (a
+    tenth of its cost): YY 69-99 is 19YY and 00-68 is 20YY (POSIX), an impossible date or
+    time is None. Only ASCII digits count, which is all a latin-1 receipt text can hold.
+    """
+    if not value or len(value) not in (10, 12) or not (value.isascii() and value.isdigit()):
         return None
-    layout = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    year = int(value[:2])
     try:
-        return dt.datetime.strptime(value, layout).replace(tzinfo=dt.UTC)
+        return dt.datetime(
+            year + (2000 if year <= 68 else 1900),
+            int(value[2:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12] or 0),
+            tzinfo=dt.UTC,
+        )
     except ValueError:
         return None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from phonenumbers import timezone as phone_timezone
 
-from compliance.numbers import Destination, InvalidNumber, NumberKind, NumberParser
+from compliance.numbers import _KIND_BY_TYPE, Destination, InvalidNumber, NumberKind, NumberParser
 
 
 @pytest.fixture
@@ -70,3 +72,33 @@ def test_parse_results_are_cached_by_raw_and_hint(parser: NumberParser) -> None:
     parser.parse("0612345678", "FR")
     info = parser.cache_info()
     assert (info.hits, info.misses) == (1, 2)
+
+
+def _example_numbers() -> list[str]:
+    """phonenumbers' example of every type in every region, and each with its last digit cut."""
+    numbers = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for number_type in _KIND_BY_TYPE:
+            example = phonenumbers.example_number_for_type(region, number_type)
+            if example is not None:
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                numbers += [e164, e164[:-1]]
+    return numbers
+
+
+def test_parse_agrees_with_the_phonenumbers_reference_calls() -> None:
+    """Computing the type once gives what is_valid_number, region and time zone calls give."""
+    parser = NumberParser(default_region=None, cache_size=0)
+    for raw in _example_numbers():
+        number = phonenumbers.parse(raw)
+        got = parser.parse(raw)
+        if not phonenumbers.is_valid_number(number):
+            assert isinstance(got, InvalidNumber), raw
+            continue
+        assert got == Destination(
+            e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:],
+            region=phonenumbers.region_code_for_number(number),
+            country_code=number.country_code,
+            kind=_KIND_BY_TYPE[phonenumbers.number_type(number)],
+            time_zones=tuple(phone_timezone.time_zones_for_number(number)),
+        ), raw

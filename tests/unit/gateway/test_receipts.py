@@ -131,9 +131,41 @@ def test_flagged_receipt_without_any_id_is_kept_as_unmatchable() -> None:
     assert receipt.ids == ("",)
 
 
-@pytest.mark.parametrize("value", ["", "26120209", "2613020931", "abcdefghij", None])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "26120209",
+        "2613020931",
+        "abcdefghij",
+        None,
+        "2602300931",  # 30 February
+        "2612022400",  # hour 24
+        "2612020960",  # minute 60
+        "261202093160",  # second 60
+        "2600020931",  # month 00
+        "2612000931",  # day 00
+        "26120209311",  # 11 digits
+        "261202093\u00b2",  # latin-1 superscript two: isdigit() but not a digit
+    ],
+)
 def test_unparseable_dates_are_none(value: str | None) -> None:
     assert parse_receipt_date(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2612020931", dt.datetime(2026, 12, 2, 9, 31, tzinfo=dt.UTC)),
+        ("240229235959", dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC)),
+        ("6812310000", dt.datetime(2068, 12, 31, 0, 0, tzinfo=dt.UTC)),  # %y: 00-68 is 20YY
+        ("6901010000", dt.datetime(1969, 1, 1, 0, 0, tzinfo=dt.UTC)),  # %y: 69-99 is 19YY
+    ],
+)
+def test_dates_read_as_strptime_would(value: str, expected: dt.datetime) -> None:
+    assert parse_receipt_date(value) == expected
+    layout = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    assert expected == dt.datetime.strptime(value, layout).replace(tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(

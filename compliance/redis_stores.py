@@ -1,17 +1,23 @@
 """Redis-backed compliance store: opt-outs, conversion suppression and frequency caps.
 
-The only module of the compliance package that imports redis. An evaluation is one EVALSHA of
-`_CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record), so caps hold
-across gateway instances and each message costs one round trip. Key layout: redis_keys.py.
-Redis connection and timeout errors become `ComplianceStoreError` at this boundary.
+The only module of the compliance package that imports redis. An evaluation runs
+`_CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record) atomically, so caps
+hold across gateway instances. The evaluations asked for during one loop iteration (hundreds of
+workers evaluate at once) go to Redis together, as one EVALSHA that runs them in the order they
+were asked (a group commit, as gateway/state_store.py's StateWriter does for message state):
+redis-py's per-call cost, not Redis, was most of an evaluation's CPU. That call names the keys
+of several recipients, so it needs one Redis instance (as apply.lua does), not a cluster.
+Key layout: redis_keys.py. Redis connection and timeout errors become `ComplianceStoreError`
+at this boundary.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -22,61 +28,72 @@ from compliance.redis_keys import ComplianceKeys
 from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
 
-# KEYS: opt-out hash, suppression deadline, cap zset.
-# ARGV: now_ms, sender, category, check_opt_out, check_suppression, run_caps, consume, member,
-#       then per cap: limit, window_ms, categories (",a,b," or "" for every category).
-# Returns {opt_out (0 none, 1 global, 2 sender), suppressed_until_ms, exceeded cap (-1), retry_ms}.
+# KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
+# ARGV[1]: a JSON array with one array of strings per evaluation, in order: now_ms, sender,
+#   category, check_opt_out, check_suppression, run_caps, consume, member, then per cap:
+#   limit, window_ms, categories (",a,b," or "" for every category).
+# Returns, per evaluation, 4 integers: opt_out (0 none, 1 global, 2 sender),
+#   suppressed_until_ms, exceeded cap (-1), retry_ms.
 _CHECK_SCRIPT = """
-local now = tonumber(ARGV[1])
-if ARGV[4] == '1' then
-  local found = redis.call('HMGET', KEYS[1], '*', ARGV[2], '+' .. ARGV[2])
-  if found[2] then return {2, 0, -1, 0} end
-  if found[1] and not found[3] then return {1, 0, -1, 0} end
-end
-if ARGV[5] == '1' then
-  local deadline = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if deadline > now then return {0, deadline, -1, 0} end
-end
-if ARGV[6] ~= '1' or #ARGV < 9 then return {0, 0, -1, 0} end
-local category = ARGV[3]
-local member = category .. ':' .. ARGV[8]
-local caps = {}
-local longest = 0
-for i = 9, #ARGV, 3 do
-  local cap = {limit = tonumber(ARGV[i]), window = tonumber(ARGV[i + 1]), cats = ARGV[i + 2]}
-  caps[#caps + 1] = cap
-  if cap.window > longest then longest = cap.window end
-end
-local function applies(cats, cat)
-  return cats == '' or string.find(cats, ',' .. cat .. ',', 1, true) ~= nil
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - longest)
-local entries = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
-local exceeded = -1
-local retry = 0
-for index, cap in ipairs(caps) do
-  if applies(cap.cats, category) then
-    local times = {}
-    for j = 1, #entries, 2 do
-      local at = tonumber(entries[j + 1])
-      if entries[j] ~= member and at > now - cap.window then
-        if applies(cap.cats, string.match(entries[j], '^([^:]*):') or '') then
-          times[#times + 1] = at
+local function check(optout, suppress, caps_key, a)
+  local now = tonumber(a[1])
+  if a[4] == '1' then
+    local found = redis.call('HMGET', optout, '*', a[2], '+' .. a[2])
+    if found[2] then return {2, 0, -1, 0} end
+    if found[1] and not found[3] then return {1, 0, -1, 0} end
+  end
+  if a[5] == '1' then
+    local deadline = tonumber(redis.call('GET', suppress) or '0')
+    if deadline > now then return {0, deadline, -1, 0} end
+  end
+  if a[6] ~= '1' or #a < 9 then return {0, 0, -1, 0} end
+  local category = a[3]
+  local member = category .. ':' .. a[8]
+  local caps = {}
+  local longest = 0
+  for i = 9, #a, 3 do
+    local cap = {limit = tonumber(a[i]), window = tonumber(a[i + 1]), cats = a[i + 2]}
+    caps[#caps + 1] = cap
+    if cap.window > longest then longest = cap.window end
+  end
+  local function applies(cats, cat)
+    return cats == '' or string.find(cats, ',' .. cat .. ',', 1, true) ~= nil
+  end
+  redis.call('ZREMRANGEBYSCORE', caps_key, '-inf', now - longest)
+  local entries = redis.call('ZRANGE', caps_key, 0, -1, 'WITHSCORES')
+  local exceeded = -1
+  local retry = 0
+  for index, cap in ipairs(caps) do
+    if applies(cap.cats, category) then
+      local times = {}
+      for j = 1, #entries, 2 do
+        local at = tonumber(entries[j + 1])
+        if entries[j] ~= member and at > now - cap.window then
+          if applies(cap.cats, string.match(entries[j], '^([^:]*):') or '') then
+            times[#times + 1] = at
+          end
         end
       end
-    end
-    if #times >= cap.limit then
-      if exceeded < 0 then exceeded = index - 1 end
-      local freed = times[#times - cap.limit + 1] + cap.window
-      if freed > retry then retry = freed end
+      if #times >= cap.limit then
+        if exceeded < 0 then exceeded = index - 1 end
+        local freed = times[#times - cap.limit + 1] + cap.window
+        if freed > retry then retry = freed end
+      end
     end
   end
+  if exceeded < 0 and a[7] == '1' then
+    redis.call('ZADD', caps_key, 'NX', now, member)
+    redis.call('PEXPIRE', caps_key, longest)
+  end
+  return {0, 0, exceeded, retry}
 end
-if exceeded < 0 and ARGV[7] == '1' then
-  redis.call('ZADD', KEYS[3], 'NX', now, member)
-  redis.call('PEXPIRE', KEYS[3], longest)
+local queries = cjson.decode(ARGV[1])
+local out = {}
+for q = 1, #queries do
+  local r = check(KEYS[3 * q - 2], KEYS[3 * q - 1], KEYS[3 * q], queries[q])
+  for j = 1, 4 do out[#out + 1] = r[j] end
 end
-return {0, 0, exceeded, retry}
+return out
 """
 
 # KEYS: opt-out hash. ARGV: op ('add' | 'remove'), sender ('' = global), now_ms.
@@ -128,7 +145,7 @@ def map_redis_errors() -> Iterator[None]:
 
 
 class RedisComplianceStore:
-    """`ComplianceStore` on Redis: one Lua round trip per evaluation."""
+    """`ComplianceStore` on Redis: one Lua round trip per loop iteration's evaluations."""
 
     def __init__(self, client: aioredis.Redis, keys: ComplianceKeys) -> None:
         """Args: a redis.asyncio client (bytes or str replies), and the key builder."""
@@ -137,29 +154,56 @@ class RedisComplianceStore:
         self._check = client.register_script(_CHECK_SCRIPT)
         self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
+        self._pending: list[tuple[RecipientQuery, asyncio.Future[tuple[int, ...]]]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def check_recipient(self, query: RecipientQuery) -> RecipientState:
-        """Opt-out, suppression, then caps (check-and-record), atomically in one script."""
-        keys = self._recipient_keys(query.msisdn)
-        args: list[str | int | float] = [
-            to_ms(query.now),
-            query.sender,
-            query.category.value,
-            int(query.check_opt_out),
-            int(query.check_suppression),
-            int(query.run_caps),
-            int(query.consume),
-            query.member,
-            *_cap_args(query.caps),
-        ]
-        with map_redis_errors():
-            reply = await self._check(keys=keys, args=args)
-        opt_out, suppressed, exceeded, retry = _four_ints(reply)
+        """Opt-out, suppression, then caps (check-and-record), atomically in one script.
+
+        Evaluations asked for in the same loop iteration run in one script call, in the order
+        they were asked; each is atomic, as if it had its own call.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, ...]] = loop.create_future()
+        self._pending.append((query, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = loop.create_task(self._flush())
+        opt_out, suppressed, exceeded, retry = await future
         return RecipientState(
             opted_out=_SCOPE_BY_CODE.get(opt_out),
             suppressed_until=from_ms(suppressed) if suppressed else None,
             caps=CapCheck(None if exceeded < 0 else exceeded, retry),
         )
+
+    async def _flush(self) -> None:
+        """Send the pending evaluations, one script call per loop iteration."""
+        while self._pending:
+            await asyncio.sleep(0)  # let this iteration's evaluations join the call
+            pending, self._pending = self._pending, []
+            try:
+                replies = await self._check_all([query for query, _ in pending])
+            except Exception as error:  # noqa: BLE001 - handed to every waiting caller
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), reply in zip(pending, replies, strict=True):
+                if not future.done():
+                    future.set_result(reply)
+
+    async def _check_all(self, queries: Sequence[RecipientQuery]) -> list[tuple[int, ...]]:
+        keys: list[str] = []
+        for query in queries:
+            keys += self._recipient_keys(query.msisdn)
+        args = json.dumps(
+            [_query_args(query) for query in queries], ensure_ascii=False, separators=(",", ":")
+        )
+        with map_redis_errors():
+            reply = await self._check(keys=keys, args=[args])
+        if not isinstance(reply, list) or len(reply) != 4 * len(queries):
+            raise ComplianceStoreError(f"unexpected compliance script reply {reply!r}")
+        values = [int(x) for x in reply]
+        return [tuple(values[i : i + 4]) for i in range(0, len(values), 4)]
 
     async def check_and_record(
         self,
@@ -237,16 +281,23 @@ class RedisComplianceStore:
             await self._opt_out(keys=[self._keys.opt_out(msisdn)], args=args)
 
 
-def _cap_args(caps: Sequence[CapRule]) -> list[str | int | float]:
-    args: list[str | int | float] = []
-    for cap in caps:
+def _query_args(query: RecipientQuery) -> list[str]:
+    """One evaluation's part of the script's argument, as strings (the script compares '1')."""
+    args = [
+        str(to_ms(query.now)),
+        query.sender,
+        query.category.value,
+        "1" if query.check_opt_out else "0",
+        "1" if query.check_suppression else "0",
+        "1" if query.run_caps else "0",
+        "1" if query.consume else "0",
+        query.member,
+    ]
+    for cap in query.caps:
         categories = "".join(f",{c.value}" for c in sorted(cap.categories))
-        args += [cap.limit, cap.window_seconds * 1000, f"{categories}," if categories else ""]
+        args += [
+            str(cap.limit),
+            str(cap.window_seconds * 1000),
+            f"{categories}," if categories else "",
+        ]
     return args
-
-
-def _four_ints(reply: Any) -> tuple[int, int, int, int]:
-    if not isinstance(reply, list) or len(reply) != 4:
-        raise ComplianceStoreError(f"unexpected compliance script reply {reply!r}")
-    a, b, c, d = (int(x) for x in reply)
-    return a, b, c, d

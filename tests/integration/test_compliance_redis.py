@@ -127,6 +127,23 @@ async def test_caps_record_idempotently_and_release(
     assert (await store.check_recipient(query(member="d"))).caps.exceeded is None
 
 
+async def test_evaluations_of_one_loop_iteration_share_a_call_and_keep_their_order(
+    store: RedisComplianceStore, redis_client: aioredis.Redis
+) -> None:
+    """Five evaluations asked at once run in one script call, in order: the first 3 pass."""
+    await store.add_opt_out("33699999999", None, NOW)
+    before = (await redis_client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+    states = await asyncio.gather(
+        *(store.check_recipient(query(member=f"m{i}")) for i in range(5)),
+        store.check_recipient(query(msisdn="33699999999", member="x")),
+    )
+    after = (await redis_client.info("commandstats"))["cmdstat_evalsha"]["calls"]
+    assert after - before == 1
+    assert [s.caps.exceeded for s in states[:5]] == [None, None, None, 0, 0]
+    assert states[5].opted_out is OptOutScope.global_
+    assert await redis_client.zcard(KEYS.caps(MSISDN)) == 3
+
+
 async def test_caps_hold_under_concurrent_evaluations_from_several_instances(
     redis_server: RedisServer, redis_client: aioredis.Redis
 ) -> None:

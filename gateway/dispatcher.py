@@ -280,9 +280,9 @@ class Dispatcher:
     def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
         """Count final statuses set by receipts that arrived before the write that applied
         them (apply.lua answers 'early:<status>')."""
-        for word in results:
-            if word.startswith("early:"):
-                status = Status(word.removeprefix("early:"))
+        for result in results:
+            if result.startswith("early:"):
+                status = Status(result.removeprefix("early:").partition(" ")[0])
                 self.observer.finished(status, carrier, None, country)
 
     async def _mark_inflight(

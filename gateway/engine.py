@@ -401,9 +401,11 @@ class Engine:
     async def _gauges_forever(self) -> None:
         queue = self.metrics.queue("outbound")
         while True:
-            length, pending = await self.consumer.depth()
-            queue.depth.set(length)
-            queue.pending.set(pending)
+            depth = await self.consumer.depth()
+            queue.depth.set(depth.length)
+            queue.pending.set(depth.pending)
+            if depth.lag is not None:
+                queue.lag.set(depth.lag)
             for carrier in self.pool:
                 for n, bind in enumerate(carrier.binds):
                     bind_metrics = self.metrics.bind(

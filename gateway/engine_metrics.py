@@ -6,6 +6,8 @@ so no stats calls are threaded through protocol code.
 
 from __future__ import annotations
 
+import time
+
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from compliance.verdict import MoAction, MoOutcome
@@ -56,11 +58,16 @@ class EngineObserver:
         self.metrics.carrier(carrier).retry("throttled").inc()
 
     def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
+        """`result` is apply.lua's word: '<final status> <submitted_at>' when this receipt
+        finished its message, else 'matched', 'unmatched', 'duplicate', ..."""
         c = self.metrics.carrier(carrier)
-        if result == "unmatched":
+        word, _, submitted_at = result.partition(" ")
+        if word == "unmatched":
             c.receipts_unmatched.inc()
-        elif result in RECEIPT_FINAL_STATUSES:
-            c.message(result, country_of(handset)).inc()
+        elif word in RECEIPT_FINAL_STATUSES:
+            c.message(word, country_of(handset)).inc()
+            if submitted_at:
+                c.delivery_latency.observe(max(0.0, time.time() - float(submitted_at)))
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         c = self.metrics.carrier(carrier)

@@ -86,12 +86,31 @@ class StreamConsumer:
         with map_redis_errors():
             await self.client.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
 
-    async def depth(self) -> tuple[int, int]:
-        """(stream length, entries pending in the group) for the queue-depth gauges."""
+    async def depth(self) -> QueueDepth:
+        """Stream length, the group's pending entries and its lag, for the queue gauges."""
         with map_redis_errors():
             length = await self.client.xlen(self.stream)
-            info = await self.client.xpending(self.stream, self.group)
-        return int(length), int(info["pending"])
+            groups: Any = await self.client.xinfo_groups(self.stream)
+        group: dict[str, Any] = next((g for g in groups if _text(g.get("name")) == self.group), {})
+        lag = group.get("lag")  # Redis >= 7.0; None when Redis cannot tell
+        return QueueDepth(
+            length=int(length),
+            pending=int(group.get("pending") or 0),
+            lag=int(lag) if lag is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The outbound stream's gauges: entries in it, pending in the group, not yet read by it."""
+
+    length: int
+    pending: int
+    lag: int | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entry(entry_id: Any, fields: Any) -> Entry:

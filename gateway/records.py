@@ -152,6 +152,7 @@ def record_submitted(
         {
             "status": Status.submitted.value,
             "ts": now,
+            "submitted_at": now,
             "carrier": carrier,
             "carrier_message_id": joined,
             "cids": json.dumps(list(carrier_ids)),

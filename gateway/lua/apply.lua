@@ -1,5 +1,6 @@
 -- smsgw: apply a batch of state operations atomically (one EVALSHA per engine tick).
--- ARGV is a flat list of operations; each starts with a one-letter code:
+-- ARGV[1] is a JSON array of strings (one argument, so redis-py packs one value per tick
+-- rather than one per field): a flat list of operations; each starts with a one-letter code:
 --   H key n f1 v1 .. fn vn      HSET
 --   X stream maxlen data        XADD stream MAXLEN ~ maxlen * data <data>
 --   L key value ttl             RPUSH + EXPIRE (message history)
@@ -17,8 +18,9 @@
 --   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
 --                               apply a delivery receipt (candidates most preferred first);
 --                               appends one result
--- Results (one per D op, and one per U op): 'delivered' | 'undelivered' | 'expired' (the
--- receipt finished the message) | 'matched' (a part, more to come) | 'unmatched' | 'duplicate'
+-- Results (one per D op, and one per U op): '<final status> <submitted_at>' when the receipt
+-- finished the message ('delivered 1733125600.5') | 'matched' (a part, more to come) |
+-- 'unmatched' | 'duplicate'
 -- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'; one per K op: 'held' |
 -- 'early:<final status>'.
 -- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
@@ -28,7 +30,10 @@ local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
 local RECEIPT_STATUS = {delivered='delivered', undelivered='undelivered', expired='expired',
                         rejected='undelivered', deleted='undelivered', unknown='undelivered'}
 
+-- Returns the result word for a receipt that finished the message: "<status> <submitted_at>"
+-- (seconds since the epoch when its submit_sm_resp was recorded, for the latency histogram).
 local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxlen, ttl)
+  local submitted_at = redis.call('HGET', mkey, 'submitted_at') or ''
   local parts = redis.call('HGET', mkey, 'parts')
   local cids = redis.call('HGET', mkey, 'carrier_message_id')
   local attempt = redis.call('HGET', mkey, 'attempt')
@@ -49,6 +54,12 @@ local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxle
   redis.call('ZREM', prefix .. 'deferred', msg)
   local dest = redis.call('HGET', mkey, 'dest')
   if dest then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg) end
+  return status .. ' ' .. submitted_at
+end
+
+-- The status word of a result ("delivered 1733.5" -> "delivered").
+local function word(result)
+  return string.match(result, '^%S+')
 end
 
 -- Apply receipt `state` for part `part` of message `msg`. Returns a result word: the final
@@ -62,8 +73,7 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
   if part == '?' then
     -- an outcome-unknown submit resolved by destination: its parts are unknown, count it whole
     local final_status = RECEIPT_STATUS[state] or 'undelivered'
-    finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
-    return final_status
+    return finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
   end
   local pfield = 'p' .. part
   if redis.call('HSETNX', mkey, pfield, state) == 0 then return 'duplicate' end
@@ -71,16 +81,15 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
     local done = redis.call('HINCRBY', mkey, 'delivered_parts', 1)
     local parts = tonumber(redis.call('HGET', mkey, 'parts') or '1')
     if done >= parts then
-      finish(prefix, mkey, msg, 'delivered', carrier, err, ts, events, maxlen, ttl)
-      return 'delivered'
+      return finish(prefix, mkey, msg, 'delivered', carrier, err, ts, events, maxlen, ttl)
     end
     return 'matched'
   end
   local final_status = RECEIPT_STATUS[state] or 'undelivered'
-  finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
-  return final_status
+  return finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
 end
 
+local ARGV = cjson.decode(ARGV[1])  -- the op list, read below as if passed as ARGV
 local results = {}
 local i = 1
 local n = #ARGV
@@ -130,7 +139,7 @@ while i <= n do
       local r = cjson.decode(early)
       local applied = apply_receipt(prefix, carrier, msg, part, r[1], r[2], r[3], r[4],
                                     events, maxlen, ttl)
-      results[#results + 1] = FINAL[applied] and ('early:' .. applied) or 'early'
+      results[#results + 1] = FINAL[word(applied)] and ('early:' .. applied) or 'early'
     else
       results[#results + 1] = 'mapped'
     end
@@ -149,7 +158,7 @@ while i <= n do
         local r = cjson.decode(early)
         local applied = apply_receipt(prefix, carrier, msg, '?', r[1], r[2], r[3], r[4],
                                       events, maxlen, ttl)
-        result = FINAL[applied] and ('early:' .. applied) or 'held'
+        result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
       end
     end
     results[#results + 1] = result

@@ -65,7 +65,8 @@ async def test_multipart_is_delivered_when_every_part_is(redis_client: aioredis.
     assert await submit(writer, "m1", ["a1", "a2"]) == ["mapped", "mapped"]
     assert await receipt(writer, "a1", "delivered") == "matched"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"submitted"
-    assert await receipt(writer, "a2", "delivered") == "delivered"
+    # the last part finishes the message: its final status and when it was submitted
+    assert await receipt(writer, "a2", "delivered") == "delivered 2.0"
     assert await receipt(writer, "a2", "delivered") == "duplicate"
     statuses = [e["status"] for e in await events(redis_client)]
     assert statuses == ["accepted", "submitted", "delivered"]
@@ -78,7 +79,7 @@ async def test_receipt_before_submit_resp_is_applied_when_resp_is_recorded(
     writer = StateWriter(store)
     await accept(store, "m1", "1-0")
     assert await receipt(writer, "x9", "undelivered") == "unmatched"
-    assert await submit(writer, "m1", ["x9"]) == ["early:undelivered"]
+    assert await submit(writer, "m1", ["x9"]) == ["early:undelivered 2.0"]
     final = [e for e in await events(redis_client) if e["status"] == "undelivered"]
     assert len(final) == 1
     assert final[0]["error"] == {"code": "000", "reason": "carrier receipt undelivered"}
@@ -96,7 +97,7 @@ async def test_outcome_unknown_is_resolved_by_destination(redis_client: aioredis
     batch = OpBatch()
     batch.sadd(KEYS.unknown_outcome("c", "447700900123"), "m1", 60)
     await writer.write(batch)
-    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "delivered"
+    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "delivered "
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
     assert not await redis_client.exists(KEYS.unknown_outcome("c", "447700900123"))
 
@@ -160,7 +161,7 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
     assert await receipt(writer, "never-recorded", "delivered", dest="447700900123") == (
         "unmatched"
     )
-    assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered"]
+    assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered "]
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
     assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -57,3 +59,17 @@ def test_dispatch_events_carry_the_verdict_country() -> None:
     observer.finished(Status.failed, "acme", "ESME_RINVDSTADR", "FR")
     assert sample(registry, "submitted", "FR") == 1
     assert sample(registry, "failed", "FR") == 1
+
+
+def test_a_finishing_receipt_observes_submit_to_receipt_latency() -> None:
+    registry = CollectorRegistry()
+    observer = EngineObserver(GatewayMetrics(registry, carriers=["acme"], version="t"))
+    receipt = Receipt(ids=("1",), state=ReceiptState.delivered)
+    submitted_at = time.time() - 2.5
+    observer.receipt_applied("acme", f"delivered {submitted_at}", receipt, "447700900123")
+    observer.receipt_applied("acme", "matched", receipt, "447700900123")
+    count = registry.get_sample_value("smsgw_delivery_latency_seconds_count", {"carrier": "acme"})
+    total = registry.get_sample_value("smsgw_delivery_latency_seconds_sum", {"carrier": "acme"})
+    assert count == 1
+    assert total is not None
+    assert 2.5 <= total < 10

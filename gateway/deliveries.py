@@ -11,6 +11,7 @@ carrier redelivers, so a receipt or an MO is never acknowledged and then lost.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
 from gateway.state_store import OpBatch, StateWriter
 
 log = structlog.get_logger()
+
+# MAXLEN for the confirmations we enqueue: never trim the outbound stream (it is work).
+OUTBOUND_NO_TRIM = 2**62
 
 
 class MoPolicy(Protocol):
@@ -90,13 +94,19 @@ class CarrierDeliveries:
             if result == "unmatched":
                 log.warning("dlr_unmatched", carrier=self.carrier, result=result,
                             receipted_message_id=receipt.message_id)  # fmt: skip
+        replies = OpBatch()
         for mo in mos:
             outcome = None
             if self.mo_policy is not None and mo.complete and mo.text:
                 outcome = await self.mo_policy.handle_mo(
                     mo.source, mo.destination, mo.text, datetime.fromtimestamp(now, UTC)
                 )
+                if outcome.reply_text and outcome.msisdn:
+                    data = confirmation_json(outcome, our_number=mo.destination, now=now)
+                    replies.xadd(self.ctx.keys.outbound, OUTBOUND_NO_TRIM, data)
             self.observer.mo_received(self.carrier, outcome)
+        if replies.args:
+            await self.writer.write(replies)
         return [CommandStatus.ESME_ROK] * len(batch)
 
     def _add_receipt(self, ops: OpBatch, pdu: DeliverSm | DataSm, receipt: Receipt,
@@ -134,3 +144,19 @@ class CarrierDeliveries:
             decoded=decoded,
             sar=concat_from_sar(pdu.tlvs),
         )
+
+
+def confirmation_json(outcome: MoOutcome, *, our_number: str, now: float) -> str:
+    """The outbound entry answering an opt-out / opt-in / HELP keyword, from the number it was
+    sent to. Its id is the idempotency key: one confirmation per number, action and hour, so
+    a redelivered or repeated STOP is not answered twice."""
+    hour = int(now // 3600)
+    message = {
+        "id": f"confirm:{outcome.action.value}:{outcome.msisdn}:{hour}",
+        "to": f"+{outcome.msisdn}",
+        "from": our_number,
+        "text": outcome.reply_text,
+        "category": "transactional",
+        "tags": {"kind": "keyword_confirmation", "keyword": outcome.keyword},
+    }
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))

@@ -68,7 +68,11 @@ async def test_stop_suppresses_queued_marketing_but_transactional_still_goes(
         assert simulator.inject_mo(source="447911290001", destination="Acme", text="Stop") == 1
         inbound = await _wait_inbound(redis_client, 1)
         events = await wait_for_statuses(redis_client, ["mmkt1", "mmkt2", "mtxn", "mother"])
+        confirmation = await _wait_confirmation(redis_client, "confirm:opt_out:447911290001:")
     assert json.loads(inbound[0])["text"] == "Stop"
+    assert confirmation["status"] == "delivered"  # one confirmation goes back to the handset
+    replies = [m for m in simulator.messages() if m.text.startswith("You have been unsubscribed")]
+    assert [m.destination_addr for m in replies] == ["447911290001"]
     for marketing in ("mmkt1", "mmkt2"):
         final = events[marketing][-1]
         assert final["status"] == "suppressed"
@@ -124,6 +128,17 @@ async def _wait_inbound(client: aioredis.Redis, count: int) -> list[bytes]:
         if len(entries) >= count:
             return [fields[b"data"] for _, fields in entries]
         assert time.monotonic() < deadline, "no MO on the inbound stream"
+        await _tick()
+
+
+async def _wait_confirmation(client: aioredis.Redis, id_prefix: str) -> dict[str, object]:
+    deadline = time.monotonic() + 10
+    while True:
+        for _, fields in await client.xrange("smsgw:events"):
+            event = json.loads(fields[b"data"])
+            if str(event["id"]).startswith(id_prefix) and event["status"] == "delivered":
+                return dict(event)
+        assert time.monotonic() < deadline, f"no delivered {id_prefix}* confirmation"
         await _tick()
 
 

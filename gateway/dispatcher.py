@@ -77,6 +77,8 @@ class DispatchObserver(Protocol):
     def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None: ...
     def retried(self, carrier: str | None, reason: str) -> None: ...
     def throttled(self, carrier: str) -> None: ...
+    def throttle_waited(self, carrier: str, seconds: float) -> None: ...
+    def verdict(self, outcome: str, reason: str) -> None: ...
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,6 +170,7 @@ class Dispatcher:
         )
         verdict = await self.gate.evaluate(request, datetime.fromtimestamp(now, UTC))
         work.country = verdict.country
+        self.observer.verdict(verdict.outcome.value, verdict.reason.value)
         if verdict.outcome is Outcome.allow:
             return verdict
         if verdict.outcome is Outcome.defer and verdict.defer_until is not None:
@@ -258,7 +261,9 @@ class Dispatcher:
                 result.disposition = Disposition.FAILOVER
                 result.detail = "no bind up"
                 return result
+            waited_from = time.perf_counter()
             await carrier.acquire(len(todo))
+            self.observer.throttle_waited(carrier.name, time.perf_counter() - waited_from)
             if not marked:  # in flight from here: a crash now leaves the outcome unknown
                 await self._mark_inflight(work, verdict, carrier, len(encoded.parts))
                 marked = True

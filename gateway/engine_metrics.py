@@ -54,6 +54,13 @@ class EngineObserver:
         else:
             self.metrics.carrier(carrier).retry(reason).inc()
 
+    def throttle_waited(self, carrier: str, seconds: float) -> None:
+        if seconds > 0:
+            self.metrics.carrier(carrier).throttle_wait.inc(seconds)
+
+    def verdict(self, outcome: str, reason: str) -> None:
+        self.metrics.compliance_verdict(outcome, reason).inc()
+
     def throttled(self, carrier: str) -> None:
         self.metrics.carrier(carrier).retry("throttled").inc()
 

@@ -73,3 +73,16 @@ def test_a_finishing_receipt_observes_submit_to_receipt_latency() -> None:
     assert count == 1
     assert total is not None
     assert 2.5 <= total < 10
+
+
+def test_verdicts_and_throttle_waits_are_counted() -> None:
+    registry = CollectorRegistry()
+    observer = EngineObserver(GatewayMetrics(registry, carriers=["acme"], version="t"))
+    observer.verdict("defer", "quiet_hours")
+    observer.verdict("allow", "allowed")
+    observer.throttle_waited("acme", 0.25)
+    observer.throttle_waited("acme", 0.0)
+    labels = {"outcome": "defer", "reason": "quiet_hours"}
+    assert registry.get_sample_value("smsgw_compliance_verdicts_total", labels) == 1
+    waited = registry.get_sample_value("smsgw_throttle_wait_seconds_total", {"carrier": "acme"})
+    assert waited == 0.25

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 import sys
@@ -96,6 +97,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+# Young-generation threshold of the cyclic GC for `smsgw run`. Python's default (700) ran a
+# collection every few messages; under a deep backlog (thousands of messages held in memory)
+# those collections and the promotions they cause took ~15% of the gateway's CPU. Almost
+# everything per message is freed by reference counting, so collecting less often costs little.
+GC_GEN0_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Set up the cyclic GC for a long-running engine: the objects built at start-up (modules,
+    config, compiled tables) are moved out of its sight with `gc.freeze()`, so full collections
+    only walk what the traffic allocates, and the young generation is collected less often."""
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def _run_async(coroutine: Any) -> int:
     try:
         import uvloop
@@ -113,6 +130,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings.logging.level, render_json=settings.logging.json)
     engine = Engine(settings)
+    tune_gc()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -231,9 +231,12 @@ class Engine:
     async def _ingest_forever(self) -> None:
         c = self.settings.consumer
         limit = self.settings.engine.max_in_flight
+        # Refill in sizeable reads: under a deep backlog the room a few finished messages leave
+        # would otherwise cost one XREADGROUP and one accept.lua per handful of messages.
+        low_water = min(c.batch, max(1, limit // 4))
         while True:
             room = limit - self._queue.qsize() - self._busy
-            if room <= 0:
+            if room < low_water:
                 await asyncio.sleep(0.005)
                 continue
             entries = await self.consumer.read(min(c.batch, room), c.block_ms)

@@ -10,7 +10,9 @@ a `rejected` event.
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -242,8 +244,25 @@ def event_json(
 
 
 def iso_ts(ts: float) -> str:
-    """Epoch seconds to ISO-8601 UTC with milliseconds and a Z."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds to ISO-8601 UTC with milliseconds and a Z.
+
+    Several times per message, so the date and time of day are formatted once per second.
+    The microseconds are rounded half-even and then truncated to milliseconds, exactly as
+    `datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")` does.
+    """
+    if ts < 0:  # before 1970: not worth a fast path
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    fraction, whole = math.modf(ts)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1
+    return f"{_iso_second(int(whole))}{micro // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def inbound_json(

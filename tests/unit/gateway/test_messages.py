@@ -15,6 +15,7 @@ from gateway.messages import (
     Rejected,
     Status,
     event_json,
+    iso_ts,
     message_to_json,
     parse_outbound,
 )
@@ -92,6 +93,15 @@ def test_event_json_has_the_documented_shape() -> None:
     assert data == {"id": "m1", "status": "failed", "ts": "1970-01-01T00:00:00.000Z",
                     "carrier": "c", "attempt": 2,
                     "error": {"code": "ESME_RSYSERR", "reason": "x"}}  # fmt: skip
+
+
+@given(st.floats(min_value=-5e10, max_value=2.5e11) | st.sampled_from(
+    [1733000000.9995, 1733000000.9999995, 1733000000.0005, 1733000000.0004995, -0.0004, -1e-7]
+))  # fmt: skip
+def test_iso_ts_matches_datetime_isoformat(ts: float) -> None:
+    """The per-second cache rounds and truncates exactly as datetime does."""
+    expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    assert iso_ts(ts) == expected.replace("+00:00", "Z")
 
 
 @given(st.binary(max_size=200))

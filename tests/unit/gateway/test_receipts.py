@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from gateway.receipts import (
     IdMode,
     ReceiptState,
+    _regex_fields,
+    _standard_fields,
+    _text_fields,
     candidate_ids,
     canonical_id,
     parse_receipt,
@@ -216,3 +219,40 @@ def test_leading_zeros_and_case_always_match_in_auto_mode(number: int, zeros: in
     stored = set(candidate_ids(submitted))
     looked_up = receipt_id_candidates("0" * zeros + submitted.upper(), mode="auto")
     assert stored & set(looked_up)
+
+
+# Values that the Appendix B fast path must read as the regex does, or hand to it: plain ones,
+# and ones with spaces, other whitespace, colons, dashes, keys and "text:" inside them.
+_RECEIPT_VALUE = st.one_of(
+    st.text(alphabet="0123456789abcdefABCDEF", min_size=1, max_size=12),
+    st.text(alphabet="0aZ:- \t\xa0\x85é²_", max_size=8),
+    st.sampled_from(["", "text:", "id:7", "text", "-text:x", "DELIVRD", "2612020930"]),
+)
+_RECEIPT_KEYS = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
+
+
+@st.composite
+def generated_receipt_text(draw: st.DrawFn) -> str:
+    """Appendix B receipts: half exactly standard, half with the layout or values bent."""
+    if draw(st.booleans()):
+        values = [draw(st.text(alphabet="0189aZé²", min_size=1, max_size=12)) for _ in range(7)]
+        tail = draw(st.sampled_from(["", " text:", " text:Hello world", " text:id:1 err:2"]))
+        return " ".join(f"{k}:{v}" for k, v in zip(_RECEIPT_KEYS, values, strict=True)) + tail
+    words = []
+    for key in _RECEIPT_KEYS:
+        spelt = draw(st.sampled_from([key, key, key.upper(), key.replace(" ", "_")]))
+        sep = draw(st.sampled_from([":", ":", ": ", " :"]))
+        words.append(f"{spelt}{sep}{draw(_RECEIPT_VALUE)}")
+    tail = draw(st.sampled_from(["", " text:", " TEXT:", " ", " extra:1"]))
+    text = " ".join(words) + tail + draw(st.text(alphabet="ab :\t", max_size=6))
+    return draw(st.sampled_from(["", "", " ", "x"])) + text
+
+
+@given(generated_receipt_text())
+def test_appendix_b_fast_path_reads_what_the_regex_reads(text: str) -> None:
+    assert _text_fields(text) == _regex_fields(text)
+
+
+def test_standard_receipt_takes_the_fast_path() -> None:
+    assert _standard_fields(APPENDIX_B) == _regex_fields(APPENDIX_B)
+    assert _standard_fields(APPENDIX_B.replace("id:", "ID:")) is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from types import TracebackType
 
 _CHUNK = 65536
@@ -37,10 +38,15 @@ class _Pair:
 class TcpProxy:
     """Forward 127.0.0.1:<port> to `target_host:target_port`, with faults on demand."""
 
-    def __init__(self, target_host: str, target_port: int, *, delay: float = 0.0) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, *, delay: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:  # fmt: skip
+        """`tls`: terminate TLS on the listening side (the target is plain TCP)."""
         self.target_host = target_host
         self.target_port = target_port
         self.delay = delay
+        self.tls = tls
         self.blackhole = False
         self.accepted = 0
         self.port = 0
@@ -54,7 +60,7 @@ class TcpProxy:
 
     async def start(self) -> None:
         """Listen on a free loopback port (returns once accepting)."""
-        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def cut(self) -> int:

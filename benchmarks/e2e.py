@@ -54,6 +54,8 @@ import redis.asyncio as aioredis
 import uvloop
 import yaml
 
+from gateway.child_process import logged_process
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTBOUND = "smsgw:outbound"
 EVENTS = "smsgw:events"
@@ -262,21 +264,10 @@ class Stack:
     pids: dict[str, int]
 
 
-@contextlib.contextmanager
-def _process(workdir: Path, name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    log = (workdir / f"{name}.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+def _process(
+    workdir: Path, name: str, args: list[str]
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return logged_process(args, workdir / f"{name}.log", cwd=ROOT, stop_timeout=20)
 
 
 def _write_configs(

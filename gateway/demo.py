@@ -23,6 +23,8 @@ from typing import Any
 import redis.asyncio as aioredis
 import yaml
 
+from gateway.child_process import logged_process
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "suppressed"}
@@ -87,20 +89,13 @@ def _write_configs(ports: dict[str, int]) -> tuple[Path, Path]:
 
 @contextlib.contextmanager
 def _process(name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    log = (WORK / f"{name}.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    started: subprocess.Popen[bytes] | None = None
     try:
-        yield proc
+        with logged_process(args, WORK / f"{name}.log", cwd=ROOT) as started:
+            yield started
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-        print(f"  stopped {name} (exit {proc.returncode}); log: .demo/{name}.log")
+        if started is not None:
+            print(f"  stopped {name} (exit {started.returncode}); log: .demo/{name}.log")
 
 
 def _wait_http(url: str, deadline: float) -> None:

@@ -8,8 +8,8 @@ enquire_link, unbind and garbage by itself, SMPP 3.4 §4.3, §4.11) plus what th
 about it.
 
 Hot path: a submit_sm is decided, stored and answered inside the `receive` call that read it,
-and every answer produced by one read leaves in one `transport.write`. Counting is plain
-integers (`Counts`); the server copies them into Prometheus children off the hot path.
+and the answers produced by one read leave in writes of at most `FLUSH_EVERY` PDUs. Counting
+is plain integers (`Counts`); the server copies them into Prometheus children off the hot path.
 
 Delivery of deliver_sm (receipts and MO) goes through a queue per system_id and a window per
 connection (`receipts.window` unacknowledged PDUs); unacknowledged ones go back to the queue
@@ -97,6 +97,9 @@ _BIND_KINDS: Final[dict[int, tuple[BindKind, type[_BindResp]]]] = {
 }
 _ENQUIRE_LINK_RESP: Final = int(CommandId.enquire_link_resp)
 _SC_INTERFACE_VERSION: Final = 0x34
+# Answers to one read leave in one write, but no more than this many at a time, so the client
+# can start on the first answers while we work through the rest of a window.
+FLUSH_EVERY: Final = 16
 _ROK: Final = 0
 
 
@@ -281,6 +284,8 @@ class Smsc:
                     return
                 link.requests += 1
                 self._on_request(link, event.pdu, now)
+                if link.session.queued_pdus >= FLUSH_EVERY:
+                    link.flush(self._strip_enquire_link)
             elif type(event) is ResponseReceived:
                 self._on_delivery_response(link, event.pdu, now)
             else:

@@ -205,6 +205,11 @@ class Session:
         """How many of our requests await a response."""
         return len(self._outstanding)
 
+    @property
+    def queued_pdus(self) -> int:
+        """How many encoded PDUs wait for `data_to_send`."""
+        return len(self._output)
+
     def send_request(self, pdu: PduBase) -> int:
         """Queue one request for sending; returns the sequence_number given to it.
 

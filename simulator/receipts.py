@@ -14,6 +14,7 @@ The receipt goes from the original destination back to the original source. Date
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final, Literal
 
 from gateway.smpp.constants import DataCoding, EsmClass, TlvTag
@@ -28,6 +29,9 @@ _NETWORK_ERROR_GSM: Final = 3
 _SAFE: Final = frozenset(
     " !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
+_UNSAFE: Final = re.compile("[^" + re.escape("".join(sorted(_SAFE))) + "]")
+_RECEIPT_ESM_CLASS: Final = int(EsmClass.smsc_delivery_receipt)
+_new: Final = object.__new__
 
 
 class MessageIds:
@@ -85,7 +89,7 @@ def receipt_text(
 ) -> str:
     """The receipt's short_message text (SMPP 3.4 Appendix B layout)."""
     delivered = "001" if outcome is Outcome.DELIVRD else "000"
-    snippet = "".join(c if c in _SAFE else "?" for c in text[:RECEIPT_TEXT_CHARS])
+    snippet = _UNSAFE.sub("?", text[:RECEIPT_TEXT_CHARS])
     return (
         f"id:{message_id} sub:001 dlvrd:{delivered} submit date:{submit_date} "
         f"done date:{done_date} stat:{outcome.value} err:{err:03d} text:{snippet}"
@@ -115,15 +119,17 @@ def build_receipt(
     }
     if outcome is not Outcome.DELIVRD:
         tlvs[TlvTag.network_error_code] = bytes((_NETWORK_ERROR_GSM,)) + err.to_bytes(2, "big")
-    return DeliverSm(
-        source_addr_ton=src_ton,
-        source_addr_npi=src_npi,
-        source_addr=src,
-        dest_addr_ton=dst_ton,
-        dest_addr_npi=dst_npi,
-        destination_addr=dst,
-        esm_class=EsmClass.smsc_delivery_receipt,
-        data_coding=DataCoding.default,
-        short_message=text.encode("ascii"),
-        tlvs=tlvs,
-    )
+    # Slot stores on a bare object: the dataclass call with these keywords costs more than the
+    # rest of the receipt (tests check the result equals the keyword-built DeliverSm).
+    pdu: DeliverSm = _new(DeliverSm)
+    pdu.sequence_number = pdu.command_status = 0
+    pdu.service_type = pdu.schedule_delivery_time = pdu.validity_period = ""
+    pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr = src_ton, src_npi, src
+    pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr = dst_ton, dst_npi, dst
+    pdu.esm_class = _RECEIPT_ESM_CLASS
+    pdu.protocol_id = pdu.priority_flag = pdu.registered_delivery = 0
+    pdu.replace_if_present_flag = pdu.sm_default_msg_id = 0
+    pdu.data_coding = DataCoding.default
+    pdu.short_message = text.encode("ascii")
+    pdu.tlvs = tlvs
+    return pdu

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from gateway.smpp.constants import EsmClass, MessageState, TlvTag
+from gateway.smpp.constants import DataCoding, EsmClass, MessageState, TlvTag
+from gateway.smpp.pdu import DeliverSm
 from simulator.config import MessageIdFormat, Outcome
 from simulator.receipts import (
     MessageIds,
@@ -118,3 +119,29 @@ def test_delivered_receipt_has_no_network_error_code() -> None:
     )
     assert TlvTag.network_error_code not in pdu.tlvs
     assert pdu.tlvs[TlvTag.message_state] == MessageState.DELIVERED
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_receipt_pdu_equals_the_keyword_built_deliver_sm(outcome: Outcome) -> None:
+    """build_receipt stores slots on a bare object for speed; it must miss no field."""
+    pdu = build_receipt(
+        message_id="abc",
+        text="id:abc",
+        outcome=outcome,
+        err=5,
+        original_source=(5, 0, "ACME"),
+        original_destination=(1, 1, "447700900123"),
+    )
+    expected = DeliverSm(
+        source_addr_ton=1,
+        source_addr_npi=1,
+        source_addr="447700900123",
+        dest_addr_ton=5,
+        dest_addr_npi=0,
+        destination_addr="ACME",
+        esm_class=EsmClass.smsc_delivery_receipt,
+        data_coding=DataCoding.default,
+        short_message=b"id:abc",
+        tlvs=pdu.tlvs,
+    )
+    assert pdu == expected  # dataclass eq reads every field: an unset slot raises

@@ -73,3 +73,26 @@ def test_ucs2_segments_never_split_a_surrogate_pair(text: str) -> None:
     for b in bodies:
         b.decode("utf-16-be")  # each part decodes on its own
     assert b"".join(bodies).decode("utf-16-be") == text
+
+
+def _decode_octet_by_octet(octets: bytes) -> str:
+    """The reference: the table lookups of TS 23.038 §6.2.1, one octet at a time."""
+    chars, escaped = [], False
+    for octet in octets:
+        if escaped:
+            chars.append(GSM7_EXTENSION.get(octet, "?"))
+            escaped = False
+        elif octet == 0x1B:
+            escaped = True
+        else:
+            chars.append(GSM7_BASIC[octet] if octet < 0x80 else "?")
+    return "".join(chars)
+
+
+@given(st.binary(max_size=200))
+def test_gsm7_decode_agrees_with_the_table_for_any_octets(octets: bytes) -> None:
+    # with and without escapes: the translate fast path and the escape-aware loop
+    assert decode_gsm7(octets) == _decode_octet_by_octet(octets)
+    assert decode_gsm7(octets.replace(b"\x1b", b"")) == _decode_octet_by_octet(
+        octets.replace(b"\x1b", b"")
+    )

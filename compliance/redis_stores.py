@@ -13,7 +13,6 @@ at this boundary.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from compliance.frequency_cap import CapCheck, CapRule
 from compliance.redis_keys import ComplianceKeys
 from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
+from gateway.group_commit import GroupCommit
 
 # KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
 # ARGV[1]: a JSON array with one array of strings per evaluation, in order: now_ms, sender,
@@ -154,8 +154,7 @@ class RedisComplianceStore:
         self._check = client.register_script(_CHECK_SCRIPT)
         self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
-        self._pending: list[tuple[RecipientQuery, asyncio.Future[tuple[int, ...]]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._group: GroupCommit[RecipientQuery, tuple[int, ...]] = GroupCommit(self._check_all)
 
     async def check_recipient(self, query: RecipientQuery) -> RecipientState:
         """Opt-out, suppression, then caps (check-and-record), atomically in one script.
@@ -163,35 +162,14 @@ class RedisComplianceStore:
         Evaluations asked for in the same loop iteration run in one script call, in the order
         they were asked; each is atomic, as if it had its own call.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[int, ...]] = loop.create_future()
-        self._pending.append((query, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = loop.create_task(self._flush())
-        opt_out, suppressed, exceeded, retry = await future
+        opt_out, suppressed, exceeded, retry = await self._group.submit(query)
         return RecipientState(
             opted_out=_SCOPE_BY_CODE.get(opt_out),
             suppressed_until=from_ms(suppressed) if suppressed else None,
             caps=CapCheck(None if exceeded < 0 else exceeded, retry),
         )
 
-    async def _flush(self) -> None:
-        """Send the pending evaluations, one script call per loop iteration."""
-        while self._pending:
-            await asyncio.sleep(0)  # let this iteration's evaluations join the call
-            pending, self._pending = self._pending, []
-            try:
-                replies = await self._check_all([query for query, _ in pending])
-            except Exception as error:  # noqa: BLE001 - handed to every waiting caller
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), reply in zip(pending, replies, strict=True):
-                if not future.done():
-                    future.set_result(reply)
-
-    async def _check_all(self, queries: Sequence[RecipientQuery]) -> list[tuple[int, ...]]:
+    async def _check_all(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
         keys: list[str] = []
         for query in queries:
             keys += self._recipient_keys(query.msisdn)

@@ -11,7 +11,6 @@ Redis errors are translated into QueueUnavailableError at this boundary.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from gateway.errors import QueueUnavailableError
+from gateway.group_commit import GroupCommit
 from gateway.keys import Keys
 
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -207,37 +207,25 @@ def _text(value: Any) -> str:
 
 
 class StateWriter:
-    """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call."""
+    """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call
+    (a `GroupCommit`: two calls may be in flight at once)."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
-        self._pending: list[tuple[OpBatch, asyncio.Future[list[str]]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._group: GroupCommit[OpBatch, list[str]] = GroupCommit(self._apply_all)
 
     async def write(self, batch: OpBatch) -> list[str]:
         """Apply `batch` durably (with others of this tick); returns its results."""
-        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._pending.append((batch, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
-        return await future
+        return await self._group.submit(batch)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0)  # let this iteration's writers join the batch
-            pending, self._pending = self._pending, []
-            args: list[str | int | float] = []
-            for batch, _ in pending:
-                args += batch.args
-            try:
-                results = await self._store.apply(args)
-            except Exception as error:  # noqa: BLE001 - handed to every waiting caller
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            offset = 0
-            for batch, future in pending:
-                if not future.done():
-                    future.set_result(results[offset : offset + batch.results])
-                offset += batch.results
+    async def _apply_all(self, batches: list[OpBatch]) -> list[list[str]]:
+        args: list[str | int | float] = []
+        for batch in batches:
+            args += batch.args
+        results = await self._store.apply(args)
+        out: list[list[str]] = []
+        offset = 0
+        for batch in batches:
+            out.append(results[offset : offset + batch.results])
+            offset += batch.results
+        return out

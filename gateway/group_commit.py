@@ -1,0 +1,82 @@
+"""Group commit: requests made during one loop iteration go to Redis in one call.
+
+Callers `await group.submit(item)`; the items handed in before the loop next runs its
+callbacks are sent together by one call of `send(items)`, which returns one result per item,
+in order. Up to `max_calls` calls are in flight at once: a caller that arrives while a call is
+out does not wait for its answer before its own call leaves (one call at a time made every
+caller wait up to two round trips). When all `max_calls` are out, items queue and the next
+call takes them all, so batches grow with load on their own.
+
+An exception from `send` is handed to every caller of that call; the group carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    """Batches concurrent requests into calls of `send`, at most `max_calls` at a time."""
+
+    def __init__(
+        self, send: Callable[[list[T]], Awaitable[Sequence[R]]], *, max_calls: int = 2
+    ) -> None:
+        if max_calls < 1:
+            raise ValueError(f"max_calls must be >= 1, got {max_calls}")
+        self._send = send
+        self._max_calls = max_calls
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._calls = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: T) -> R:
+        """Send `item` with this iteration's others; returns its result or raises its error."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, future))
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._scheduled and self._calls < self._max_calls:
+            self._scheduled = True
+            loop.call_soon(self._launch)  # after this iteration's callers have joined
+
+    def _launch(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._calls >= self._max_calls:
+            return  # a call ending will launch the rest
+        batch, self._pending = self._pending, []
+        self._calls += 1
+        task = asyncio.get_running_loop().create_task(self._call(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results: Sequence[R] | BaseException = await self._send([item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 - handed to every waiting caller
+            results = error
+        finally:
+            self._calls -= 1
+            if self._pending:
+                self._schedule(asyncio.get_running_loop())
+        if not isinstance(results, BaseException) and len(results) != len(batch):
+            results = RuntimeError(f"group commit: {len(results)} results for {len(batch)} items")
+        for n, (_, future) in enumerate(batch):
+            if future.done():
+                continue  # the caller gave up
+            if isinstance(results, BaseException):
+                future.set_exception(results)
+            else:
+                future.set_result(results[n])

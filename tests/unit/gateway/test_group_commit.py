@@ -1,0 +1,112 @@
+"""GroupCommit: one call per loop iteration's requests, a bounded number of calls in flight."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.group_commit import GroupCommit
+
+
+class Recorder:
+    """A `send` that records each call's items and answers when its gate opens."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+        self.in_flight = 0
+        self.peak = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send(self, items: list[int]) -> list[int]:
+        self.calls.append(list(items))
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await self.gate.wait()
+        finally:
+            self.in_flight -= 1
+        return [item * 10 for item in items]
+
+
+async def test_requests_of_one_iteration_share_one_call_and_get_their_own_results() -> None:
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send)
+    results = await asyncio.gather(*(group.submit(n) for n in range(5)))
+    assert results == [0, 10, 20, 30, 40]
+    assert recorder.calls == [[0, 1, 2, 3, 4]]
+
+
+async def test_a_request_does_not_wait_for_the_call_in_flight_when_a_slot_is_free() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=2)
+    first = asyncio.ensure_future(group.submit(1))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(group.submit(2))
+    await asyncio.sleep(0.01)
+    assert recorder.calls == [[1], [2]]  # both out before either is answered
+    assert recorder.peak == 2
+    recorder.gate.set()
+    assert await asyncio.gather(first, second) == [10, 20]
+
+
+async def test_requests_queue_while_every_slot_is_busy_then_go_in_one_call() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=1)
+    first = asyncio.ensure_future(group.submit(1))
+    await asyncio.sleep(0.01)
+    later = [asyncio.ensure_future(group.submit(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0.01)
+    assert recorder.calls == [[1]]
+    recorder.gate.set()
+    assert await asyncio.gather(first, *later) == [10, 20, 30, 40]
+    assert recorder.calls == [[1], [2, 3, 4]]
+    assert recorder.peak == 1
+
+
+async def test_an_error_reaches_every_caller_of_that_call_and_the_group_carries_on() -> None:
+    failing = True
+
+    async def send(items: list[int]) -> list[int]:
+        if failing:
+            raise ConnectionError("redis went away")
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(send)
+    outcomes = await asyncio.gather(group.submit(1), group.submit(2), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [ConnectionError, ConnectionError]
+    failing = False
+    assert await group.submit(3) == 3
+
+
+async def test_a_wrong_number_of_results_is_an_error_not_a_misattribution() -> None:
+    async def send(items: list[int]) -> list[int]:
+        return items[:1]
+
+    group: GroupCommit[int, int] = GroupCommit(send)
+    outcomes = await asyncio.gather(group.submit(1), group.submit(2), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+
+
+async def test_a_caller_that_gives_up_does_not_disturb_the_others() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send)
+    quitter = asyncio.ensure_future(group.submit(1))
+    stayer = asyncio.ensure_future(group.submit(2))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    recorder.gate.set()
+    assert await stayer == 20
+    assert quitter.cancelled()
+
+
+def test_max_calls_below_one_is_refused() -> None:
+    async def send(items: list[int]) -> list[int]:
+        return items
+
+    with pytest.raises(ValueError, match="max_calls"):
+        GroupCommit(send, max_calls=0)

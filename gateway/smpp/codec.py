@@ -451,26 +451,31 @@ def _encode_short_message(pdu: SubmitSm | DeliverSm) -> bytes:
     return _header(HEADER_LENGTH + len(body) + len(sm), pdu) + body + sm
 
 
+# struct packers for a header plus a message_id of n octets and its NUL, by n (0..64)
+_PACK_MESSAGE_ID: Final = tuple(struct.Struct(f">IIII{n}sx").pack for n in range(65))
+
+
 def _message_id_encoder(cls: type[_RespT]) -> Callable[[_RespT], bytes]:
     """The fast path for submit_sm_resp or deliver_sm_resp (message_id C65, §4.4.2, §4.6.2).
 
     One function per class, so command_id is a local constant rather than a class attribute
-    looked up on every call.
+    looked up on every call. An ASCII id without NUL (the UTF-8 encoding is as long as the
+    text) goes out in one struct call; anything else takes the generic path and its errors.
     """
     command_id = cls.command_id
 
     def encode(pdu: _RespT) -> bytes:
         message_id = pdu.message_id
-        if type(message_id) is str and len(message_id) < 65 and "\0" not in message_id:
-            try:
-                body = message_id.encode("latin-1")
-                head = _pack_header(
-                    17 + len(body), command_id, pdu.command_status, pdu.sequence_number
-                )
-            except (UnicodeEncodeError, struct.error):
-                pass
-            else:
-                return head + body + b"\0"
+        if type(message_id) is str:
+            body = message_id.encode()
+            size = len(body)
+            if size == len(message_id) and size < 65 and 0 not in body:
+                try:
+                    return _PACK_MESSAGE_ID[size](
+                        17 + size, command_id, pdu.command_status, pdu.sequence_number, body
+                    )
+                except struct.error:
+                    pass
         return _encode_generic(pdu)  # raises the precise LocalProtocolError
 
     return encode

@@ -8,7 +8,7 @@ message_state TLVs and the Appendix B receipt text) it measures:
 - encode only: bytes from an already built object (`encode_pdu(p)` against `p.generate()`);
 - decode: bytes -> PDU object (`decode_pdu(b)` against `smpplib.smpp.parse_pdu(b)`).
 
-Inputs are 1,000 distinct PDUs per type from a fixed seed; each cell is the best of 7 passes,
+Inputs are 1,000 distinct PDUs per type from a fixed seed; each cell is the best of 15 passes,
 interleaved between the two codecs.
 Run: `.venv/bin/python -m benchmarks.codec` (about 20 s).
 """
@@ -28,7 +28,7 @@ from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 
 SEED = 20240611
 COUNT = 1_000
-PASSES = 7
+PASSES = 15
 BAR = 10.0
 CLASSES: dict[str, type[SubmitSm | SubmitSmResp | DeliverSm]] = {
     "submit_sm": SubmitSm,

@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -42,6 +40,7 @@ from compliance.redis_keys import ComplianceKeys  # noqa: E402
 from compliance.redis_stores import RedisComplianceStore  # noqa: E402
 from compliance.settings import load_compliance_config  # noqa: E402
 from compliance.verdict import Category, ComplianceRequest, Outcome  # noqa: E402
+from gateway.child_process import RedisNotReadyError, free_port, redis_server_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260113
@@ -51,13 +50,6 @@ BAR_P99_MS = 1.0
 SENDERS = {"33": "MYBRAND", "49": "MYBRAND", "44": "MYBRAND", "1": "+14155550100"}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def redis_server() -> Iterator[int]:
     """A private redis-server on a free loopback port, stopped on exit."""
@@ -65,30 +57,11 @@ def redis_server() -> Iterator[int]:
     if binary is None:
         sys.exit("redis-server is not installed (make redis)")
     port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_ping(port, time.monotonic() + 10)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_for_ping(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit(f"redis-server on port {port} did not answer PING")
+        with redis_server_process(port, binary=binary, ready_timeout=10.0, stop_timeout=5.0):
+            yield port
+    except RedisNotReadyError as error:  # raised while starting, never by the benchmark
+        sys.exit(str(error))
 
 
 def make_numbers(rng: random.Random) -> list[str]:

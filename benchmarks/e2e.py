@@ -20,8 +20,8 @@ stream entry id Redis assigned to the XADD (the same host clock, ms): both are t
 the millisecond, so each figure is good to +-1 ms. Peak RSS is the gateway's VmHWM; CPU is
 user+system time over the measured interval, as % of one core.
 
-    .venv/bin/python benchmarks/e2e.py                                  # defaults, ~2 min
-    .venv/bin/python benchmarks/e2e.py --messages 2000 --seconds 3      # smoke, < 1 min
+    .venv/bin/python -m benchmarks.e2e                                  # defaults, ~2 min
+    .venv/bin/python -m benchmarks.e2e --messages 2000 --seconds 3      # smoke, < 1 min
 
 Fixed seed; exit status 1 if a scenario could not finish (bars missed still exit 0).
 """
@@ -30,41 +30,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import version
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 import uvloop
-import yaml
 
-from gateway.child_process import logged_process
+# The processes of a scenario are in e2e_stack.py; measurements and the printed report are in
+# e2e_report.py.
+from benchmarks.e2e_report import (
+    CpuMeter,
+    Result,
+    peak_rss_mib,
+    print_header,
+    print_table,
+    print_verdicts,
+)
+from benchmarks.e2e_stack import Stack, http_get, running_stack
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTBOUND = "smsgw:outbound"
 EVENTS = "smsgw:events"
-SYSTEM_ID, PASSWORD = "smsgw", "secret"
 FINAL_OTHER = {"undelivered", "expired", "failed", "rejected", "suppressed"}
 WARMUP = 300
 CHUNK = 1000
-THROUGHPUT_BAR = 5000.0
-LATENCY_BAR_MS = 50.0
 
 SHORT_GSM = (
     "Your order {n} has shipped and will arrive tomorrow.",
@@ -243,189 +243,6 @@ class EventTail:
             await self.poll()
 
 
-# --- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stack:
-    """The three running processes of one scenario and where to reach them."""
-
-    redis_url: str
-    ops_port: int | None
-    control_url: str
-    gateway: subprocess.Popen[bytes]
-    pids: dict[str, int]
-
-
-def _process(
-    workdir: Path, name: str, args: list[str]
-) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
-    return logged_process(args, workdir / f"{name}.log", cwd=ROOT, stop_timeout=20)
-
-
-def _write_configs(
-    workdir: Path, ports: dict[str, int], opts: Options, *, ops: bool
-) -> tuple[Path, Path]:
-    simulator = {
-        "port": ports["smpp"],
-        "control_port": ports["control"],
-        "seed": opts.seed,
-        "accounts": [{"system_id": SYSTEM_ID, "password": PASSWORD}],
-        "max_binds": max(10, opts.binds),
-        "log_level": "warning",
-        "store_size": max(100_000, 4 * opts.messages + 4 * int(opts.rate * opts.seconds)),
-        "receipts": {"delay": 0.0, "delay_jitter": 0.0},
-    }
-    gateway = yaml.safe_load((ROOT / "config" / "smsgw.yaml").read_text())
-    gateway["redis_url"] = f"redis://127.0.0.1:{ports['redis']}/0"
-    gateway["ops"].update(enabled=ops, port=ports["ops"])
-    gateway["consumer"]["name"] = "bench"
-    gateway["logging"].update(level=opts.log_level, json=True)
-    gateway["engine"]["shutdown_drain"] = 2.0
-    gateway["compliance"]["config_dir"] = str(ROOT / "config")
-    gateway["carriers"][0].update(
-        port=ports["smpp"],
-        system_id=SYSTEM_ID,
-        password=PASSWORD,
-        binds=opts.binds,
-        window=opts.window,
-        tps=opts.tps,
-        registered_delivery=1,
-    )
-    sim_path, gw_path = workdir / "simulator.yaml", workdir / "smsgw.yaml"
-    sim_path.write_text(yaml.safe_dump(simulator))
-    gw_path.write_text(yaml.safe_dump(gateway))
-    return sim_path, gw_path
-
-
-@contextlib.contextmanager
-def running_stack(workdir: Path, opts: Options, *, ops: bool) -> Iterator[Stack]:
-    """redis-server, simulator and gateway, each its own process; stopped on exit."""
-    redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    ports = {k: free_port() for k in ("redis", "smpp", "control", "ops")}
-    sim_config, gw_config = _write_configs(workdir, ports, opts, ops=ops)
-    python = sys.executable
-    with contextlib.ExitStack() as stack:
-        redis_args = f"--port {ports['redis']} --bind 127.0.0.1 --appendonly no".split()
-        redis_args += ["--save", ""]  # no RDB snapshots either
-        redis_proc = stack.enter_context(_process(workdir, "redis", [redis_server, *redis_args]))
-        _wait_redis(ports["redis"], redis_proc)
-        sim = stack.enter_context(
-            _process(workdir, "simulator", [python, "-m", "simulator", "--config", str(sim_config)])
-        )
-        control_url = f"http://127.0.0.1:{ports['control']}"
-        _wait_until(lambda: _http_ok(control_url + "/stats"), sim, "simulator")
-        gateway = stack.enter_context(
-            _process(
-                workdir, "gateway", [python, "-m", "gateway.cli", "--config", str(gw_config), "run"]
-            )
-        )
-        _wait_until(lambda: _binds_up(control_url) >= opts.binds, gateway, "gateway binds")
-        pids = {"gateway": gateway.pid, "simulator": sim.pid, "redis": redis_proc.pid}
-        pids["driver"] = os.getpid()
-        yield Stack(
-            redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
-            ops_port=ports["ops"] if ops else None,
-            control_url=control_url,
-            gateway=gateway,
-            pids=pids,
-        )
-
-
-def _wait_redis(port: int, proc: subprocess.Popen[bytes]) -> None:
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    try:
-        _wait_until(lambda: _pings(client), proc, "redis-server")
-    finally:
-        client.close()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.exceptions.ConnectionError:
-        return False
-
-
-def _wait_until(check: Any, proc: subprocess.Popen[bytes], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not become ready (exit code {proc.poll()})")
-        time.sleep(0.05)
-
-
-def _http_get(url: str, timeout: float = 2) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
-        body: bytes = response.read()
-        return body
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        _http_get(url)
-    except OSError:
-        return False
-    return True
-
-
-def _binds_up(control_url: str) -> int:
-    try:
-        stats = json.loads(_http_get(control_url + "/stats"))
-    except OSError:
-        return 0
-    return sum(stats["binds"].get(SYSTEM_ID, {}).values())
-
-
-# --- measurements ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (proc(5) stat fields 14 and 15)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of unsorted values; nan when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))]
-
-
-@dataclass(slots=True, kw_only=True)
-class Result:
-    """One scenario's figures."""
-
-    name: str
-    messages: int
-    rate: float = float("nan")
-    accept_ms: list[float] = field(default_factory=list)
-    submit_ms: list[float] = field(default_factory=list)
-    deliver_ms: list[float] = field(default_factory=list)
-    rss_mib: float = float("nan")
-    gateway_cpu_ms: float = float("nan")  # gateway CPU per message
-    cpu: dict[str, float] = field(default_factory=dict)
-    parts: int = 0
-    not_delivered: int = 0
-
-
 def _collect(result: Result, tail: EventTail, enqueued: dict[str, float], parts: int) -> None:
     """Latencies of `enqueued` from the tail's events, and the gateway figures."""
     result.accept_ms = [
@@ -441,25 +258,7 @@ def _collect(result: Result, tail: EventTail, enqueued: dict[str, float], parts:
     result.parts = tail.parts - parts
 
 
-class CpuMeter:
-    """CPU time per process between start() and stop(): seconds, and % of one core."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.before: dict[str, float] = {}
-        self.seconds: dict[str, float] = {}
-        self.started = 0.0
-
-    def start(self) -> None:
-        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        self.started = time.monotonic()
-
-    def stop(self) -> dict[str, float]:
-        wall = time.monotonic() - self.started
-        self.seconds = {
-            name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()
-        }
-        return {name: 100 * used / wall for name, used in self.seconds.items()}
+# --- scenarios ------------------------------------------------------------------------------
 
 
 async def _scrape(port: int, interval: float) -> None:
@@ -467,7 +266,7 @@ async def _scrape(port: int, interval: float) -> None:
     url = f"http://127.0.0.1:{port}/metrics"
     while True:
         await asyncio.sleep(interval)
-        await asyncio.to_thread(_http_get, url, 5)
+        await asyncio.to_thread(http_get, url, 5)
 
 
 async def _warm_up(stack: Stack, tail: EventTail, rng: random.Random) -> None:
@@ -530,124 +329,6 @@ async def latency(stack: Stack, opts: Options) -> Result:
     _collect(result, tail, enqueued, parts_before)
     result.rss_mib = peak_rss_mib(stack.pids["gateway"])
     return result
-
-
-# --- report ---------------------------------------------------------------------------------
-
-
-def _ms(value: float) -> str:
-    return f"{value:8.1f}" if value == value else f"{'-':>8}"
-
-
-def print_table(results: Sequence[Result]) -> None:
-    print(
-        f"\n{'scenario':<30} {'msgs':>7} {'parts':>7} {'msgs/s':>8} {'acc p50':>8} "
-        f"{'acc p99':>8} {'sub p50':>8} {'sub p99':>8} {'dlv p50':>8} {'dlv p99':>8} "
-        f"{'RSS MiB':>8} {'gw ms/msg':>9}  CPU % gw/sim/redis/driver"
-    )
-    for r in results:
-        cpu = "/".join(
-            f"{r.cpu.get(k, float('nan')):.0f}" for k in ("gateway", "simulator", "redis", "driver")
-        )
-        print(
-            f"{r.name:<30} {r.messages:>7} {r.parts:>7} {r.rate:>8,.0f} "
-            f"{_ms(percentile(r.accept_ms, 0.5))} {_ms(percentile(r.accept_ms, 0.99))} "
-            f"{_ms(percentile(r.submit_ms, 0.5))} {_ms(percentile(r.submit_ms, 0.99))} "
-            f"{_ms(percentile(r.deliver_ms, 0.5))} {_ms(percentile(r.deliver_ms, 0.99))} "
-            f"{r.rss_mib:>8.1f} {r.gateway_cpu_ms:>9.3f}  {cpu}"
-        )
-        if r.not_delivered:
-            print(
-                f"{'':<30} {r.not_delivered} messages ended in a final status other than delivered"
-            )
-    print(
-        "  (acc/sub/dlv = ms from XADD to the accepted/submitted/delivered event; msgs/s for (b) "
-        "is the offered rate achieved;\n   gw ms/msg = gateway CPU time per message, so "
-        "1000 / it is the rate one uncontended core could sustain)"
-    )
-
-
-def print_verdicts(results: Sequence[Result]) -> None:
-    on = [r.rate for r in results if r.name.startswith("(a)")]
-    off = [r.rate for r in results if r.name.startswith("(c)")]
-    if on and off:
-        best_on, best_off = _median(on), _median(off)
-        overhead = 100 * (best_off - best_on) / best_off
-        print(
-            f"\nops server on vs off: {best_on:,.0f} vs {best_off:,.0f} msgs/s (median of "
-            f"{len(on)}): overhead {overhead:+.1f}%"
-        )
-        cost_on = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(a)")])
-        cost_off = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(c)")])
-        print(
-            f"  gateway CPU per message on vs off: {cost_on:.3f} vs {cost_off:.3f} ms: "
-            f"overhead {100 * (cost_on - cost_off) / cost_off:+.1f}% (steadier than msgs/s when "
-            "other work shares the CPUs)"
-        )
-        print(
-            "  the engine always collects its Prometheus metrics (no config switch exists), "
-            "so this is the cost of the ops HTTP server plus /metrics scrapes, not of collection"
-        )
-    if on:
-        rate = _median(on)
-        verdict = "PASS" if rate >= THROUGHPUT_BAR else "MISS"
-        cost = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(a)")])
-        print(
-            f"bar: >= {THROUGHPUT_BAR:,.0f} msgs/s end to end with receipts, ops on: {verdict} "
-            f"({rate:,.0f}; gateway CPU {cost:.3f} ms/msg, i.e. at most ~{1000 / cost:,.0f} "
-            "msgs/s on one uncontended core)"
-        )
-    for r in results:
-        if r.name.startswith("(b)"):
-            p99 = percentile(r.submit_ms, 0.99)
-            verdict = "PASS" if p99 < LATENCY_BAR_MS else "MISS"
-            print(
-                f"bar: p99 enqueue->submitted < {LATENCY_BAR_MS:.0f} ms at {r.rate:,.0f}/s "
-                f"offered: {verdict} ({p99:.1f} ms)"
-            )
-
-
-def _median(values: Sequence[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
-def _revision() -> str:
-    """The checkout measured: short commit, and whether tracked files were modified."""
-    git = shutil.which("git")
-    try:
-        head = _run_git(git, "rev-parse", "--short", "HEAD")
-        dirty = _run_git(git, "status", "--porcelain", "--untracked-files=no")
-    except (OSError, TypeError, subprocess.CalledProcessError):
-        return "unknown revision"
-    return f"commit {head}{' + uncommitted changes' if dirty else ''}"
-
-
-def _run_git(git: str | None, *args: str) -> str:
-    if git is None:
-        raise TypeError("git not found")
-    done = subprocess.run([git, *args], cwd=ROOT, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
-
-
-def _print_header(opts: Options) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-    print(
-        f"smsgw end-to-end benchmark, {now}; {_revision()}; {os.cpu_count()} CPUs, "
-        f"load avg {load}; Python {platform.python_version()}, uvloop {version('uvloop')}"
-    )
-    print(
-        f"  redis-server, simulator and `smsgw run` in their own processes on 127.0.0.1; "
-        f"seed {opts.seed}"
-    )
-    print(
-        f"  carrier: {opts.binds} binds x window {opts.window}, tps {opts.tps:g}, receipts on "
-        f"(simulator delay 0); gateway log level {opts.log_level}; warm-up {WARMUP} msgs"
-    )
-    print(
-        "  traffic: 80% short GSM-7, 10% UCS-2, 10% long GSM-7 (2-3 parts); transactional; "
-        "one recipient per message"
-    )
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -723,7 +404,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
-    _print_header(opts)
+    print_header(opts, WARMUP)
     workdir = Path(tempfile.mkdtemp(prefix="smsgw-e2e-"))
     results = run_all(workdir, opts)
     done = [r for r in results if r is not None]

@@ -1,29 +1,97 @@
-"""A child process with its output in a log file, always stopped on exit (demo, benchmarks)."""
+"""Child processes that are always stopped on exit: a logged command, a throwaway redis-server.
+
+Used by the demo, the benchmarks and the test fixtures.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
+class RedisNotReadyError(RuntimeError):
+    """redis-server exited, or did not answer PING, before its deadline."""
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1 (bind to 0, read it back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @contextlib.contextmanager
 def logged_process(
-    args: Sequence[str], log_path: Path, *, cwd: Path, stop_timeout: float = 15.0
+    args: Sequence[str],
+    log_path: Path | None,
+    *,
+    cwd: Path | None = None,
+    stop_timeout: float = 15.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `args` with stdout and stderr to `log_path`; on exit SIGTERM it, then SIGKILL
-    after `stop_timeout` seconds if it has not stopped."""
-    log = log_path.open("wb")
-    proc = subprocess.Popen(list(args), stdout=log, stderr=subprocess.STDOUT, cwd=cwd)  # noqa: S603 - our own commands
+    """Run `args` with stdout and stderr to `log_path` (discarded if None); on exit SIGTERM it,
+    then SIGKILL after `stop_timeout` seconds if it has not stopped."""
+    log = log_path.open("wb") if log_path is not None else None
+    output = log if log is not None else subprocess.DEVNULL
     try:
-        yield proc
+        proc = subprocess.Popen(list(args), stdout=output, stderr=subprocess.STDOUT, cwd=cwd)  # noqa: S603 - our own commands
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=stop_timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        if log is not None:
+            log.close()
+
+
+def redis_server_args(port: int, binary: str = "redis-server") -> list[str]:
+    """The command line of a throwaway redis-server on 127.0.0.1:`port`: no RDB, no AOF."""
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+@contextlib.contextmanager
+def redis_server_process(
+    port: int,
+    *,
+    binary: str = "redis-server",
+    log_path: Path | None = None,
+    cwd: Path | None = None,
+    ready_timeout: float = 10.0,
+    stop_timeout: float = 5.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `redis_server_args(port, binary)` under `logged_process` and wait until it answers
+    PING on 127.0.0.1:`port`; it is stopped on exit, whatever happens.
+
+    Raises:
+        FileNotFoundError: `binary` is not installed (from `subprocess.Popen`).
+        RedisNotReadyError: it exited, or did not answer within `ready_timeout` seconds.
+    """
+    args = redis_server_args(port, binary)
+    with logged_process(args, log_path, cwd=cwd, stop_timeout=stop_timeout) as proc:
+        _wait_for_ping(port, proc, time.monotonic() + ready_timeout)
+        yield proc
+
+
+def _wait_for_ping(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RedisNotReadyError(
+        f"redis-server on port {port} did not answer PING in time (exit code {proc.poll()})"
+    )

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,18 +22,11 @@ from typing import Any
 import redis.asyncio as aioredis
 import yaml
 
-from gateway.child_process import logged_process
+from gateway.child_process import free_port, logged_process, redis_server_args
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "suppressed"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _sample_traffic() -> list[dict[str, Any] | str]:
@@ -142,13 +134,12 @@ def main() -> int:
     if redis_server is None:
         print("demo: redis-server not found (make demo installs it)", file=sys.stderr)
         return 1
-    ports = {k: _free_port() for k in ("redis", "smpp", "control", "ops")}
+    ports = {k: free_port() for k in ("redis", "smpp", "control", "ops")}
     sim_config, gw_config = _write_configs(ports)
     python = sys.executable
     print("smsgw demo: starting redis-server, the SMSC simulator and the gateway")
     with (
-        _process("redis", [redis_server, "--port", str(ports["redis"]), "--bind", "127.0.0.1",
-                           "--save", "", "--appendonly", "no"]),
+        _process("redis", redis_server_args(ports["redis"], redis_server)),
         _process("simulator", [python, "-m", "simulator", "--config", str(sim_config)]),
         _process("gateway", [python, "-m", "gateway.cli", "--config", str(gw_config), "run"]),
     ):  # fmt: skip

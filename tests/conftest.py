@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+
+from gateway.child_process import RedisNotReadyError, redis_server_process
+from gateway.child_process import free_port as free_port  # re-exported: tests import it from here
 
 # The `simulator` and `simulator_factory` fixtures (an in-process SMSC on a free port).
 pytest_plugins = ["tests.integration.simulator_fixture"]
@@ -55,14 +55,6 @@ def fail_on_loop_exception_handler() -> Iterator[None]:
         pytest.fail(f"event loop exception handler fired: {found}")
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 (bind to 0, read it back)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True, slots=True)
 class RedisServer:
     """A running redis-server on loopback."""
@@ -82,34 +74,11 @@ def redis_server() -> Iterator[RedisServer]:
     if binary is None:
         pytest.fail("redis-server is not installed: run `make test`, which installs it")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        _wait_for_ping(port, deadline=time.monotonic() + 10.0)
-        yield RedisServer("127.0.0.1", port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_for_ping(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    pytest.fail(f"redis-server on port {port} did not answer PING in time")
+        with redis_server_process(port, binary=binary, ready_timeout=10.0, stop_timeout=5.0):
+            yield RedisServer("127.0.0.1", port)
+    except RedisNotReadyError as error:  # raised while starting, never by a test
+        pytest.fail(str(error))
 
 
 @pytest.fixture

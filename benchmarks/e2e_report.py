@@ -1,0 +1,207 @@
+"""What the end-to-end benchmark measures and prints: CPU time, peak RSS, latency
+percentiles, the results table and the verdicts against the bars. Used by benchmarks/e2e.py.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmarks.e2e_stack import ROOT
+
+if TYPE_CHECKING:
+    from benchmarks.e2e import Options
+
+THROUGHPUT_BAR = 5000.0
+LATENCY_BAR_MS = 50.0
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (proc(5) stat fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of unsorted values; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))]
+
+
+@dataclass(slots=True, kw_only=True)
+class Result:
+    """One scenario's figures."""
+
+    name: str
+    messages: int
+    rate: float = float("nan")
+    accept_ms: list[float] = field(default_factory=list)
+    submit_ms: list[float] = field(default_factory=list)
+    deliver_ms: list[float] = field(default_factory=list)
+    rss_mib: float = float("nan")
+    gateway_cpu_ms: float = float("nan")  # gateway CPU per message
+    cpu: dict[str, float] = field(default_factory=dict)
+    parts: int = 0
+    not_delivered: int = 0
+
+
+class CpuMeter:
+    """CPU time per process between start() and stop(): seconds, and % of one core."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.started = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self.started
+        self.seconds = {
+            name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()
+        }
+        return {name: 100 * used / wall for name, used in self.seconds.items()}
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value:8.1f}" if value == value else f"{'-':>8}"
+
+
+def print_table(results: Sequence[Result]) -> None:
+    print(
+        f"\n{'scenario':<30} {'msgs':>7} {'parts':>7} {'msgs/s':>8} {'acc p50':>8} "
+        f"{'acc p99':>8} {'sub p50':>8} {'sub p99':>8} {'dlv p50':>8} {'dlv p99':>8} "
+        f"{'RSS MiB':>8} {'gw ms/msg':>9}  CPU % gw/sim/redis/driver"
+    )
+    for r in results:
+        cpu = "/".join(
+            f"{r.cpu.get(k, float('nan')):.0f}" for k in ("gateway", "simulator", "redis", "driver")
+        )
+        print(
+            f"{r.name:<30} {r.messages:>7} {r.parts:>7} {r.rate:>8,.0f} "
+            f"{_ms(percentile(r.accept_ms, 0.5))} {_ms(percentile(r.accept_ms, 0.99))} "
+            f"{_ms(percentile(r.submit_ms, 0.5))} {_ms(percentile(r.submit_ms, 0.99))} "
+            f"{_ms(percentile(r.deliver_ms, 0.5))} {_ms(percentile(r.deliver_ms, 0.99))} "
+            f"{r.rss_mib:>8.1f} {r.gateway_cpu_ms:>9.3f}  {cpu}"
+        )
+        if r.not_delivered:
+            print(
+                f"{'':<30} {r.not_delivered} messages ended in a final status other than delivered"
+            )
+    print(
+        "  (acc/sub/dlv = ms from XADD to the accepted/submitted/delivered event; msgs/s for (b) "
+        "is the offered rate achieved;\n   gw ms/msg = gateway CPU time per message, so "
+        "1000 / it is the rate one uncontended core could sustain)"
+    )
+
+
+def print_verdicts(results: Sequence[Result]) -> None:
+    on = [r.rate for r in results if r.name.startswith("(a)")]
+    off = [r.rate for r in results if r.name.startswith("(c)")]
+    if on and off:
+        best_on, best_off = _median(on), _median(off)
+        overhead = 100 * (best_off - best_on) / best_off
+        print(
+            f"\nops server on vs off: {best_on:,.0f} vs {best_off:,.0f} msgs/s (median of "
+            f"{len(on)}): overhead {overhead:+.1f}%"
+        )
+        cost_on = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(a)")])
+        cost_off = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(c)")])
+        print(
+            f"  gateway CPU per message on vs off: {cost_on:.3f} vs {cost_off:.3f} ms: "
+            f"overhead {100 * (cost_on - cost_off) / cost_off:+.1f}% (steadier than msgs/s when "
+            "other work shares the CPUs)"
+        )
+        print(
+            "  the engine always collects its Prometheus metrics (no config switch exists), "
+            "so this is the cost of the ops HTTP server plus /metrics scrapes, not of collection"
+        )
+    if on:
+        rate = _median(on)
+        verdict = "PASS" if rate >= THROUGHPUT_BAR else "MISS"
+        cost = _median([r.gateway_cpu_ms for r in results if r.name.startswith("(a)")])
+        print(
+            f"bar: >= {THROUGHPUT_BAR:,.0f} msgs/s end to end with receipts, ops on: {verdict} "
+            f"({rate:,.0f}; gateway CPU {cost:.3f} ms/msg, i.e. at most ~{1000 / cost:,.0f} "
+            "msgs/s on one uncontended core)"
+        )
+    for r in results:
+        if r.name.startswith("(b)"):
+            p99 = percentile(r.submit_ms, 0.99)
+            verdict = "PASS" if p99 < LATENCY_BAR_MS else "MISS"
+            print(
+                f"bar: p99 enqueue->submitted < {LATENCY_BAR_MS:.0f} ms at {r.rate:,.0f}/s "
+                f"offered: {verdict} ({p99:.1f} ms)"
+            )
+
+
+def _median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _revision() -> str:
+    """The checkout measured: short commit, and whether tracked files were modified."""
+    git = shutil.which("git")
+    try:
+        head = _run_git(git, "rev-parse", "--short", "HEAD")
+        dirty = _run_git(git, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, TypeError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {head}{' + uncommitted changes' if dirty else ''}"
+
+
+def _run_git(git: str | None, *args: str) -> str:
+    if git is None:
+        raise TypeError("git not found")
+    done = subprocess.run([git, *args], cwd=ROOT, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def print_header(opts: Options, warmup: int) -> None:
+    """When, what checkout, on what machine, and how the scenarios are set up."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"smsgw end-to-end benchmark, {now}; {_revision()}; {os.cpu_count()} CPUs, "
+        f"load avg {load}; Python {platform.python_version()}, uvloop {version('uvloop')}"
+    )
+    print(
+        f"  redis-server, simulator and `smsgw run` in their own processes on 127.0.0.1; "
+        f"seed {opts.seed}"
+    )
+    print(
+        f"  carrier: {opts.binds} binds x window {opts.window}, tps {opts.tps:g}, receipts on "
+        f"(simulator delay 0); gateway log level {opts.log_level}; warm-up {warmup} msgs"
+    )
+    print(
+        "  traffic: 80% short GSM-7, 10% UCS-2, 10% long GSM-7 (2-3 parts); transactional; "
+        "one recipient per message"
+    )

@@ -91,9 +91,9 @@ class CarrierDeliveries:
         results = await self.writer.write(ops)
         for (receipt, handset), result in zip(receipts, results, strict=True):
             self.observer.receipt_applied(self.carrier, result, receipt, handset)
-            if result == "unmatched":
+            if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
                 log.warning("dlr_unmatched", carrier=self.carrier, result=result,
-                            receipted_message_id=receipt.message_id)  # fmt: skip
+                            receipted_message_id=receipt.message_id, kept_seconds=600)  # fmt: skip
         replies = OpBatch()
         for mo in mos:
             outcome = None

@@ -77,6 +77,7 @@ class DispatchObserver(Protocol):
     def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None: ...
     def retried(self, carrier: str | None, reason: str) -> None: ...
     def throttled(self, carrier: str) -> None: ...
+    def receipt_matched_late(self, carrier: str) -> None: ...
     def throttle_waited(self, carrier: str, seconds: float) -> None: ...
     def verdict(self, outcome: str, reason: str) -> None: ...
 
@@ -288,10 +289,14 @@ class Dispatcher:
         return result
 
     def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
-        """Count final statuses set by receipts that arrived before the write that applied
-        them (apply.lua answers 'early:<status>')."""
+        """Count receipts that arrived before the write that applied them (apply.lua answers
+        'early', or 'early:<status>' when the receipt finished the message): each was counted
+        unmatched on arrival, and is now matched late."""
         for result in results:
-            if result.startswith("early:"):
+            if result == "early":
+                self.observer.receipt_matched_late(carrier)
+            elif result.startswith("early:"):
+                self.observer.receipt_matched_late(carrier)
                 status = Status(result.removeprefix("early:").partition(" ")[0])
                 self.observer.finished(status, carrier, None, country)
 

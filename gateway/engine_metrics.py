@@ -64,6 +64,9 @@ class EngineObserver:
     def throttled(self, carrier: str) -> None:
         self.metrics.carrier(carrier).retry("throttled").inc()
 
+    def receipt_matched_late(self, carrier: str) -> None:
+        self.metrics.carrier(carrier).receipts_matched_late.inc()
+
     def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
         """`result` is apply.lua's word: '<final status> <submitted_at>' when this receipt
         finished its message, else 'matched', 'unmatched', 'duplicate', ..."""

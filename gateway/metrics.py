@@ -172,8 +172,8 @@ class CarrierMetrics:
 
     __slots__ = (
         "_responses", "_retries", "_root", "_segments", "delivery_latency", "late_responses",
-        "mo_messages", "name", "opt_ins", "opt_outs", "queue_wait", "receipts_unmatched",
-        "submit_latency", "throttle_wait", "throttled",
+        "mo_messages", "name", "opt_ins", "opt_outs", "queue_wait", "receipts_matched_late",
+        "receipts_unmatched", "submit_latency", "throttle_wait", "throttled",
     )  # fmt: skip
 
     def __init__(self, root: GatewayMetrics, name: str) -> None:
@@ -186,6 +186,7 @@ class CarrierMetrics:
         self.queue_wait: Histogram = root.queue_wait.labels(name)
         self.delivery_latency: Histogram = root.delivery_latency.labels(name)
         self.receipts_unmatched: Counter = root.receipts_unmatched.labels(name)
+        self.receipts_matched_late: Counter = root.receipts_matched_late.labels(name)
         self.late_responses: Counter = root.late_responses.labels(name)
         self.mo_messages: Counter = root.mo_messages.labels(name)
         self.opt_outs: Counter = root.opt_events.labels(name, "opt_out")
@@ -381,7 +382,15 @@ class GatewayMetrics:
         self.receipts_unmatched = _counter(
             r,
             "smsgw_receipts_unmatched",
-            "Delivery receipts whose receipted_message_id matched no submitted message.",
+            "Delivery receipts whose id matched no submitted message when they arrived (kept "
+            "10 minutes for a submit_sm_resp or an outcome-unknown hold that may still come).",
+            carrier,
+        )
+        self.receipts_matched_late = _counter(
+            r,
+            "smsgw_receipts_matched_late",
+            "Receipts counted unmatched on arrival and applied later, when the submit_sm_resp "
+            "was recorded or the message was held outcome-unknown.",
             carrier,
         )
         self.late_responses = _counter(

@@ -156,11 +156,17 @@ async def test_receipt_before_submit_response_is_matched(
     config = simulator_config(faults={"dlr_before_resp": True}, receipts={"delay": 0.0})
     async with start_simulator(config) as sim:
         settings = engine_settings(redis_server.url, [("sim", sim.host, sim.port)])
-        async with running_engine(settings):
+        async with running_engine(settings) as engine:
             await enqueue(redis_client, [message(n) for n in range(10)])
             events = await wait_for_statuses(redis_client, [f"m{n}" for n in range(10)])
+            registry = engine.registry
     for n in range(10):
         assert statuses(events, f"m{n}") == ["accepted", "submitted", "delivered"]
+    # a receipt applied before its submit_sm_resp was recorded is counted unmatched on
+    # arrival and matched late; none stays unmatched
+    unmatched = registry.get_sample_value("smsgw_receipts_unmatched_total", {"carrier": "sim"})
+    late = registry.get_sample_value("smsgw_receipts_matched_late_total", {"carrier": "sim"})
+    assert unmatched == late, (unmatched, late)
 
 
 async def test_failover_to_second_carrier_when_first_is_down(

@@ -25,17 +25,11 @@ from typing import Any
 import uvloop
 
 from gateway.bind import Bind, BindSettings
+from gateway.child_process import free_port
 from gateway.smpp.constants import BindType, CommandStatus
 from gateway.smpp.pdu import Pdu, SubmitSm
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -293,12 +293,12 @@ class Dispatcher:
         'early', or 'early:<status>' when the receipt finished the message): each was counted
         unmatched on arrival, and is now matched late."""
         for result in results:
-            if result == "early":
-                self.observer.receipt_matched_late(carrier)
-            elif result.startswith("early:"):
-                self.observer.receipt_matched_late(carrier)
-                status = Status(result.removeprefix("early:").partition(" ")[0])
-                self.observer.finished(status, carrier, None, country)
+            word, colon, rest = result.partition(":")
+            if word != "early":
+                continue
+            self.observer.receipt_matched_late(carrier)
+            if colon:
+                self.observer.finished(Status(rest.partition(" ")[0]), carrier, None, country)
 
     async def _mark_inflight(
         self, work: Work, verdict: Verdict, carrier: Carrier, parts: int

@@ -132,17 +132,20 @@ def rates(
     return len(ours_items) / best[0], len(their_items) / best[1]
 
 
-def bench_kind(kind: str, make: Callable[[random.Random, int], dict[str, Any]]) -> list[tuple]:
+Row = tuple[str, str, float, float]  # PDU, operation, ours/s, smpplib's/s
+
+
+def bench_kind(kind: str, make: Callable[[random.Random, int], dict[str, Any]]) -> list[Row]:
     rng = random.Random(f"{SEED}-{kind}")
     client = _Client()
     cls = CLASSES[kind]
     fields = [make(rng, seq) for seq in range(1, COUNT + 1)]
     our_fields = [ours_kwargs(kind, f) for f in fields]
-    their_fields = []
+    their_fields: list[dict[str, Any]] = []
     for f in fields:
-        theirs = dict(f)
-        theirs["sequence"] = theirs.pop("sequence_number")
-        their_fields.append(theirs)
+        their_kwargs = dict(f)
+        their_kwargs["sequence"] = their_kwargs.pop("sequence_number")
+        their_fields.append(their_kwargs)
     ours = [cls(**f) for f in our_fields]
     theirs = [smpplib_build(kind, f, client) for f in their_fields]
     frames = [encode_pdu(p) for p in ours]

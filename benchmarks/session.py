@@ -86,7 +86,7 @@ async def run_case(port: int, window: int, messages: int, receipts: bool) -> dic
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            pdu = SubmitSm(destination_addr=f"4479111{remaining % 100000:05d}", **pdu_template)  # type: ignore[arg-type]
+            pdu = SubmitSm(destination_addr=f"4479111{remaining % 100000:05d}", **pdu_template)
             started = perf()
             response = await bind.submit(pdu)
             latencies.append(perf() - started)

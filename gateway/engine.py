@@ -24,8 +24,10 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 import structlog
 from prometheus_client import CollectorRegistry
 
@@ -142,6 +144,7 @@ class Engine:
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
+        self._waiting_workers: set[asyncio.Task[Any]] = set()  # workers idle on the queue
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -195,8 +198,16 @@ class Engine:
 
     async def _shutdown(self, feeders: Sequence[asyncio.Task[None]],
                         workers: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
+        """Stop reading, start no new submit, wait for the responses of what is on the wire
+        (up to `engine.shutdown_drain`), unbind. Everything else is left as it was: stream
+        entries pending (resumed by this consumer name's next run, or reclaimed by another
+        instance after `claim_idle_ms`) and deferred messages under their lease."""
         log.info("engine_stopping", queued=self._queue.qsize(), busy=self._busy)
         await cancel_and_wait(feeders)
+        self.dispatcher.stop()
+        self.pool.refuse_requests()
+        for task in list(self._waiting_workers):  # idle: take nothing more from the queue
+            task.cancel()
         deadline = time.monotonic() + self.settings.engine.shutdown_drain
         if self._busy:
             with contextlib.suppress(TimeoutError):
@@ -285,57 +296,118 @@ class Engine:
         await self.writer.write(acks)
 
     async def ingest(self, entries: Sequence[Entry]) -> None:
-        """Validate a batch, record accepted/rejected, and queue the new ones for work."""
-        now = self.clock()
-        rejects = OpBatch()
-        valid: list[tuple[Entry, OutboundMessage]] = []
-        max_text = self.settings.engine.max_text_length
-        for entry in entries:
-            parsed = (
-                parse_outbound(entry.data, max_text_length=max_text)
-                if entry.data is not None
-                else Rejected(id=None, reason="missing_field", detail="entry has no data field")
-            )
-            if isinstance(parsed, Rejected):
-                record_rejected_entry(rejects, self.ctx, entry.entry_id, parsed.id, now,
-                                      code=parsed.reason, reason=parsed.detail)  # fmt: skip
-                self.observer.finished(Status.rejected, None, parsed.reason)
-            else:
-                valid.append((entry, parsed))
-        if rejects.args:
-            await self.writer.write(rejects)
-        if valid:
-            await self._accept(valid, now)
+        """Validate a batch, record accepted/rejected, and queue the new ones for work.
 
-    async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> None:
-        header: list[str | int | float] = [
-            self.keys.prefix,
-            self.keys.events,
-            self.ctx.events_maxlen,
-            self.ctx.ttl,
-            now,
-        ]
-        rows: list[str] = []
-        for entry, message in valid:
-            event = event_json(message.id, Status.accepted, now)
-            rows += [message.id, entry.entry_id, message_to_json(message), event, message.to]
-        results = await self.store.accept(header, rows)
+        Entries this instance already holds (queued or under work) are skipped, so an entry
+        read twice (our own pending list and a reclaim) is never worked on twice at once.
+        Each entry is judged alone: one that cannot be read or stored is rejected with a
+        reason and acknowledged, and the others go on.
+        """
+        fresh = [e for e in entries if e.entry_id not in self._held]
+        self._held.update(e.entry_id for e in fresh)
+        queued: set[str] = set()
+        try:
+            now = self.clock()
+            rejects = OpBatch()
+            valid: list[tuple[Entry, OutboundMessage]] = []
+            for entry in fresh:
+                parsed = self._parse_entry(entry)
+                if isinstance(parsed, Rejected):
+                    self._reject_entry(rejects, entry, parsed, now)
+                else:
+                    valid.append((entry, parsed))
+            if rejects.args:
+                await self.writer.write(rejects)
+            if valid:
+                queued = await self._accept(valid, now)
+        finally:
+            self._held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
+
+    def _parse_entry(self, entry: Entry) -> OutboundMessage | Rejected:
+        if entry.data is None:
+            return Rejected(id=None, reason="missing_field", detail="entry has no data field")
+        if entry.data_fields > 1:
+            detail = f"entry has {entry.data_fields} data fields; exactly one is allowed"
+            return Rejected(id=None, reason="duplicate_field", detail=detail)
+        try:
+            return parse_outbound(entry.data, max_text_length=self.settings.engine.max_text_length)
+        except Exception:  # a validation bug costs one entry, never its batch
+            log.exception("entry_validation_failed", entry_id=entry.entry_id)
+            self.metrics.internal_error("ingest").inc()
+            return Rejected(id=None, reason="invalid_entry", detail="the entry could not be read")
+
+    def _reject_entry(self, batch: OpBatch, entry: Entry, rejected: Rejected, now: float) -> None:
+        record_rejected_entry(batch, self.ctx, entry.entry_id, rejected.id, now,
+                              code=rejected.reason, reason=rejected.detail)  # fmt: skip
+        self.observer.finished(Status.rejected, None, rejected.reason)
+
+    async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> set[str]:
+        """accept.lua for the batch; returns the entry ids queued for work."""
+        try:
+            results = await self.store.accept(self._accept_header(now), _accept_rows(valid, now))
+        except QueueUnavailableError:
+            raise
+        except redis.exceptions.RedisError:
+            if len(valid) == 1:
+                raise
+            # One entry Redis refuses must not hold back the rest: accept them one by one.
+            queued: set[str] = set()
+            for item in valid:
+                queued |= await self._accept_alone(item, now)
+            return queued
+        return await self._after_accept(valid, results, now)
+
+    async def _accept_alone(self, item: tuple[Entry, OutboundMessage], now: float) -> set[str]:
+        try:
+            results = await self.store.accept(self._accept_header(now), _accept_rows([item], now))
+        except QueueUnavailableError:
+            raise
+        except redis.exceptions.RedisError as error:
+            entry, message = item
+            log.warning("entry_not_storable", entry_id=entry.entry_id, error=str(error))
+            rejects = OpBatch()
+            detail = "the entry could not be stored"
+            self._reject_entry(rejects, entry, Rejected(id=message.id, reason="invalid_entry",
+                                                        detail=detail), now)  # fmt: skip
+            await self.writer.write(rejects)
+            return set()
+        return await self._after_accept([item], results, now)
+
+    def _accept_header(self, now: float) -> list[str | int | float]:
+        return [self.keys.prefix, self.keys.events, self.ctx.events_maxlen, self.ctx.ttl, now]
+
+    async def _after_accept(
+        self,
+        valid: Sequence[tuple[Entry, OutboundMessage]],
+        results: Sequence[AcceptResult],
+        now: float,
+    ) -> set[str]:
+        """Queue new messages and resumable ones (a reclaim, or our own pending list after a
+        restart); acknowledge the rest: duplicates of an id taken by another entry, and
+        entries whose record shows they need no more work here (a carrier acceptance, a final
+        state, or a deferral the scheduler owns) — never resent."""
         acks = OpBatch()
+        queued: set[str] = set()
         accepted = 0
         for (entry, message), result in zip(valid, results, strict=True):
             work = Work(message=message, entry_id=entry.entry_id, enqueued_at=now)
             if result.kind == "new":
                 accepted += 1
                 self._enqueue(work)
+                queued.add(entry.entry_id)
             elif result.kind == "resume" and result.status in ("accepted", ""):
                 self._enqueue(_resumed(work, result))
+                queued.add(entry.entry_id)
             else:
                 if result.kind == "duplicate":
                     log.info("duplicate_id_ignored", message_id=message.id, status=result.status)
+                else:
+                    log.info("resume_settled", message_id=message.id, status=result.status)
                 acks.ack(self.keys.outbound, self.ctx.group, entry.entry_id)
         self.observer.accepted(accepted)
         if acks.args:
             await self.writer.write(acks)
+        return queued
 
     def _enqueue(self, work: Work) -> None:
         """Queue work in priority order: category lane, then priority, then arrival."""
@@ -379,8 +451,15 @@ class Engine:
 
     async def _work(self) -> None:
         queue = self._queue
-        while True:
-            _, _, work = await queue.get()
+        me = asyncio.current_task()
+        while not self.dispatcher.is_stopping():
+            if me is not None:
+                self._waiting_workers.add(me)
+            try:
+                _, _, work = await queue.get()
+            finally:
+                if me is not None:
+                    self._waiting_workers.discard(me)
             self._busy += 1
             self._idle.clear()
             try:
@@ -463,6 +542,15 @@ class Engine:
             required_carriers=[c.name for c in self.settings.carriers if c.required],
         )
         return await check()
+
+
+def _accept_rows(valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> list[str]:
+    """accept.lua's five words per message: id, entry id, payload, accepted event, dest."""
+    rows: list[str] = []
+    for entry, message in valid:
+        event = event_json(message.id, Status.accepted, now)
+        rows += [message.id, entry.entry_id, message_to_json(message), event, message.to]
+    return rows
 
 
 def _resumed(work: Work, result: AcceptResult) -> Work:

@@ -12,6 +12,8 @@
 | `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |
 | `{p}deferred` | sorted set | message ids by due time (send_at, quiet hours, retries) |
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
+| `{p}inflight:<msisdn>` | set | messages marked in flight to a destination, awaiting a response |
+| `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
 | `{p}throttle:<carrier>` | string | the carrier's shared token bucket |
 """
 
@@ -63,6 +65,9 @@ class Keys:
 
     def unknown_outcome(self, carrier: str, msisdn: str) -> str:
         return f"{self.prefix}unknown:{carrier}:{msisdn}"
+
+    def inflight(self, msisdn: str) -> str:
+        return f"{self.prefix}inflight:{msisdn}"
 
     def throttle(self, carrier: str) -> str:
         return f"{self.prefix}throttle:{carrier}"

@@ -13,6 +13,7 @@ import enum
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -95,14 +96,57 @@ def parse_outbound(raw: bytes | str, *, max_text_length: int) -> OutboundMessage
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return Rejected(id=None, reason="invalid_json", detail="data is not valid JSON")
+    except RecursionError:
+        return Rejected(id=None, reason="invalid_json", detail="data is nested too deeply")
     if not isinstance(data, dict):
         return Rejected(id=None, reason="invalid_json", detail="data must be a JSON object")
     message_id = data.get("id")
     readable_id = message_id if _is_usable_id(message_id) else None
+    if _may_hold_surrogates(raw):
+        broken = _unencodable_field(data)
+        if broken is not None:
+            detail = f"{broken} holds a lone UTF-16 surrogate, which no handset can show"
+            return Rejected(id=readable_id if broken != "id" else None, reason="invalid_text",
+                            detail=detail)  # fmt: skip
     try:
         return _build(data, max_text_length)
     except _Invalid as invalid:
         return Rejected(id=readable_id, reason=invalid.reason, detail=invalid.detail)
+
+
+# JSON can spell a lone surrogate only as an escape (RFC 8259 §8.2): look closer only then.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogates(raw: bytes | str) -> bool:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return True  # UTF-16/32 JSON (json.loads reads those too): look at every field
+    return _SURROGATE_ESCAPE.search(raw) is not None
+
+
+def _unencodable_field(data: dict[str, Any]) -> str | None:
+    """The first top-level field whose strings (at any depth) are not valid Unicode text."""
+    for key, value in data.items():
+        if not _encodable(key) or not _encodable(value):
+            return str(key).encode("utf-8", "replace").decode()
+    return None
+
+
+def _encodable(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _is_usable_id(value: object) -> bool:
@@ -226,10 +270,14 @@ def event_json(
     attempt: int | None = None,
     error_code: str | None = None,
     error_reason: str | None = None,
+    entry_id: str | None = None,
 ) -> str:
     """One event entry's `data`: {"id","status","ts","carrier","carrier_message_id","parts",
-    "attempt","error":{"code","reason"}}; ts is ISO-8601 UTC with milliseconds."""
+    "attempt","error":{"code","reason"}}; ts is ISO-8601 UTC with milliseconds. Rejections of
+    bad queue entries also name the stream entry (`entry_id`)."""
     event: dict[str, Any] = {"id": message_id, "status": status.value, "ts": iso_ts(ts)}
+    if entry_id is not None:
+        event["entry_id"] = entry_id
     if carrier is not None:
         event["carrier"] = carrier
     if carrier_message_id is not None:

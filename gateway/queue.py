@@ -1,9 +1,11 @@
 """The outbound stream as a Redis consumer group: read, re-read our own pending, reclaim.
 
 Entries stay pending (in the group's PEL) until the engine has durably recorded their fate and
-acked them inside the same state script. At start we first re-read our own pending entries
-(id 0), which resumes whatever a previous run of this consumer left; other instances' entries
-idle longer than `claim_idle_ms` are taken over with XAUTOCLAIM.
+acked them inside the same state script. At start we first walk our own pending entries once,
+oldest first, with a cursor (XREADGROUP from id 0, then from the last id returned), which
+resumes whatever a previous run of this consumer left, each entry exactly once per start; then
+we read new entries (`>`). Other instances' entries idle longer than `claim_idle_ms` are taken
+over with XAUTOCLAIM.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from gateway.state_store import map_redis_errors
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One stream entry: its id and its `data` field (None when the field is missing)."""
+    """One stream entry: its id and its `data` field (None when the field is missing);
+    `data_fields` counts the `data` fields it has (more than one is a malformed entry)."""
 
     entry_id: str
     data: bytes | None
+    data_fields: int = 1
 
 
 class StreamConsumer:
@@ -35,6 +39,7 @@ class StreamConsumer:
         self.group = group
         self.consumer = consumer
         self._own_pending_done = False
+        self._pending_cursor = "0"  # the last of our own pending entries handed out
         self._claim_cursor = "0-0"
 
     async def ensure_group(self) -> None:
@@ -47,37 +52,47 @@ class StreamConsumer:
                     raise
 
     async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """Our own pending entries first (after a restart), then new ones."""
+        """Our own pending entries first (after a restart), each once, then new ones.
+
+        Reading the PEL always from id 0 would hand out the same pending entries again on
+        every call while they are still being worked on: the cursor walks it once.
+        """
         if not self._own_pending_done:
-            entries = await self._read("0", count, None)
+            entries = await self._read(self._pending_cursor, count, None)
             if entries:
+                self._pending_cursor = entries[-1].entry_id
                 return entries
             self._own_pending_done = True
         return await self._read(">", count, block_ms)
 
     async def _read(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
-        with map_redis_errors():
-            response: Any = await self.client.xreadgroup(
-                self.group, self.consumer, {self.stream: last_id}, count=count, block=block_ms
-            )
+        args: list[str | int] = ["GROUP", self.group, self.consumer, "COUNT", count]
+        if block_ms is not None:
+            args += ["BLOCK", block_ms]
+        response = await self._raw(b"XREADGROUP", *args, "STREAMS", self.stream, last_id)
         if not response:
             return []
-        return [_entry(entry_id, fields) for entry_id, fields in response[0][1]]
+        # one stream: [[name, entries]] as RESP2 spells it, {name: entries} as RESP3 does
+        streams = response.values() if isinstance(response, dict) else (s[1] for s in response)
+        return [_entry(entry_id, fields) for entry_id, fields in next(iter(streams))]
 
     async def reclaim(self, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries other consumers left pending for longer than `min_idle_ms`."""
-        with map_redis_errors():
-            result: Any = await self.client.xautoclaim(
-                self.stream,
-                self.group,
-                self.consumer,
-                min_idle_time=min_idle_ms,
-                start_id=self._claim_cursor,
-                count=count,
-            )
+        result = await self._raw(
+            b"XAUTOCLAIM", self.stream, self.group, self.consumer, min_idle_ms,
+            self._claim_cursor, "COUNT", count,
+        )  # fmt: skip
         cursor, claimed = result[0], result[1]
-        self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
-        return [_entry(entry_id, fields) for entry_id, fields in claimed if fields is not None]
+        self._claim_cursor = _text(cursor)
+        return [_entry(item[0], item[1]) for item in claimed if item is not None and item[1]]
+
+    async def _raw(self, command: bytes, *args: str | int) -> Any:
+        """Run `command` and return Redis's reply unparsed. The command name as bytes makes
+        redis-py apply no response callback, so entries keep the flat field list Redis sent
+        (the XREADGROUP/XAUTOCLAIM callbacks fold fields into a dict, hiding a second `data`
+        field). tests/integration/test_queue_depth.py checks a duplicate field is seen."""
+        with map_redis_errors():
+            return await self.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
 
     async def touch(self, entry_ids: Iterable[str]) -> None:
         """Reset the idle time of entries we are still working on (XCLAIM ... JUSTID), so
@@ -114,8 +129,15 @@ def _text(value: Any) -> str:
 
 
 def _entry(entry_id: Any, fields: Any) -> Entry:
-    text_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-    data = (fields.get(b"data") or fields.get("data")) if fields else None
-    if data is None or isinstance(data, bytes):
-        return Entry(text_id, data)
-    return Entry(text_id, str(data).encode())
+    """An entry from Redis's flat field list (`[name, value, name, value, ...]`, or nil for
+    an entry trimmed from the stream while pending)."""
+    values = [
+        _bytes(fields[i + 1])
+        for i in range(0, len(fields or ()) - 1, 2)
+        if _text(fields[i]) == "data"
+    ]
+    return Entry(_text(entry_id), values[0] if values else None, len(values))
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -36,6 +36,9 @@ class Origin:
 
 
 def _settle(batch: OpBatch, ctx: RecordContext, origin: Origin, *, keep_deferred: bool) -> None:
+    """What settles whatever the message's state: the stream ack, the deferred set, and its
+    destination's in-flight and held indexes (K re-adds a message being held)."""
+    batch.settle_indexes(ctx.keys.prefix, origin.message_id)
     if origin.entry_id is not None:
         batch.ack(ctx.keys.outbound, ctx.group, origin.entry_id)
     if origin.from_deferred and not keep_deferred:
@@ -66,18 +69,19 @@ def record_final(
         fields["error_code"] = code
     if reason is not None:
         fields["error_reason"] = reason
-    batch.hset(ctx.keys.message(message_id), fields)
-    batch.expire(ctx.keys.message(message_id), ctx.ttl)
-    data = event_json(
-        message_id,
-        status,
-        now,
-        carrier=carrier,
-        attempt=attempt,
-        error_code=code,
-        error_reason=reason,
-    )
-    _event(batch, ctx, message_id, data)
+    with batch.guarded(ctx.keys.message(message_id), "open"):
+        batch.hset(ctx.keys.message(message_id), fields)
+        batch.expire(ctx.keys.message(message_id), ctx.ttl)
+        data = event_json(
+            message_id,
+            status,
+            now,
+            carrier=carrier,
+            attempt=attempt,
+            error_code=code,
+            error_reason=reason,
+        )
+        _event(batch, ctx, message_id, data)
     _settle(batch, ctx, origin, keep_deferred=False)
 
 
@@ -85,10 +89,20 @@ def record_rejected_entry(
     batch: OpBatch, ctx: RecordContext, entry_id: str, message_id: str | None, now: float,
     *, code: str, reason: str,
 ) -> None:  # fmt: skip
-    """Bad input on the queue: a rejected event, and the entry acked. No hash is written, so
-    a bad entry can never overwrite the record of a good message with the same id."""
-    data = event_json(message_id, Status.rejected, now, error_code=code, error_reason=reason)
+    """Bad input on the queue: a rejected event naming the stream entry, a state hash, and
+    the entry acked. With no readable id, the entry id stands for it. The hash (and history)
+    is written only when none exists, so a bad entry never overwrites the record of a good
+    message with the same id."""
+    message_id = message_id or entry_id
+    data = event_json(message_id, Status.rejected, now, error_code=code, error_reason=reason,
+                      entry_id=entry_id)  # fmt: skip
     batch.xadd(ctx.keys.events, ctx.events_maxlen, data)
+    key = ctx.keys.message(message_id)
+    with batch.guarded(key, "absent"):
+        batch.hset(key, {"status": Status.rejected.value, "ts": now, "entry": entry_id,
+                         "error_code": code, "error_reason": reason})  # fmt: skip
+        batch.expire(key, ctx.ttl)
+        batch.history(ctx.keys.history(message_id), data, ctx.ttl)
     batch.ack(ctx.keys.outbound, ctx.group, entry_id)
 
 
@@ -114,23 +128,34 @@ def record_deferred(
         "due": iso_ts(due),
     }
     fields.update(extra or {})
-    batch.hset(ctx.keys.message(message_id), fields)
-    batch.zadd(ctx.keys.deferred, due, message_id)
-    data = event_json(
-        message_id, Status.deferred, now, attempt=attempt, error_code=code, error_reason=reason
-    )
-    _event(batch, ctx, message_id, data)
+    with batch.guarded(ctx.keys.message(message_id), "open"):
+        batch.hset(ctx.keys.message(message_id), fields)
+        batch.zadd(ctx.keys.deferred, due, message_id)
+        data = event_json(
+            message_id, Status.deferred, now, attempt=attempt, error_code=code, error_reason=reason
+        )
+        _event(batch, ctx, message_id, data)
     _settle(batch, ctx, origin, keep_deferred=True)
 
 
 def record_inflight(batch: OpBatch, ctx: RecordContext, message_id: str, carrier: str,
                     ref: int, parts: int, destination: str) -> None:  # fmt: skip
     """Written (durably) before the first byte of a submit goes out: a process that dies
-    after this line leaves a record that says the outcome may be unknown."""
+    after this line leaves a record that says the outcome may be unknown. The destination's
+    in-flight index keeps receipts from settling another message held for it meanwhile."""
     batch.hset(
         ctx.keys.message(message_id),
         {"inflight": carrier, "ref": ref, "parts": parts, "carrier": carrier, "dest": destination},
     )
+    batch.sadd(ctx.keys.inflight(destination), message_id, ctx.ttl)
+
+
+def record_not_sent(batch: OpBatch, ctx: RecordContext, message_id: str) -> None:
+    """The in-flight mark taken back: nothing of the submit left this process (a drain at
+    shutdown stopped it first), so the message is as it was before the mark."""
+    batch.settle_indexes(ctx.keys.prefix, message_id)
+    with batch.guarded(ctx.keys.message(message_id), "open"):
+        batch.hset(ctx.keys.message(message_id), {"inflight": ""})
 
 
 def record_submitted(
@@ -146,6 +171,22 @@ def record_submitted(
 ) -> None:
     """Every part accepted by the carrier: submitted, ids mapped for receipts, entry acked."""
     message_id = origin.message_id
+    with batch.guarded(ctx.keys.message(message_id), "open"):
+        _submitted_state(batch, ctx, message_id, now, carrier, carrier_ids, attempt)
+    ts = iso_ts(now)
+    for part, keys in enumerate(id_keys):
+        for key in keys:
+            batch.map_carrier_id(
+                ctx.keys.prefix, carrier, key, message_id, part, ctx.ttl,
+                ctx.keys.events, ctx.events_maxlen, ts,
+            )  # fmt: skip
+    _settle(batch, ctx, origin, keep_deferred=False)
+
+
+def _submitted_state(
+    batch: OpBatch, ctx: RecordContext, message_id: str, now: float, carrier: str,
+    carrier_ids: Sequence[str], attempt: int,
+) -> None:  # fmt: skip
     joined = ",".join(carrier_ids)
     batch.hset(
         ctx.keys.message(message_id),
@@ -172,14 +213,6 @@ def record_submitted(
         attempt=attempt,
     )
     _event(batch, ctx, message_id, data)
-    ts = iso_ts(now)
-    for part, keys in enumerate(id_keys):
-        for key in keys:
-            batch.map_carrier_id(
-                ctx.keys.prefix, carrier, key, message_id, part, ctx.ttl,
-                ctx.keys.events, ctx.events_maxlen, ts,
-            )  # fmt: skip
-    _settle(batch, ctx, origin, keep_deferred=False)
 
 
 def record_partial(
@@ -210,7 +243,8 @@ def record_unknown_outcome(
     """Index a held outcome-unknown message by destination so a receipt can resolve it, and
     apply a receipt for that destination that came first. Put it after the `deferred`
     record in the batch: a receipt applied here makes the message final."""
-    batch.hset(ctx.keys.message(message_id), {"outcome": "unknown", "carrier": carrier})
+    with batch.guarded(ctx.keys.message(message_id), "open"):
+        batch.hset(ctx.keys.message(message_id), {"outcome": "unknown", "carrier": carrier})
     batch.hold_unknown(
         ctx.keys.prefix, carrier, destination, message_id, ctx.ttl, ctx.keys.events,
         ctx.events_maxlen,

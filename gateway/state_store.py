@@ -73,6 +73,22 @@ class OpBatch:
     def srem(self, key: str, member: str) -> None:
         self.args += ["M", key, member]
 
+    @contextlib.contextmanager
+    def guarded(self, key: str, mode: str) -> Iterator[None]:
+        """Ops added inside the block run only if `key` passes `mode`: "open" (its status is
+        not final: a final state is never overwritten) or "absent" (the key does not exist).
+        No op inside may return a result."""
+        self.args += ["G", key, mode, 0]
+        start, results = len(self.args), self.results
+        yield
+        if self.results != results:
+            raise ValueError("an op with a result cannot be guarded")
+        self.args[start - 1] = len(self.args) - start
+
+    def settle_indexes(self, prefix: str, message_id: str) -> None:
+        """Drop the message from its destination's in-flight and held indexes."""
+        self.args += ["Q", prefix, message_id]
+
     def hold_unknown(
         self, prefix: str, carrier: str, destination: str, message_id: str, ttl: int,
         events: str, maxlen: int,

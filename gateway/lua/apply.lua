@@ -12,9 +12,14 @@
 --   M key member                SREM
 --   U prefix carrier cid msg part ttl events maxlen ts
 --                               map a carrier message id to (msg, part); apply an early receipt
+--   G key mode n                guard: skip the next n words when `mode` says so: 'open' skips
+--                               them when the hash's status is final (a final state is never
+--                               overwritten), 'absent' when the key exists
+--   Q prefix msg                the message's submit is settled: drop it from the indexes of
+--                               submits in flight and held outcome-unknown for its destination
 --   K prefix carrier dest msg ttl events maxlen
 --                               hold an outcome-unknown message for a receipt by destination;
---                               apply a final receipt already parked for that destination
+--                               apply a final receipt already parked for it (see below)
 --   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
 --                               apply a delivery receipt (candidates most preferred first);
 --                               appends one result
@@ -24,11 +29,30 @@
 -- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'; one per K op: 'held' |
 -- 'early:<final status>'.
 -- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
+--
+-- Receipts by destination. A submit whose response never came is held, indexed under
+-- unknown:<carrier>:<dest>; its receipt cannot be matched by id, only by destination. To never
+-- settle the wrong message, a receipt unmatched by id settles a held message only when it is
+-- the one held message for that carrier and destination AND no submit to that destination
+-- is in flight (inflight:<dest>, written with the in-flight mark): a submit awaiting its
+-- response could be the receipt's real owner (its id is not mapped yet). A receipt that comes
+-- while exactly one submit to the destination is in flight and none is held is parked for
+-- that one message (earlydest), and applied only if that message is then held.
 
 local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
                expired=true, failed=true}
 local RECEIPT_STATUS = {delivered='delivered', undelivered='undelivered', expired='expired',
                         rejected='undelivered', deleted='undelivered', unknown='undelivered'}
+
+-- Drop `msg` from the in-flight and held indexes of its destination (op Q); `carrier`, when
+-- given, is the one holding it (else the hash's).
+local function settle_indexes(prefix, msg, carrier)
+  local f = redis.call('HMGET', prefix .. 'msg:' .. msg, 'dest', 'carrier')
+  if not f[1] then return end
+  redis.call('SREM', prefix .. 'inflight:' .. f[1], msg)
+  carrier = carrier or f[2]
+  if carrier then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. f[1], msg) end
+end
 
 -- Returns the result word for a receipt that finished the message: "<status> <submitted_at>"
 -- (seconds since the epoch when its submit_sm_resp was recorded, for the latency histogram).
@@ -52,8 +76,7 @@ local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxle
   redis.call('EXPIRE', hkey, ttl)
   redis.call('EXPIRE', mkey, ttl)
   redis.call('ZREM', prefix .. 'deferred', msg)
-  local dest = redis.call('HGET', mkey, 'dest')
-  if dest then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg) end
+  settle_indexes(prefix, msg, carrier)
   return status .. ' ' .. submitted_at
 end
 
@@ -144,21 +167,42 @@ while i <= n do
       results[#results + 1] = 'mapped'
     end
     i = i + 10
+  elseif op == 'G' then
+    local key, mode, skip = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+    local pass
+    if mode == 'absent' then
+      pass = redis.call('EXISTS', key) == 0
+    else
+      pass = not FINAL[redis.call('HGET', key, 'status') or '']
+    end
+    i = i + 4
+    if not pass then i = i + skip end
+  elseif op == 'Q' then
+    settle_indexes(ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
   elseif op == 'K' then
     local prefix, carrier, dest, msg = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     local ttl, events, maxlen = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-    local ukey = prefix .. 'unknown:' .. carrier .. ':' .. dest
-    redis.call('SADD', ukey, msg)
-    redis.call('EXPIRE', ukey, ttl)
     local result = 'held'
-    local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
-    if redis.call('SCARD', ukey) == 1 then  -- only one candidate: the match is unambiguous
-      local early = redis.call('LPOP', dkey)
-      if early then
-        local r = cjson.decode(early)
-        local applied = apply_receipt(prefix, carrier, msg, '?', r[1], r[2], r[3], r[4],
-                                      events, maxlen, ttl)
-        result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
+    if not FINAL[redis.call('HGET', prefix .. 'msg:' .. msg, 'status') or ''] then
+      local ukey = prefix .. 'unknown:' .. carrier .. ':' .. dest
+      redis.call('SADD', ukey, msg)
+      redis.call('EXPIRE', ukey, ttl)
+      local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
+      -- the one held message, nothing else in flight: a receipt parked for it is its own
+      if redis.call('SCARD', ukey) == 1
+          and redis.call('SCARD', prefix .. 'inflight:' .. dest) == 0 then
+        for _, early in ipairs(redis.call('LRANGE', dkey, 0, -1)) do
+          local r = cjson.decode(early)
+          if r[5] == msg then
+            redis.call('DEL', dkey)
+            for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. carrier .. ':' .. r[j]) end
+            local applied = apply_receipt(prefix, carrier, msg, '?', r[1], r[2], r[3], r[4],
+                                          events, maxlen, ttl)
+            result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
+            break
+          end
+        end
       end
     end
     results[#results + 1] = result
@@ -181,24 +225,27 @@ while i <= n do
       result = apply_receipt(prefix, carrier, string.sub(found, 1, tab - 1),
                              string.sub(found, tab + 1), state, final, err, ts, events, maxlen, ttl)
     else
-      local members = {}
-      if dest ~= '' then
-        members = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
+      local held, flying = {}, {}
+      if dest ~= '' and final == '1' then
+        held = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
+        flying = redis.call('SMEMBERS', prefix .. 'inflight:' .. dest)
       end
-      if #members == 1 and final == '1' then
-        result = apply_receipt(prefix, carrier, members[1], '?', state, final, err, ts,
+      if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
+        result = apply_receipt(prefix, carrier, held[1], '?', state, final, err, ts,
                                events, maxlen, ttl)
       else
         local packed = cjson.encode({state, final, err, ts})
+        local cands = {}
         for j = 1, ncand do
-          redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. ARGV[i + 3 + j], packed,
-                     'EX', 600)
+          cands[j] = ARGV[i + 3 + j]
+          redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. cands[j], packed, 'EX', 600)
         end
-        if dest ~= '' and final == '1' then
-          -- also by destination: the submit may never get its response recorded (a crash
-          -- mid-submit); the message is then held outcome-unknown (op K) and settled by this
+        if #held == 0 and #flying == 1 then
+          -- its one possible owner may never get its response recorded (a crash mid-submit):
+          -- it is then held (op K) and settled by this, if nothing else went to `dest` since
           local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
-          redis.call('RPUSH', dkey, packed)
+          redis.call('RPUSH', dkey, cjson.encode({state, final, err, ts, flying[1],
+                                                  unpack(cands)}))
           redis.call('EXPIRE', dkey, 600)
         end
         result = 'unmatched'

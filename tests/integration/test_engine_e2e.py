@@ -65,13 +65,16 @@ async def test_bad_input_is_rejected_with_reasons_and_never_blocks(
                 json.dumps(message("ok")).encode(),
             ],
         )
-        await redis_client.xadd("smsgw:outbound", {"other": "field"})
+        no_data = (await redis_client.xadd("smsgw:outbound", {"other": "field"})).decode()
         events = await wait_for_statuses(redis_client, ["mok", "mbad-number"])
-        await wait_for_statuses(redis_client, ["mbad-date", "nofields", None])  # type: ignore[list-item]
+        events = await wait_for_statuses(redis_client, ["mbad-date", "nofields", no_data])
     rejected = [e for evs in events.values() for e in evs if e["status"] == "rejected"]
     reasons = sorted(e["error"]["code"] for e in rejected)
     assert "invalid_json" in reasons
     assert "missing_field" in reasons
+    # with no readable id, the stream entry's id stands for it, in the event and the hash
+    assert events[no_data][0]["entry_id"] == no_data
+    assert await redis_client.hget(f"smsgw:msg:{no_data}", "error_code") == b"missing_field"
     assert statuses(events, "mok")[-1] == "delivered"
     assert statuses(events, "mbad-number") == ["accepted", "rejected"]
     pending = await redis_client.xpending("smsgw:outbound", "smsgw")

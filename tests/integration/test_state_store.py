@@ -13,6 +13,7 @@ from gateway.records import (
     Origin,
     RecordContext,
     record_deferred,
+    record_inflight,
     record_submitted,
     record_unknown_outcome,
 )
@@ -144,8 +145,19 @@ async def test_writer_coalesces_concurrent_batches_into_one_call(
     assert await redis_client.hget("t:k49", "v") == b"49"
 
 
-async def hold_unknown(writer: StateWriter, message_id: str, dest: str) -> list[str]:
+async def mark_inflight(writer: StateWriter, message_id: str, dest: str) -> None:
     batch = OpBatch()
+    record_inflight(batch, CTX, message_id, "c", 7, 1, dest)
+    await writer.write(batch)
+
+
+async def hold_unknown(writer: StateWriter, message_id: str, dest: str) -> list[str]:
+    """Held as the dispatcher holds it: deferred (which settles its in-flight mark), then
+    indexed by destination."""
+    batch = OpBatch()
+    origin = Origin(message_id=message_id, entry_id=None, from_deferred=False)
+    record_deferred(batch, CTX, origin, 3.0, 60.0, code="outcome_unknown", reason="held",
+                    attempt=1, extra={"outcome": "unknown"})  # fmt: skip
     record_unknown_outcome(batch, CTX, message_id, "c", dest)
     return await writer.write(batch)
 
@@ -158,12 +170,70 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
     store = StateStore(redis_client, KEYS)
     writer = StateWriter(store)
     await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", "447700900123")
     assert await receipt(writer, "never-recorded", "delivered", dest="447700900123") == (
         "unmatched"
     )
     assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered "]
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
-    assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up
+    assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up, final
+
+
+async def test_receipt_of_a_submit_in_flight_never_settles_an_older_held_message(
+    redis_client: aioredis.Redis,
+) -> None:
+    """m1 is held outcome-unknown for a number; m2 to the same number is on the wire and its
+    receipt beats its submit_sm_resp. The receipt is m2's: it must wait for m2's id to be
+    mapped, never settle m1 (the misfire of the destination rule)."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    dest = "447700900123"
+    for n in (1, 2):
+        await accept(store, f"m{n}", f"{n}-0")
+    await mark_inflight(writer, "m1", dest)
+    assert await hold_unknown(writer, "m1", dest) == ["held"]
+    await mark_inflight(writer, "m2", dest)
+    assert await receipt(writer, "c2", "delivered", dest=dest) == "unmatched"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
+    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0"]
+    assert (await redis_client.hget(KEYS.message("m2"), "status")) == b"delivered"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
+
+
+async def test_receipt_parked_while_two_submits_fly_is_applied_to_neither_hold(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Two submits to one number in flight when an unmatched receipt comes: it could be
+    either's, so a later hold of one of them must not take it."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    dest = "447700900123"
+    for n in (1, 2):
+        await accept(store, f"m{n}", f"{n}-0")
+        await mark_inflight(writer, f"m{n}", dest)
+    assert await receipt(writer, "c2", "delivered", dest=dest) == "unmatched"
+    assert await hold_unknown(writer, "m1", dest) == ["held"]
+    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0"]
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
+
+
+async def test_receipt_by_destination_waits_while_another_submit_is_in_flight(
+    redis_client: aioredis.Redis,
+) -> None:
+    """One held message, but another submit to the number awaits its response: the receipt
+    is not applied by destination (it may be the other's)."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    dest = "447700900123"
+    for n in (1, 2):
+        await accept(store, f"m{n}", f"{n}-0")
+    await mark_inflight(writer, "m1", dest)
+    await hold_unknown(writer, "m1", dest)
+    await mark_inflight(writer, "m2", dest)
+    assert await receipt(writer, "zz", "delivered", dest=dest) == "unmatched"
+    await submit(writer, "m2", ["c2"])  # m2 settled: nothing else in flight now
+    assert await receipt(writer, "zz2", "delivered", dest=dest) == "delivered "
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
 
 
 async def test_receipt_is_not_guessed_when_two_messages_are_held_for_one_number(

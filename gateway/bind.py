@@ -261,8 +261,14 @@ class SmppClientProtocol(asyncio.Protocol):
             # for the transport to drain: the request never left, so it is safe to resend.
             raise NotBoundError(f"session is {state.value}; nothing was sent") from None
 
+    def refuse_requests(self) -> None:
+        """Send no more requests: those waiting for a window slot fail with NotBoundError."""
+        self.window.refuse("the bind is draining; nothing was sent")
+
     async def unbind(self, drain_seconds: float) -> None:
-        """Wait for outstanding responses (up to `drain_seconds`), unbind, and close."""
+        """Refuse new requests, wait for outstanding responses (up to `drain_seconds`), unbind,
+        and close."""
+        self.refuse_requests()
         loop = self._loop
         deadline = loop.time() + drain_seconds
         with contextlib.suppress(TimeoutError):
@@ -411,6 +417,7 @@ class Bind:
         self._protocol: SmppClientProtocol | None = None
         self._bound = asyncio.Event()
         self._closing = asyncio.Event()
+        self._refusing = False
         self._supervisor: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.binds_completed = 0
@@ -435,11 +442,17 @@ class Bind:
     async def request(self, pdu: PduBase) -> Pdu:
         """Send a request on the current connection; see SmppClientProtocol.request."""
         protocol = self._protocol
-        if protocol is None:
+        if protocol is None or self._refusing:
             raise NotBoundError(f"{self.name} is not bound")
         return await protocol.request(pdu)
 
     submit = request
+
+    def refuse_requests(self) -> None:
+        """Start no more requests (shutdown): see SmppClientProtocol.refuse_requests."""
+        self._refusing = True
+        if self._protocol is not None:
+            self._protocol.refuse_requests()
 
     async def close(self, drain_seconds: float | None = None) -> None:
         """Stop reconnecting, drain outstanding requests, unbind and disconnect."""

@@ -226,6 +226,12 @@ class CarrierPool:
             for bind in carrier.binds:
                 bind.start()
 
+    def refuse_requests(self) -> None:
+        """Every bind stops sending: what waits for a window slot fails with NotBoundError."""
+        for carrier in self:
+            for bind in carrier.binds:
+                bind.refuse_requests()
+
     async def close(self, drain_seconds: float) -> None:
         """Drain and unbind every bind (carriers retiring after a reload included)."""
         binds = [bind for carrier in self for bind in carrier.binds]

@@ -11,6 +11,11 @@ marking the message in flight) are never blindly resent. Per carrier `on_unknown
 destination, so the carrier's receipt can still resolve it; if nothing comes it fails with
 `outcome_unknown`. `resend` treats it as a transient error and sends again (a duplicate is
 possible; that is the carrier's documented trade-off).
+
+Stopping (`stop()`, at SIGTERM): no new submit starts. Work waiting for the carrier's rate
+is cancelled, a submit that had not left this process takes its in-flight mark back, and the
+message is left as it was — its stream entry pending, or its deferred lease running — for
+the next instance. Only submits already on the wire are waited for and recorded.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Protocol
 import structlog
 
 from compliance.encoding import EncodedMessage, EncodingProfile, TooManyPartsError
-from compliance.segment import encode_message
+from compliance.segment import count_parts, encode_message
 from compliance.verdict import ComplianceRequest, Outcome, Verdict
 from gateway.bind import Bind
 from gateway.carriers import Carrier, CarrierPool
@@ -40,6 +45,7 @@ from gateway.records import (
     record_deferred,
     record_final,
     record_inflight,
+    record_not_sent,
     record_partial,
     record_submitted,
     record_unknown_outcome,
@@ -107,6 +113,10 @@ class Work:
         )
 
 
+class _StoppedError(Exception):
+    """Raised inside `process` when stopping reaches a message before its submit left."""
+
+
 @dataclass(slots=True)
 class _Attempt:
     """What one round of submits on one carrier produced."""
@@ -134,6 +144,18 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     _next_ref: int = 0
+    _stopping: bool = False
+    _waiting_for_rate: set[asyncio.Task[object]] = field(default_factory=set)
+
+    def stop(self) -> None:
+        """Start no more submits (see the module docstring); cancels work waiting for the
+        carrier's rate, which has marked nothing yet."""
+        self._stopping = True
+        for task in list(self._waiting_for_rate):
+            task.cancel()
+
+    def is_stopping(self) -> bool:
+        return self._stopping
 
     async def process(self, work: Work) -> None:
         """Take one message as far as it can go now; never raises for the message's faults."""
@@ -142,6 +164,8 @@ class Dispatcher:
         tokens = structlog.contextvars.bind_contextvars(message_id=work.message.id)
         try:
             await self._process(work)
+        except _StoppedError:
+            log.info("message_left_for_next_run")
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
 
@@ -164,14 +188,13 @@ class Dispatcher:
 
     async def _evaluate(self, work: Work, now: float) -> Verdict | None:
         message = work.message
-        estimate = encode_message(message.text, DEFAULT_PROFILE, reference=0)
         request = ComplianceRequest(
             to=message.to,
             sender=message.sender,
             category=message.category,
             country_hint=message.country,
             text=message.text,
-            parts=len(estimate.parts),
+            parts=count_parts(message.text, DEFAULT_PROFILE),
             message_id=message.id,
         )
         verdict = await self.gate.evaluate(request, datetime.fromtimestamp(now, UTC))
@@ -267,18 +290,20 @@ class Dispatcher:
                 result.disposition = Disposition.FAILOVER
                 result.detail = "no bind up"
                 return result
-            waited_from = time.perf_counter()
-            await carrier.acquire(len(todo))
-            self.observer.throttle_waited(carrier.name, time.perf_counter() - waited_from)
+            await self._wait_for_rate(carrier, len(todo))
             if not marked:  # in flight from here: a crash now leaves the outcome unknown
                 await self._mark_inflight(work, verdict, carrier, len(encoded.parts))
                 marked = True
+            if self.is_stopping():
+                await self._take_back(work, result)
             started = time.perf_counter()
             answers = await _submit_all(
                 bind, [_submit_sm(verdict, carrier, encoded, i) for i in todo]
             )
             elapsed = time.perf_counter() - started
             throttled = self._collect(result, carrier, todo, answers, elapsed)
+            if self.is_stopping() and result.not_sent and not result.unknown:
+                await self._take_back(work, result, carrier)
             if not throttled or result.disposition is not Disposition.SUCCESS:
                 return result
             self.observer.throttled(carrier.name)
@@ -287,6 +312,40 @@ class Dispatcher:
         result.disposition = Disposition.RETRY
         result.detail = "still throttled after repeated rounds"
         return result
+
+    async def _wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
+        """The carrier's shared rate; `stop()` cancels the wait (nothing is marked yet)."""
+        if self.is_stopping():
+            raise _StoppedError
+        task: asyncio.Task[object] | None = asyncio.current_task()
+        if task is not None:
+            self._waiting_for_rate.add(task)
+        waited_from = time.perf_counter()
+        try:
+            await carrier.acquire(tokens)
+        except asyncio.CancelledError:
+            if self.is_stopping() and task is not None and task.uncancel() == 0:
+                raise _StoppedError from None
+            raise
+        finally:
+            if task is not None:
+                self._waiting_for_rate.discard(task)
+        self.observer.throttle_waited(carrier.name, time.perf_counter() - waited_from)
+
+    async def _take_back(
+        self, work: Work, result: _Attempt, carrier: Carrier | None = None
+    ) -> None:
+        """Stopping, and what is left of the submit never left this process: keep the parts
+        the carrier accepted (so only the others are sent next time), take the in-flight mark
+        back, and leave the message for the next run."""
+        batch = OpBatch()
+        if carrier is not None and any(c is not None for c in result.cids):
+            id_keys = [candidate_ids(c) if c else () for c in result.cids]
+            record_partial(batch, self.ctx, work.message.id, self.clock(), carrier=carrier.name,
+                           carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
+        record_not_sent(batch, self.ctx, work.message.id)
+        await self.writer.write(batch)
+        raise _StoppedError
 
     def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
         """Count receipts that arrived before the write that applied them (apply.lua answers

@@ -19,7 +19,7 @@ import redis.exceptions
 from compliance.encoding import EncodingProfile
 from compliance.errors import ComplianceError
 from compliance.numbers import Destination, NumberParser
-from compliance.segment import encode_message
+from compliance.segment import count_parts
 from compliance.verdict import Category, ComplianceRequest
 from gateway.carriers import encoding_profile
 from gateway.compliance_wiring import build_policy
@@ -59,7 +59,7 @@ def _profile(settings: Settings, carrier: str | None) -> EncodingProfile:
 async def _verdict(
     settings: Settings, args: argparse.Namespace, profile: EncodingProfile
 ) -> dict[str, Any]:
-    parts = len(encode_message(args.text, profile, reference=1).parts)
+    parts = count_parts(args.text, profile)
     request = ComplianceRequest(
         to=args.to,
         sender=args.sender or "",

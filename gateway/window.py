@@ -15,7 +15,7 @@ import asyncio
 import collections
 from typing import Generic, TypeVar
 
-from gateway.errors import ResponseTimeoutError
+from gateway.errors import NotBoundError, ResponseTimeoutError
 
 T = TypeVar("T")
 
@@ -31,6 +31,7 @@ class Window(Generic[T]):
         self._free = size
         self._pending: dict[int, tuple[asyncio.Future[T], float]] = {}
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._refusal: str | None = None  # why new requests are refused (a drain), if they are
 
     @property
     def in_flight(self) -> int:
@@ -42,7 +43,13 @@ class Window(Generic[T]):
         return self._free <= 0
 
     async def acquire(self) -> None:
-        """Wait for a free slot (FIFO among waiters)."""
+        """Wait for a free slot (FIFO among waiters).
+
+        Raises:
+            NotBoundError: requests are refused (see `refuse`); nothing was sent.
+        """
+        if self._refusal is not None:
+            raise NotBoundError(self._refusal)
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
@@ -56,6 +63,15 @@ class Window(Generic[T]):
             else:
                 self._waiters.remove(waiter)
             raise
+
+    def refuse(self, reason: str) -> None:
+        """Refuse every request from now on, those waiting for a slot included, so that a
+        drain waits only for what is already on the wire."""
+        self._refusal = reason
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(NotBoundError(reason))
 
     def release(self) -> None:
         """Give back a slot acquired for a request that was never sent."""

@@ -11,6 +11,7 @@
 | `{p}cid:<carrier>:<carrier msg id>` | string | `<id>\\t<part>`, receipt matching (TTL) |
 | `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |
 | `{p}deferred` | sorted set | message ids by due time (send_at, quiet hours, retries) |
+| `{p}receipt_due` | sorted set | `submitted` message ids by when they stop waiting for a receipt |
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
 | `{p}throttle:<carrier>` | string | the carrier's shared token bucket |
 """
@@ -48,6 +49,10 @@ class Keys:
     @property
     def deferred(self) -> str:
         return f"{self.prefix}deferred"
+
+    @property
+    def receipt_due(self) -> str:
+        return f"{self.prefix}receipt_due"
 
     def message(self, message_id: str) -> str:
         return f"{self.prefix}msg:{message_id}"

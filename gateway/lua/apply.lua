@@ -52,6 +52,7 @@ local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxle
   redis.call('EXPIRE', hkey, ttl)
   redis.call('EXPIRE', mkey, ttl)
   redis.call('ZREM', prefix .. 'deferred', msg)
+  redis.call('ZREM', prefix .. 'receipt_due', msg)  -- no receipt timeout (expire_receipts.lua)
   local dest = redis.call('HGET', mkey, 'dest')
   if dest then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg) end
   return status .. ' ' .. submitted_at

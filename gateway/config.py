@@ -73,12 +73,24 @@ class CarrierConfig:
     enquire_link_interval: float = field(default=30.0, metadata=_range(0.1, 3600))
     reconnect_max: float = field(default=60.0, metadata=_range(0.1, 3600))
     registered_delivery: int = field(default=1, metadata=_range(0, 0x1F))
+    # Seconds a `submitted` message waits for its final receipt before it is settled
+    # `expired` (code receipt_timeout); 48 h, within the 24-72 h validity period most SMSCs
+    # default to, so a receipt the carrier can still send is not cut short.
+    receipt_timeout: float = field(default=172_800.0, metadata=_range(1, 30 * 86400))
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     receipt_id_mode: Literal["auto", "exact", "hex_to_dec", "dec_to_hex", "strip_zeros"] = "auto"
     on_unknown_outcome: Literal["hold", "resend"] = "hold"
     supports_query_sm: bool = False
     retry: RetryConfig | None = None
     required: bool = True
+
+    def receipt_deadline(self, submitted_at: float) -> float | None:
+        """When a message submitted at `submitted_at` stops waiting for its receipt, or None
+        when `registered_delivery` does not ask for a receipt on every final outcome (bits
+        1-0 = 1): with none, or failure-only or success-only receipts, silence is no news."""
+        if self.registered_delivery & 0x03 != 1:
+            return None
+        return submitted_at + self.receipt_timeout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +200,13 @@ def _check_references(settings: Settings) -> None:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(f"carriers[{i}].name: duplicate carrier name {name!r}")
+    for i, carrier in enumerate(settings.carriers):
+        if carrier.receipt_timeout >= settings.engine.receipt_ttl:
+            raise ConfigError(
+                f"carriers[{i}].receipt_timeout: {carrier.receipt_timeout:g} must be below "
+                f"engine.receipt_ttl ({settings.engine.receipt_ttl:g}): the message record "
+                "would expire before the timeout"
+            )
     known = set(names)
     for r, route in enumerate(settings.routes):
         if not route.targets:

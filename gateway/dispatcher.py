@@ -418,6 +418,7 @@ class Dispatcher:
                 batch, self.ctx, work.origin, now,
                 carrier=carrier.name, carrier_ids=accepted,
                 id_keys=[candidate_ids(c) for c in accepted], attempt=attempt,
+                receipt_due=carrier.config.receipt_deadline(now),
             )  # fmt: skip
             applied = await self.writer.write(batch)
             self.observer.submitted(

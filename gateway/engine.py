@@ -5,7 +5,8 @@ Tasks (each restarted with a log line and `smsgw_internal_errors_total` if it ev
 - reclaim: XAUTOCLAIM entries other instances left pending too long;
 - scheduler: claim due messages from the deferred set (send_at, quiet hours, retries, holds);
 - workers: take messages in priority order (OTP, transactional, marketing) and dispatch them;
-- gauges: queue depth, pending and lag.
+- gauges: queue depth, pending and lag;
+- receipt_timeout: settle submitted messages whose receipt never came (gateway/receipt_timeout).
 
 Shutdown (SIGTERM, or `stop` set): stop reading, let workers finish what they hold (up to
 `engine.shutdown_drain`), unbind every bind after its window drains, flush, exit 0. Whatever
@@ -32,6 +33,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from compliance.errors import ComplianceStoreError
+from gateway import receipt_timeout
 from gateway.bind import BindListener, DeliveryHandler
 from gateway.carriers import CarrierPool, retry_policy
 from gateway.compliance_wiring import build_policy
@@ -186,12 +188,19 @@ class Engine:
             self._supervised("scheduler", self._schedule_forever),
             self._supervised("gauges", self._gauges_forever),
             self._supervised("signals", self._signals_forever),
+            self._supervised("receipt_timeout", self._receipt_timeouts),
         ]
         log.info("engine_started", workers=len(workers), carriers=len(self.settings.carriers))
         try:
             await stop.wait()
         finally:
             await self._shutdown(feeders, workers)
+
+    def _receipt_timeouts(self) -> Awaitable[None]:
+        interval = self.settings.engine.scheduler_interval
+        return receipt_timeout.expire_forever(
+            self.store, self.ctx, self.observer, interval=interval, clock=self.clock
+        )
 
     def request_stop(self) -> None:
         self._stopping.set()

@@ -67,6 +67,18 @@ class EngineObserver:
     def receipt_matched_late(self, carrier: str) -> None:
         self.metrics.carrier(carrier).receipts_matched_late.inc()
 
+    def receipt_timed_out(self, carrier: str, handset: str) -> None:
+        """A submitted message settled `expired` (receipt_timeout) by the receipt sweep; a
+        carrier no longer configured (removed by a reload) is counted without one."""
+        country = country_of(handset)
+        try:
+            c = self.metrics.carrier(carrier)
+        except KeyError:
+            self.metrics.message(Status.expired, carrier=None, country=country).inc()
+            return
+        c.receipts_timed_out.inc()
+        c.message(Status.expired, country).inc()
+
     def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
         """`result` is apply.lua's word: '<final status> <submitted_at>' when this receipt
         finished its message, else 'matched', 'unmatched', 'duplicate', ..."""

@@ -11,6 +11,7 @@
 | `{p}cid:<carrier>:<carrier msg id>` | string | `<id>\\t<part>`, receipt matching (TTL) |
 | `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |
 | `{p}deferred` | sorted set | message ids by due time (send_at, quiet hours, retries) |
+| `{p}receipt_due` | sorted set | `submitted` message ids by when they stop waiting for a receipt |
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
 | `{p}inflight:<msisdn>` | set | messages marked in flight to a destination, awaiting a response |
 | `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
@@ -50,6 +51,10 @@ class Keys:
     @property
     def deferred(self) -> str:
         return f"{self.prefix}deferred"
+
+    @property
+    def receipt_due(self) -> str:
+        return f"{self.prefix}receipt_due"
 
     def message(self, message_id: str) -> str:
         return f"{self.prefix}msg:{message_id}"

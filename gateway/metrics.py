@@ -173,7 +173,8 @@ class CarrierMetrics:
     __slots__ = (
         "_responses", "_retries", "_root", "_segments", "delivery_latency", "late_responses",
         "mo_messages", "name", "opt_ins", "opt_outs", "queue_wait", "receipts_matched_late",
-        "receipts_unmatched", "submit_latency", "throttle_wait", "throttled",
+        "receipts_timed_out", "receipts_unmatched", "submit_latency", "throttle_wait",
+        "throttled",
     )  # fmt: skip
 
     def __init__(self, root: GatewayMetrics, name: str) -> None:
@@ -187,6 +188,7 @@ class CarrierMetrics:
         self.delivery_latency: Histogram = root.delivery_latency.labels(name)
         self.receipts_unmatched: Counter = root.receipts_unmatched.labels(name)
         self.receipts_matched_late: Counter = root.receipts_matched_late.labels(name)
+        self.receipts_timed_out: Counter = root.receipts_timed_out.labels(name)
         self.late_responses: Counter = root.late_responses.labels(name)
         self.mo_messages: Counter = root.mo_messages.labels(name)
         self.opt_outs: Counter = root.opt_events.labels(name, "opt_out")
@@ -391,6 +393,13 @@ class GatewayMetrics:
             "smsgw_receipts_matched_late",
             "Receipts counted unmatched on arrival and applied later, when the submit_sm_resp "
             "was recorded or the message was held outcome-unknown.",
+            carrier,
+        )
+        self.receipts_timed_out = _counter(
+            r,
+            "smsgw_receipts_timed_out",
+            "Submitted messages settled expired (code receipt_timeout) because no final "
+            "receipt came within the carrier's receipt_timeout.",
             carrier,
         )
         self.late_responses = _counter(

@@ -168,11 +168,19 @@ def record_submitted(
     carrier_ids: Sequence[str],
     id_keys: Sequence[Sequence[str]],
     attempt: int,
+    receipt_due: float | None = None,
 ) -> None:
-    """Every part accepted by the carrier: submitted, ids mapped for receipts, entry acked."""
+    """Every part accepted by the carrier: submitted, ids mapped for receipts, entry acked.
+
+    With `receipt_due` (CarrierConfig.receipt_deadline) the id goes into the receipt-due set
+    until a final receipt removes it (apply.lua finish()) or, when none came by then,
+    expire_receipts.lua settles it `expired` (code receipt_timeout). It is added before the
+    ids are mapped: a receipt that came first is applied by the mapping and must find it."""
     message_id = origin.message_id
     with batch.guarded(ctx.keys.message(message_id), "open"):
         _submitted_state(batch, ctx, message_id, now, carrier, carrier_ids, attempt)
+        if receipt_due is not None:
+            batch.zadd(ctx.keys.receipt_due, receipt_due, message_id)
     ts = iso_ts(now)
     for part, keys in enumerate(id_keys):
         for key in keys:

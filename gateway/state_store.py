@@ -1,4 +1,4 @@
-"""Durable message state in Redis, written in batches through three Lua scripts.
+"""Durable message state in Redis, written in batches through Lua scripts.
 
 `StateStore` owns the scripts (gateway/lua/*.lua) and the op vocabulary of apply.lua; callers
 build a list of ops per message (`OpBatch`) and `StateWriter` coalesces every batch handed to
@@ -24,6 +24,7 @@ import redis.exceptions
 from gateway.errors import QueueUnavailableError
 from gateway.group_commit import GroupCommit
 from gateway.keys import Keys
+from gateway.messages import iso_ts
 
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -161,8 +162,17 @@ class DueMessage:
     dest: str
 
 
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """A submitted message expire_receipts.lua settled `expired`: no receipt came in time."""
+
+    id: str
+    carrier: str
+    dest: str
+
+
 class StateStore:
-    """The three scripts, registered once on a client."""
+    """The scripts, registered once on a client."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.client = client
@@ -170,6 +180,7 @@ class StateStore:
         self._apply = client.register_script((_LUA_DIR / "apply.lua").read_text())
         self._accept = client.register_script((_LUA_DIR / "accept.lua").read_text())
         self._claim = client.register_script((_LUA_DIR / "claim_due.lua").read_text())
+        self._expire = client.register_script((_LUA_DIR / "expire_receipts.lua").read_text())
 
     async def apply(self, args: Sequence[str | int | float]) -> list[str]:
         """Run apply.lua on the ops in `args`, sent as one JSON array of strings.
@@ -216,6 +227,22 @@ class StateStore:
             )
             for i in range(0, len(words), 9)
         ]
+
+    async def expire_receipts(
+        self, now: float, limit: int, *, code: str, reason: str, maxlen: int, ttl: int
+    ) -> tuple[int, list[TimedOut]]:
+        """Take up to `limit` ids of the receipt-due set due by `now`, and settle those still
+        `submitted` as `expired` with error {code, reason}, in one atomic call.
+
+        Returns:
+            How many ids were taken, and the messages settled.
+        """
+        args: list[str | int | float] = [self.keys.prefix, now, limit, iso_ts(now)]
+        args += [self.keys.events, maxlen, ttl, code, reason]
+        with map_redis_errors():
+            raw = await self._expire(keys=[self.keys.receipt_due], args=args)
+        words = [_text(r) for r in raw[1:]]
+        return int(raw[0]), [TimedOut(*words[i : i + 3]) for i in range(0, len(words), 3)]
 
 
 def _text(value: Any) -> str:

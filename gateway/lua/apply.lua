@@ -76,6 +76,7 @@ local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxle
   redis.call('EXPIRE', hkey, ttl)
   redis.call('EXPIRE', mkey, ttl)
   redis.call('ZREM', prefix .. 'deferred', msg)
+  redis.call('ZREM', prefix .. 'receipt_due', msg)  -- no receipt timeout (expire_receipts.lua)
   settle_indexes(prefix, msg, carrier)
   return status .. ' ' .. submitted_at
 end

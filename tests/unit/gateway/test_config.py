@@ -46,6 +46,18 @@ def test_environment_overrides_redis_url_and_path(tmp_path: Path) -> None:
         ({"carriers": [{**CARRIER, "encoding": {"concatenation": "x"}}]},
          "carriers[0].encoding.concatenation: expected one of"),
         ({"logging": "loud"}, "logging: expected a mapping"),
+        ({"carriers": [{**CARRIER, "receipt_timeout": 0}]},
+         "carriers[0].receipt_timeout: expected number 1..2592000, got 0.0"),
+        ({"carriers": [{**CARRIER, "receipt_timeout": -5.0}]},
+         "carriers[0].receipt_timeout: expected number 1..2592000"),
+        ({"carriers": [{**CARRIER, "receipt_timeout": "1h"}]},
+         "carriers[0].receipt_timeout: expected float"),
+        ({"carriers": [{**CARRIER, "receipt_timeout": 3600},
+                       {**CARRIER, "name": "b", "receipt_timeout": 86400}],
+          "engine": {"receipt_ttl": 86400}},
+         "carriers[1].receipt_timeout: 86400 must be below engine.receipt_ttl"),
+        ({"carriers": [CARRIER], "engine": {"receipt_ttl": 86400}},  # the 48 h default
+         "carriers[0].receipt_timeout: 172800 must be below engine.receipt_ttl"),
     ],
 )  # fmt: skip
 def test_bad_config_names_the_key(data: object, message: str) -> None:
@@ -71,3 +83,14 @@ def test_valid_mapping_builds_nested_dataclasses() -> None:
     assert carrier.tps == 5.0
     assert carrier.encoding.national_languages == ("turkish",)
     assert "password" not in repr(carrier)
+
+
+def test_receipt_timeout_defaults_to_48_hours_and_needs_receipts_on_every_final_outcome() -> None:
+    settings = settings_from_mapping(
+        {"carriers": [CARRIER, *({**CARRIER, "name": f"r{bits}", "registered_delivery": bits,
+                                  "receipt_timeout": 30} for bits in (0, 2, 3, 0x11))]}
+    )  # fmt: skip
+    deadlines = {c.name: c.receipt_deadline(1000.0) for c in settings.carriers}
+    # 0: no receipt; 2: failure-only and 3: success-only, where silence means an outcome
+    assert deadlines == {"a": 1000.0 + 172_800, "r0": None, "r2": None, "r3": None,
+                         "r17": 1030.0}  # fmt: skip

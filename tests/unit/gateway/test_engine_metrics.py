@@ -50,6 +50,20 @@ def test_receipts_count_final_statuses_by_the_handset_country() -> None:
     assert sample(registry, "delivered", "other") == 1
 
 
+def test_receipt_timeouts_count_as_expired_and_timed_out_even_for_a_removed_carrier() -> None:
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme"], version="t", countries={"GB"})
+    )
+    observer.receipt_timed_out("acme", "447700900123")
+    observer.receipt_timed_out("gone", "447700900123")  # removed by a reload since submit
+    assert sample(registry, "expired", "GB") == 1
+    timed_out = registry.get_sample_value("smsgw_receipts_timed_out_total", {"carrier": "acme"})
+    assert timed_out == 1
+    labels = {"carrier": "none", "country": "GB", "status": "expired"}
+    assert registry.get_sample_value("smsgw_message_events_total", labels) == 1
+
+
 def test_dispatch_events_carry_the_verdict_country() -> None:
     registry = CollectorRegistry()
     observer = EngineObserver(

@@ -1,6 +1,8 @@
 """`smsgw` command line: run, send, status, inspect, optout, simulator.
 
 Exit codes: 0 success, 1 runtime failure (e.g. Redis unreachable), 2 bad usage or config.
+A config error or an unreachable Redis is reported on one line of stderr (the Redis URL with
+its password masked, and the cause), never as a traceback.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import json
 import signal
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from gateway.config import Settings, load_settings
-from gateway.errors import ConfigError
+from gateway.config import Settings, load_settings, redacted_url
+from gateway.errors import ConfigError, QueueUnavailableError
 from gateway.keys import Keys
 
 if TYPE_CHECKING:
@@ -88,13 +90,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         "optout": _optout,
     }
     try:
-        return _run_async(handlers[args.command](settings, args))
-    except redis.exceptions.ConnectionError as error:
-        print(f"smsgw: redis unreachable at {settings.redis_url}: {error}", file=sys.stderr)
+        return _run_async(_start(handlers[args.command], settings, args))
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+            QueueUnavailableError) as error:  # fmt: skip
+        wrapped = error.__cause__ if isinstance(error, QueueUnavailableError) else None
+        cause = " ".join(str(wrapped or error).split())  # one line
+        print(f"smsgw: redis unreachable at {redacted_url(settings.redis_url)}: {cause}",
+              file=sys.stderr)  # fmt: skip
         return 1
     except ConfigError as error:
         print(f"smsgw: config error: {error}", file=sys.stderr)
         return 2
+
+
+# Commands that need Redis: it is checked before they start (inspect reports it in its output).
+REDIS_COMMANDS = frozenset({"run", "send", "status", "optout"})
+REDIS_CHECK_TIMEOUT = 5.0
+
+
+async def _start(
+    handler: Callable[[Settings, argparse.Namespace], Awaitable[int]],
+    settings: Settings,
+    args: argparse.Namespace,
+) -> int:
+    """Run `handler` once Redis answers PING, so `smsgw run` with Redis down fails at once,
+    before it logs or serves anything."""
+    if args.command in REDIS_COMMANDS:
+        await check_redis(settings.redis_url)
+    return await handler(settings, args)
+
+
+async def check_redis(url: str) -> None:
+    """PING Redis at `url`.
+
+    Raises:
+        redis.exceptions.ConnectionError: refused, unresolvable, or authentication failed.
+        redis.exceptions.TimeoutError: no answer within REDIS_CHECK_TIMEOUT seconds.
+    """
+    client = aioredis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_CHECK_TIMEOUT, socket_timeout=REDIS_CHECK_TIMEOUT
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
 
 
 # Young-generation threshold of the cyclic GC for `smsgw run`. Python's default (700) ran a

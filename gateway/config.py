@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
+from redis.connection import parse_url
 
 from gateway.config_loader import build
 from gateway.errors import ConfigError
@@ -191,8 +193,40 @@ def settings_from_mapping(data: object) -> Settings:
         ConfigError: naming the offending key path.
     """
     settings = build(Settings, data)
+    _check_redis_url(settings.redis_url)
     _check_references(settings)
     return settings
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse a `redis_url` redis-py cannot use (no scheme, bad port or db) at start, rather
+    than with a traceback from the first connection."""
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+    except ValueError as error:
+        raise ConfigError(f"redis_url: {error}; got {redacted_url(url)!r}") from None
+
+
+def redacted_url(url: str) -> str:
+    """`url` fit for a message or a log: the password in its userinfo or `?password=` is
+    `***` (a lone userinfo, which may be a password, too); the rest is kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return "***@" + url.rpartition("@")[2] if "@" in url else url
+    if not parts.netloc and "@" in url:  # not read as a URL: hide whatever precedes the '@'
+        return "***@" + url.rpartition("@")[2]
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in pairs):
+        masked = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _check_references(settings: Settings) -> None:
@@ -227,16 +261,21 @@ def load_settings(
     """Read the config file (`path`, else $SMSGW_CONFIG, else config/smsgw.yaml) and env overrides.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or has a bad key (the message names it).
+        ConfigError: the file is missing, empty, not YAML, not a mapping, or has a bad key or
+            value (the message names it).
     """
     env = os.environ if environ is None else environ
     chosen = Path(path or env.get("SMSGW_CONFIG") or DEFAULT_CONFIG)
     try:
-        data = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{chosen}: cannot read config file: {error.strerror}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{chosen}: not valid YAML: {error}") from None
-    if isinstance(data, dict) and env.get("SMSGW_REDIS_URL"):
+    if data is None:  # empty, or only comments: most likely the wrong file or a failed write
+        raise ConfigError(f"{chosen}: config file is empty (write `{{}}` for all defaults)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{chosen}: expected a mapping of settings, got {type(data).__name__}")
+    if env.get("SMSGW_REDIS_URL"):
         data = {**data, "redis_url": env["SMSGW_REDIS_URL"]}
     return settings_from_mapping(data)

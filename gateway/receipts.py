@@ -12,6 +12,10 @@ Real carriers vary it: keys in any case, fields missing or reordered, dates with
 ids in hex where the submit_sm_resp was decimal (or the reverse), leading zeros, `stat` spelt
 out (DELIVERED, UNDELIVERABLE). The TLVs win over the text when both are present.
 
+Only DELIVRD, UNDELIV, EXPIRED, DELETED and REJECTD (in any spelling, or as message_state)
+finish a message; ENROUTE, ACCEPTD, SCHEDLD, BUFFRED, UNKNOWN and any other word are
+intermediate (see `FINAL_STATES`).
+
 Matching: at submit time each carrier message id is stored under `candidate_ids(cid)`; a
 receipt is looked up under `receipt_id_candidates(ids, mode)`, in order of preference, and the
 first key that maps to a message wins (gateway/lua/apply.lua). The per-carrier `mode` is the
@@ -39,6 +43,8 @@ class ReceiptState(enum.Enum):
 
     enroute = "enroute"
     accepted = "accepted"
+    scheduled = "scheduled"
+    buffered = "buffered"
     delivered = "delivered"
     undelivered = "undelivered"
     expired = "expired"
@@ -47,9 +53,33 @@ class ReceiptState(enum.Enum):
     unknown = "unknown"
 
 
-_NOT_FINAL: Final = frozenset({ReceiptState.enroute, ReceiptState.accepted})
+FINAL_STATES: Final = frozenset(
+    {
+        ReceiptState.delivered,
+        ReceiptState.undelivered,
+        ReceiptState.expired,
+        ReceiptState.deleted,
+        ReceiptState.rejected,
+    }
+)
+"""The states that finish a message. Every other one is intermediate: it is recorded on the
+message's history and the message waits for the receipt that follows.
 
-_STATE_FROM_TLV: Final = {
+- ENROUTE, SCHEDLD (SMPP 5.0 SCHEDULED) and BUFFRED say the carrier is still trying.
+- ACCEPTD is final in SMPP 3.4 ("read on behalf of the subscriber by customer service"), but
+  carriers send it to mean "accepted by the network", before DELIVRD or UNDELIV.
+- UNKNOWN (message_state 7) is listed with the final states in SMPP 3.4 Appendix B, but
+  SMPP 5.0's message_state table gives it no type, final or intermediate ("may be temporary
+  or permanent"), and carriers send it before a definite receipt. It says nothing about the
+  outcome, so it does not finish the message: a later DELIVRD or UNDELIV decides. A message
+  that never gets one stays `submitted` with the UNKNOWN on its history.
+- A word the engine does not know is `unknown` too, for the same reason: finishing the message
+  on it would make the receipt that follows a duplicate.
+"""
+
+# message_state TLV values (SMPP 3.4 §5.2.28, 1-8; SMPP 5.0 adds 0 SCHEDULED).
+_STATE_FROM_TLV: Final[dict[int, ReceiptState]] = {
+    0: ReceiptState.scheduled,
     MessageState.ENROUTE: ReceiptState.enroute,
     MessageState.DELIVERED: ReceiptState.delivered,
     MessageState.EXPIRED: ReceiptState.expired,
@@ -60,19 +90,31 @@ _STATE_FROM_TLV: Final = {
     MessageState.REJECTED: ReceiptState.rejected,
 }
 
-# `stat:` words by their first five letters, so DELIVRD and DELIVERED, UNDELIV and
-# UNDELIVERABLE, REJECTD and REJECTED all read the same (Appendix B, Table B-2).
+# `stat:` words, upper-cased: the Appendix B abbreviations (Table B-2), their spelt-out forms
+# and the SMPP 5.0 / carrier intermediate words. Whole words only: a prefix would read an
+# unforeseen word such as DELIVERY_FAILED as DELIVRD.
 _STATE_FROM_TEXT: Final = {
-    "enrou": ReceiptState.enroute,
-    "deliv": ReceiptState.delivered,
-    "expir": ReceiptState.expired,
-    "delet": ReceiptState.deleted,
-    "undel": ReceiptState.undelivered,
-    "accep": ReceiptState.accepted,
-    "unkno": ReceiptState.unknown,
-    "rejec": ReceiptState.rejected,
-    "faile": ReceiptState.undelivered,
+    "DELIVRD": ReceiptState.delivered,
+    "DELIVERED": ReceiptState.delivered,
+    "UNDELIV": ReceiptState.undelivered,
+    "UNDELIVERABLE": ReceiptState.undelivered,
+    "UNDELIVERED": ReceiptState.undelivered,
+    "FAILED": ReceiptState.undelivered,
+    "EXPIRED": ReceiptState.expired,
+    "DELETED": ReceiptState.deleted,
+    "REJECTD": ReceiptState.rejected,
+    "REJECTED": ReceiptState.rejected,
+    "ENROUTE": ReceiptState.enroute,
+    "ACCEPTD": ReceiptState.accepted,
+    "ACCEPTED": ReceiptState.accepted,
+    "SCHEDLD": ReceiptState.scheduled,
+    "SCHEDULED": ReceiptState.scheduled,
+    "BUFFRED": ReceiptState.buffered,
+    "BUFFERED": ReceiptState.buffered,
+    "UNKNOWN": ReceiptState.unknown,
 }
+
+_NOT_LETTERS: Final = re.compile("[^A-Z]")
 
 _RECEIPT_TYPES: Final = frozenset(
     {int(EsmClass.smsc_delivery_receipt), int(EsmClass.intermediate_notification)}
@@ -116,8 +158,9 @@ class Receipt:
 
     @property
     def final(self) -> bool:
-        """False for ENROUTE and ACCEPTED, which more receipts follow."""
-        return self.state not in _NOT_FINAL
+        """Whether this receipt finishes its message (`FINAL_STATES`); the others are
+        intermediate, recorded without finishing it."""
+        return self.state in FINAL_STATES
 
 
 def is_receipt(pdu: DeliverSm | DataSm) -> bool:
@@ -205,11 +248,23 @@ def _regex_fields(text: str) -> dict[str, str]:
 
 
 def _state(pdu: DeliverSm | DataSm, stat: str | None) -> ReceiptState:
+    """The message_state TLV's state when it has a defined value (0-8), else the `stat:`
+    word's; `unknown` when neither says anything the engine knows.
+
+    The TLV wins over the text when they disagree (a binary field set by the SMSC, not a
+    free-text convention), including in the direction that keeps a message open: TLV ENROUTE
+    with `stat:DELIVRD` is intermediate. An undefined TLV value (9 SKIPPED, vendor values)
+    is ignored and the text decides.
+    """
     value = pdu.tlvs.get(TlvTag.message_state)
     if isinstance(value, int) and value in _STATE_FROM_TLV:
-        return _STATE_FROM_TLV[MessageState(value)]
+        return _STATE_FROM_TLV[value]
     if stat:
-        return _STATE_FROM_TEXT.get(stat[:5].lower(), ReceiptState.unknown)
+        word = stat.upper()
+        state = _STATE_FROM_TEXT.get(word)
+        if state is None:  # EN_ROUTE, "DELIVRD," or a trailing NUL: letters only
+            state = _STATE_FROM_TEXT.get(_NOT_LETTERS.sub("", word), ReceiptState.unknown)
+        return state
     return ReceiptState.unknown
 
 

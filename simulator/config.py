@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ import yaml
 from gateway.config_loader import build
 from gateway.errors import ConfigError
 from gateway.smpp.constants import CommandStatus
+
+_STAT_WORD = re.compile(r"[A-Za-z0-9_]{1,10}")
 
 
 def _range(low: float, high: float) -> dict[str, float]:
@@ -80,11 +83,22 @@ class ReceiptSettings:
     retry_delay: float = field(default=5.0, metadata=_range(0, 3600))
     max_attempts: int = field(default=5, metadata=_range(1, 1000))
     max_pending: int = field(default=100_000, metadata=_range(1, 10_000_000))
+    # `stat:` words of receipts sent, in this order, just before each final receipt (e.g.
+    # ENROUTE, ACCEPTD, BUFFRED, SCHEDLD): carriers that report progress this way.
+    intermediate: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         weights = self.outcomes.values()
         if not weights or any(w < 0 for w in weights) or sum(weights) <= 0:
             raise ConfigError("receipts.outcomes: weights must be >= 0 with a positive sum")
+        finals = {outcome.value for outcome in Outcome}
+        for i, word in enumerate(self.intermediate):
+            if not _STAT_WORD.fullmatch(word) or word.upper() in finals:
+                raise ConfigError(
+                    f"receipts.intermediate[{i}]: expected a stat word of 1-10 letters, digits "
+                    f"or '_' that is not a final outcome ({', '.join(sorted(finals))}), "
+                    f"got {word!r}"
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,11 @@ carried in a deliver_sm with esm_class 0x04 (SMSC delivery receipt, §5.2.12), a
 receipted_message_id (0x001E), message_state (0x0427) and, on failure, network_error_code
 (0x0423: type 3 = GSM, then the 2-octet code) TLVs (§5.3.2.12, §5.3.2.35, §5.3.2.31).
 The receipt goes from the original destination back to the original source. Dates are UTC.
+
+Intermediate receipts (`receipts.intermediate`, e.g. ENROUTE, BUFFRED) have the same layout
+with dlvrd:000 err:000 and their own `stat:` word, and carry message_state only for a word
+that has an SMPP 3.4 state (ENROUTE, ACCEPTD, UNKNOWN): like many carriers, BUFFRED or
+SCHEDLD is said by the text alone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import datetime as dt
 import re
 from typing import Final, Literal
 
-from gateway.smpp.constants import DataCoding, EsmClass, TlvTag
+from gateway.smpp.constants import DataCoding, EsmClass, MessageState, TlvTag
 from gateway.smpp.pdu import DeliverSm
 from simulator.behaviour import MESSAGE_STATE
 from simulator.config import MessageIdFormat, Outcome
@@ -32,6 +37,13 @@ _SAFE: Final = frozenset(
 _UNSAFE: Final = re.compile("[^" + re.escape("".join(sorted(_SAFE))) + "]")
 _RECEIPT_ESM_CLASS: Final = int(EsmClass.smsc_delivery_receipt)
 _new: Final = object.__new__
+
+INTERMEDIATE_STATE: Final = {
+    "ENROUTE": MessageState.ENROUTE,
+    "ACCEPTD": MessageState.ACCEPTED,
+    "UNKNOWN": MessageState.UNKNOWN,
+}
+"""message_state TLV value of the intermediate `stat:` words that have one (SMPP 3.4 §5.2.28)."""
 
 
 class MessageIds:
@@ -94,6 +106,41 @@ def receipt_text(
         f"id:{message_id} sub:001 dlvrd:{delivered} submit date:{submit_date} "
         f"done date:{done_date} stat:{outcome.value} err:{err:03d} text:{snippet}"
     )
+
+
+def intermediate_text(
+    *, message_id: str, stat: str, submit_date: str, done_date: str, text: str
+) -> str:
+    """An intermediate receipt's text: the Appendix B layout with `stat:` word `stat`."""
+    snippet = _UNSAFE.sub("?", text[:RECEIPT_TEXT_CHARS])
+    return (
+        f"id:{message_id} sub:001 dlvrd:000 submit date:{submit_date} "
+        f"done date:{done_date} stat:{stat} err:000 text:{snippet}"
+    )
+
+
+def build_intermediate_receipt(
+    *,
+    message_id: str,
+    text: str,
+    stat: str,
+    original_source: tuple[int, int, str],
+    original_destination: tuple[int, int, str],
+) -> DeliverSm:
+    """The deliver_sm of an intermediate receipt (esm_class 0x04, as carriers send them);
+    `text` comes from `intermediate_text`. message_state only when `stat` has one."""
+    tlvs: dict[int, int | str | bytes] = {TlvTag.receipted_message_id: message_id}
+    state = INTERMEDIATE_STATE.get(stat.upper())
+    if state is not None:
+        tlvs[TlvTag.message_state] = state
+    src_ton, src_npi, src = original_destination
+    dst_ton, dst_npi, dst = original_source
+    return DeliverSm(
+        source_addr_ton=src_ton, source_addr_npi=src_npi, source_addr=src,
+        dest_addr_ton=dst_ton, dest_addr_npi=dst_npi, destination_addr=dst,
+        esm_class=_RECEIPT_ESM_CLASS, data_coding=DataCoding.default,
+        short_message=text.encode("ascii"), tlvs=tlvs,
+    )  # fmt: skip
 
 
 def build_receipt(

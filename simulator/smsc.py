@@ -78,7 +78,9 @@ from simulator.reassembly import Reassembler, ReceivedMessage, payload_of
 from simulator.receipts import (
     MessageIds,
     ReceiptDates,
+    build_intermediate_receipt,
     build_receipt,
+    intermediate_text,
     receipt_id,
     receipt_text,
 )
@@ -119,7 +121,7 @@ class Delivery:
 
     def __init__(self, pdu: DeliverSm, state: int | None) -> None:
         self.pdu = pdu
-        self.state = state  # the receipt's message_state; None for MO
+        self.state = state  # a final receipt's message_state; None for MO and intermediates
         self.attempts = 0
 
 
@@ -552,10 +554,13 @@ class Smsc:
         wall = now + self._wall_offset
         dates = self._dates
         id_format, receipt_format = self.config.message_id_format, self.config.receipts.id_format
+        intermediate = self.config.receipts.intermediate
         for record, where, outcome, err in due:
             record.receipts_due -= 1
             if record.state == MessageState.DELETED:
                 continue  # cancelled (cancel_sm) before its outcome
+            if intermediate:
+                self._send_intermediate(record, where, intermediate, wall)
             state = MESSAGE_STATE[outcome]
             record.finish(state, now, err)
             text = receipt_text(
@@ -578,6 +583,29 @@ class Smsc:
             touched.add(record.system_id)
         for system_id in touched:
             self._pump(system_id)
+
+    def _send_intermediate(
+        self, record: MessageRecord, where: tuple[int, int, str], words: tuple[str, ...],
+        wall: float,
+    ) -> None:  # fmt: skip
+        """Queue the `receipts.intermediate` receipts of a message, in order, ahead of its
+        final one (not counted in receipts_sent, which counts final states)."""
+        config = self.config
+        message_id = receipt_id(record.message_id, config.message_id_format,
+                                config.receipts.id_format)  # fmt: skip
+        submit_date = self._dates.format(record.submitted_at + self._wall_offset)
+        done_date, snippet = self._dates.format(wall), _snippet(record.pdu)
+        for word in words:
+            text = intermediate_text(message_id=message_id, stat=word, submit_date=submit_date,
+                                     done_date=done_date, text=snippet)  # fmt: skip
+            pdu = build_intermediate_receipt(
+                message_id=record.message_id,
+                text=text,
+                stat=word,
+                original_source=record.source,
+                original_destination=where,
+            )
+            self._enqueue(record.system_id, Delivery(pdu, None))
 
     def inject_mo(
         self, *, source_addr: str, destination_addr: str, text: str, system_id: str | None

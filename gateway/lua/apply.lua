@@ -93,7 +93,17 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
   local status = redis.call('HGET', mkey, 'status')
   if not status then return 'unmatched' end
   if FINAL[status] then return 'duplicate' end
-  if final ~= '1' then return 'intermediate' end
+  if final ~= '1' then
+    -- an intermediate receipt (ENROUTE, ACCEPTD, BUFFRED, UNKNOWN, ...): noted on the history
+    -- with the status unchanged; no event, the message waits for its final receipt
+    local note = {id=msg, status=status, ts=ts, carrier=carrier, receipt_state=state}
+    if part ~= '?' then note['part'] = tonumber(part) end
+    if string.find(err, '[^0]') then note['receipt_error'] = err end
+    local hkey = mkey .. ':history'
+    redis.call('RPUSH', hkey, cjson.encode(note))
+    redis.call('EXPIRE', hkey, ttl)
+    return 'intermediate'
+  end
   if part == '?' then
     -- an outcome-unknown submit resolved by destination: its parts are unknown, count it whole
     local final_status = RECEIPT_STATUS[state] or 'undelivered'

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from gateway.config import DEFAULT_CONFIG, load_settings, settings_from_mapping
+from gateway.config import DEFAULT_CONFIG, load_settings, redacted_url, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.smpp.constants import BindType
 
@@ -94,3 +95,62 @@ def test_receipt_timeout_defaults_to_48_hours_and_needs_receipts_on_every_final_
     # 0: no receipt; 2: failure-only and 3: success-only, where silence means an outcome
     assert deadlines == {"a": 1000.0 + 172_800, "r0": None, "r2": None, "r3": None,
                          "r17": 1030.0}  # fmt: skip
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only comments\n---\n"])
+def test_empty_config_file_is_an_error_naming_it(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: config file is empty"):
+        load_settings(path, environ={"SMSGW_REDIS_URL": "redis://h:1/2"})
+
+
+def test_explicitly_empty_mapping_gives_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "defaults.yaml"
+    path.write_text("{}\n")
+    assert load_settings(path, environ={}).redis_url == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("text", ["- a\n", "notaurl\n", "42\n"])
+def test_config_file_that_is_not_a_mapping_is_an_error_naming_it(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: expected a mapping"):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", "http://h:6379/0", "redis://h:notaport/0", "redis://h/?db=x", "", "h:6379"],
+)
+def test_redis_url_redis_py_cannot_use_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^redis_url: "):
+        settings_from_mapping({"redis_url": url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://127.0.0.1:6379/0", "rediss://u:p@h:6380/1", "unix:///run/redis.sock?db=2",
+     "redis://h"],
+)  # fmt: skip
+def test_usable_redis_urls_are_accepted(url: str) -> None:
+    assert settings_from_mapping({"redis_url": url}).redis_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://user:pw@h:6379/0", "redis://user:***@h:6379/0"),
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("redis://lonepw@h/0", "redis://***@h/0"),
+        ("redis://u:p@ss@h/0", "redis://u:***@h/0"),
+        ("redis://h/0?password=pw&db=1", "redis://h/0?password=***&db=1"),
+        ("unix://:pw@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
+        ("user:pw@h:6379", "***@h:6379"),
+        ("redis://[::1:6379/0", "redis://[::1:6379/0"),
+        ("redis://u:pw@[::1:6379/0", "***@[::1:6379/0"),
+        ("notaurl", "notaurl"),
+    ],
+)
+def test_redacted_url_masks_the_password(url: str, shown: str) -> None:
+    assert redacted_url(url) == shown

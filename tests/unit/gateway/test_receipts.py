@@ -66,19 +66,87 @@ def test_tlv_id_and_state_win_over_the_text() -> None:
         ("ID:1 STAT:DELIVERED", ReceiptState.delivered, True),
         ("id:1 stat:UNDELIVERABLE err:011", ReceiptState.undelivered, True),
         ("id:1 stat:UNDELIV", ReceiptState.undelivered, True),
+        ("id:1 stat:UNDELIVERED", ReceiptState.undelivered, True),
+        ("id:1 stat:FAILED", ReceiptState.undelivered, True),
         ("id:1 stat:EXPIRED", ReceiptState.expired, True),
         ("id:1 stat:REJECTD", ReceiptState.rejected, True),
+        ("id:1 stat:Rejected", ReceiptState.rejected, True),
         ("id:1 stat:DELETED", ReceiptState.deleted, True),
         ("id:1 stat:ENROUTE", ReceiptState.enroute, False),
+        ("id:1 stat:EN_ROUTE", ReceiptState.enroute, False),
         ("id:1 stat:ACCEPTD", ReceiptState.accepted, False),
-        ("id:1 stat:SOMETHING", ReceiptState.unknown, True),
-        ("id:1", ReceiptState.unknown, True),
+        ("id:1 stat:ACCEPTED", ReceiptState.accepted, False),
+        ("id:1 stat:BUFFRED", ReceiptState.buffered, False),
+        ("id:1 stat:buffered", ReceiptState.buffered, False),
+        ("id:1 stat:SCHEDLD", ReceiptState.scheduled, False),
+        ("id:1 stat:SCHEDULED", ReceiptState.scheduled, False),
+        ("id:1 stat:UNKNOWN", ReceiptState.unknown, False),
+        ("id:1 stat:SOMETHING", ReceiptState.unknown, False),
+        ("id:1 stat:SKIPPED", ReceiptState.unknown, False),
+        # whole words only: a word that merely starts like a final one is not final
+        ("id:1 stat:DELIVERY_PENDING", ReceiptState.unknown, False),
+        ("id:1 stat:EXPIRING", ReceiptState.unknown, False),
+        ("id:1 stat:", ReceiptState.unknown, False),
+        ("id:1", ReceiptState.unknown, False),
+        # stray punctuation or a NUL around a known word does not hide it
+        ("id:1 stat:DELIVRD, err:000", ReceiptState.delivered, True),
+        ("id:1 stat:DELIVRD\x00", ReceiptState.delivered, True),
     ],
 )
 def test_stat_words_in_any_spelling_and_case(text: str, state: ReceiptState, final: bool) -> None:
     receipt = parse_receipt(receipt_pdu(text))
     assert receipt is not None
     assert (receipt.state, receipt.final) == (state, final)
+
+
+def test_appendix_b_layout_with_an_intermediate_word_is_not_final() -> None:
+    receipt = parse_receipt(receipt_pdu(APPENDIX_B.replace("stat:DELIVRD", "stat:BUFFRED")))
+    assert receipt is not None
+    assert (receipt.state, receipt.final) == (ReceiptState.buffered, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "state", "final"),
+    [
+        (0, ReceiptState.scheduled, False),  # SMPP 5.0 SCHEDULED
+        (MessageState.ENROUTE, ReceiptState.enroute, False),
+        (MessageState.DELIVERED, ReceiptState.delivered, True),
+        (MessageState.EXPIRED, ReceiptState.expired, True),
+        (MessageState.DELETED, ReceiptState.deleted, True),
+        (MessageState.UNDELIVERABLE, ReceiptState.undelivered, True),
+        (MessageState.ACCEPTED, ReceiptState.accepted, False),
+        (MessageState.UNKNOWN, ReceiptState.unknown, False),
+        (MessageState.REJECTED, ReceiptState.rejected, True),
+    ],
+)
+def test_every_message_state_value(value: int, state: ReceiptState, final: bool) -> None:
+    pdu = DeliverSm(tlvs={TlvTag.receipted_message_id: "42", TlvTag.message_state: value})
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert (receipt.state, receipt.final) == (state, final)
+
+
+@pytest.mark.parametrize(
+    ("value", "stat", "state"),
+    [
+        # a defined message_state wins over the text, whichever way they disagree
+        (MessageState.ENROUTE, "DELIVRD", ReceiptState.enroute),
+        (MessageState.DELIVERED, "BUFFRED", ReceiptState.delivered),
+        (MessageState.UNKNOWN, "DELIVRD", ReceiptState.unknown),
+        (0, "UNDELIV", ReceiptState.scheduled),
+        # an undefined one (SMPP 5.0 SKIPPED, vendor values) leaves it to the text
+        (9, "DELIVRD", ReceiptState.delivered),
+        (0x40, "BUFFRED", ReceiptState.buffered),
+        (9, "SKIPPED", ReceiptState.unknown),
+    ],
+)
+def test_message_state_tlv_wins_over_the_stat_word_when_defined(
+    value: int, stat: str, state: ReceiptState
+) -> None:
+    pdu = receipt_pdu(f"id:7 stat:{stat} err:000", message_state=value)
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert receipt.state is state
 
 
 def test_fields_in_another_order_with_seconds_in_dates() -> None:

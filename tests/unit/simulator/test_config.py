@@ -65,6 +65,10 @@ def test_unknown_status_name_is_an_error_naming_its_path() -> None:
         ({"accounts": [{"password": "x"}]}, "accounts[0].system_id"),
         ({"message_id_format": "octal"}, "message_id_format"),
         ({"receipts": {"outcomes": {"LOST": 1}}}, "receipts.outcomes"),
+        ({"receipts": {"intermediate": ["DELIVRD"]}}, "receipts.intermediate[0]"),
+        ({"receipts": {"intermediate": ["ENROUTE", "two words"]}}, "receipts.intermediate[1]"),
+        ({"receipts": {"intermediate": [""]}}, "receipts.intermediate[0]"),
+        ({"receipts": {"intermediate": "ENROUTE"}}, "receipts.intermediate"),
     ],
 )
 def test_bad_keys_and_values_name_their_path(data: dict[str, object], path: str) -> None:
@@ -112,3 +116,9 @@ def test_merge_is_deep_and_does_not_mutate() -> None:
     merged = merge(base, {"a": {"b": 9}})
     assert merged == {"a": {"b": 9, "c": 2}, "d": 3}
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+def test_intermediate_receipt_words_are_kept_in_order() -> None:
+    config = config_from_mapping({"receipts": {"intermediate": ["ENROUTE", "BUFFRED"]}})
+    assert config.receipts.intermediate == ("ENROUTE", "BUFFRED")
+    assert SimulatorConfig().receipts.intermediate == ()

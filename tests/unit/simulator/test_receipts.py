@@ -13,14 +13,16 @@ from simulator.config import MessageIdFormat, Outcome
 from simulator.receipts import (
     MessageIds,
     ReceiptDates,
+    build_intermediate_receipt,
     build_receipt,
+    intermediate_text,
     receipt_id,
     receipt_text,
 )
 
 RECEIPT = re.compile(
     r"id:(?P<id>\S+) sub:(?P<sub>\d{3}) dlvrd:(?P<dlvrd>\d{3}) submit date:(?P<submit>\d{10}) "
-    r"done date:(?P<done>\d{10}) stat:(?P<stat>[A-Z]{7}) err:(?P<err>\d{3}) text:(?P<text>.*)"
+    r"done date:(?P<done>\d{10}) stat:(?P<stat>\w{1,10}) err:(?P<err>\d{3}) text:(?P<text>.*)"
 )
 
 
@@ -145,3 +147,45 @@ def test_receipt_pdu_equals_the_keyword_built_deliver_sm(outcome: Outcome) -> No
         tlvs=pdu.tlvs,
     )
     assert pdu == expected  # dataclass eq reads every field: an unset slot raises
+
+
+def test_intermediate_receipt_text_has_the_appendix_b_layout_with_its_word() -> None:
+    text = intermediate_text(
+        message_id="12",
+        stat="BUFFRED",
+        submit_date="2403091705",
+        done_date="2403091706",
+        text="Grüße",
+    )
+    match = RECEIPT.fullmatch(text)
+    assert match is not None
+    assert (match["id"], match["stat"]) == ("12", "BUFFRED")
+    assert (match["dlvrd"], match["err"]) == ("000", "000")
+    assert match["text"] == "Gr??e"
+
+
+@pytest.mark.parametrize(
+    ("stat", "state"),
+    [
+        ("ENROUTE", MessageState.ENROUTE),
+        ("ACCEPTD", MessageState.ACCEPTED),
+        ("UNKNOWN", MessageState.UNKNOWN),
+        ("BUFFRED", None),
+        ("SCHEDLD", None),
+    ],
+)
+def test_intermediate_receipt_carries_message_state_only_for_a_word_that_has_one(
+    stat: str, state: MessageState | None
+) -> None:
+    pdu = build_intermediate_receipt(
+        message_id="77",
+        text=f"id:77 stat:{stat}",
+        stat=stat,
+        original_source=(5, 0, "ACME"),
+        original_destination=(1, 1, "447700900123"),
+    )
+    assert (pdu.source_addr, pdu.destination_addr) == ("447700900123", "ACME")
+    assert pdu.esm_class == EsmClass.smsc_delivery_receipt
+    assert pdu.tlvs[TlvTag.receipted_message_id] == "77"
+    assert pdu.tlvs.get(TlvTag.message_state) == state
+    assert TlvTag.network_error_code not in pdu.tlvs

@@ -1,0 +1,96 @@
+"""`smsgw` start-up errors as a user sees them: a real process, one line on stderr, an exit code.
+
+A bad `redis_url` or an empty config file is a config error (exit 2); Redis down is exit 1.
+Either way stderr is one line, with no traceback and no password.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "s3cr3t-pw"
+COMMANDS = {
+    "run": ["run"],
+    "send": ["send", "--to", "+447911123456", "--text", "hi"],
+    "status": ["status", "m1"],
+    "optout": ["optout", "check", "+447911123456"],
+}
+
+
+def smsgw(config: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`smsgw --config FILE <command>` in a child process, without the caller's SMSGW_* vars."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), *COMMANDS[command]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**environ, **env},
+        check=False,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, f"stderr is not one line:\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_redis_down_at_start_is_one_line_naming_the_masked_url(
+    command: str, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there
+    config = tmp_path / "smsgw.yaml"
+    config.write_text(f"redis_url: redis://smsgw:{PASSWORD}@127.0.0.1:{port}/0\n")
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 1, line
+    assert line.startswith(f"smsgw: redis unreachable at redis://smsgw:***@127.0.0.1:{port}/0: ")
+    assert "Connection refused" in line
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_redis_url_that_is_not_a_url_is_a_config_error(command: str, tmp_path: Path) -> None:
+    config = tmp_path / "smsgw.yaml"
+    config.write_text("redis_url: notaurl\n")
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 2, line
+    assert line.startswith("smsgw: config error: redis_url: ")
+    assert "'notaurl'" in line
+
+
+def test_bad_redis_url_from_the_environment_is_masked(tmp_path: Path) -> None:
+    config = tmp_path / "smsgw.yaml"
+    config.write_text("key_prefix: 'smsgw:'\n")
+    done = smsgw(config, "run", SMSGW_REDIS_URL=f"redis://:{PASSWORD}@127.0.0.1:notaport/0")
+    line = one_line(done)
+    assert done.returncode == 2, line
+    assert "redis_url: " in line
+    assert "redis://:***@127.0.0.1:notaport/0" in line
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n"])
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_empty_config_file_is_a_config_error_naming_it(
+    command: str, text: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text(text)
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 2, line
+    assert line.startswith(f"smsgw: config error: {config}: config file is empty")

@@ -96,6 +96,7 @@ def test_receipt_timeout_defaults_to_48_hours_and_needs_receipts_on_every_final_
     assert deadlines == {"a": 1000.0 + 172_800, "r0": None, "r2": None, "r3": None,
                          "r17": 1030.0}  # fmt: skip
 
+
 @pytest.mark.parametrize("text", ["", "\n\n", "# only comments\n---\n"])
 def test_empty_config_file_is_an_error_naming_it(tmp_path: Path, text: str) -> None:
     path = tmp_path / "empty.yaml"

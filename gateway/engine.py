@@ -66,6 +66,7 @@ VERSION = "0.1.0"
 DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
+_WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
 
 class Engine:
@@ -147,6 +148,9 @@ class Engine:
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
         self._waiting_workers: set[asyncio.Task[Any]] = set()  # workers idle on the queue
+        # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
+        # while it cannot read its stream
+        self._failing: dict[str, str] = {}
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -237,9 +241,11 @@ class Engine:
                 except QueueUnavailableError as error:
                     log.warning("redis_unavailable", task=name, error=str(error))
                     await asyncio.sleep(1.0)
-                except Exception:
+                except Exception as error:
                     log.exception("task_failed", task=name)
                     self.metrics.internal_error(name.split("-")[0]).inc()
+                    if name in _WATCHED_TASKS:
+                        self._failing[name] = f"{type(error).__name__}: {error}"[:200]
                     await asyncio.sleep(0.5)
                 else:
                     return
@@ -262,6 +268,7 @@ class Engine:
             entries = await self.consumer.read(min(c.batch, room), c.block_ms)
             if entries:
                 await self.ingest(entries)
+            self._failing.pop("ingest", None)
 
     async def _reclaim_forever(self) -> None:
         c = self.settings.consumer
@@ -549,6 +556,7 @@ class Engine:
             ping=self.redis.ping,
             binds_up=lambda: {c.name: sum(b.is_bound for b in c.binds) for c in self.pool},
             required_carriers=[c.name for c in self.settings.carriers if c.required],
+            failing_tasks=lambda: self._failing,
         )
         return await check()
 

@@ -212,6 +212,7 @@ def make_readiness(
     ping: Callable[[], Awaitable[object]],
     binds_up: Callable[[], Mapping[str, int]],
     required_carriers: Collection[str],
+    failing_tasks: Callable[[], Mapping[str, str]] = dict,
 ) -> Readiness:
     """Build the gateway's readiness rule: Redis answers and each required carrier has a bind up.
 
@@ -220,6 +221,8 @@ def make_readiness(
             e.g. `redis_client.ping`.
         binds_up: returns the number of bound binds per carrier name.
         required_carriers: carriers that must have at least one bind up.
+        failing_tasks: the engine tasks failing right now (name -> last error), such as an
+            ingest that cannot read the stream; any makes the gateway not ready.
 
     Returns:
         A coroutine function for `start_ops_server(readiness=...)`; its details name the
@@ -234,10 +237,13 @@ def make_readiness(
             log.warning("readiness_redis_unreachable", error=repr(exc))
         counts = binds_up()
         missing = sorted(c for c in required_carriers if counts.get(c, 0) < 1)
+        failing = dict(failing_tasks())
         details: dict[str, object] = {
             "redis": "ok" if redis_ok else "unreachable",
             "carriers_down": missing,
         }
-        return redis_ok and not missing, details
+        if failing:
+            details["tasks_failing"] = failing
+        return redis_ok and not missing and not failing, details
 
     return readiness

@@ -99,17 +99,20 @@ class CarrierRate:
         redis: the client for the shared bucket.
         key: the carrier's Redis throttle key (gateway.keys).
         tps: the configured TPS; 0 = unlimited until the carrier throttles.
-        binds: the carrier's binds, read for their accepted submits (attach later).
+        carrier: the carrier's name, for logs.
+
+    `attach` then gives it the carrier's binds, whose accepted submits measure the rate.
     """
 
     __slots__ = (
-        "_adaptive", "_binds", "_episode", "_key", "_meter", "_prepaid", "_redis", "bucket",
-        "paced",
+        "_adaptive", "_binds", "_carrier", "_episode", "_key", "_meter", "_prepaid", "_redis",
+        "bucket", "paced",
     )  # fmt: skip
 
-    def __init__(self, redis: aioredis.Redis, key: str, tps: float) -> None:
+    def __init__(self, redis: aioredis.Redis, key: str, tps: float, *, carrier: str = "") -> None:
         self._redis = redis
         self._key = key
+        self._carrier = carrier
         self.bucket: RedisTokenBucket | None = None
         if tps > 0:
             self.bucket = _bucket(redis, key, AdaptiveRate(max_rate=tps))
@@ -163,7 +166,7 @@ class CarrierRate:
         self._episode = _bucket(self._redis, self._key, adaptive)
         self._prepaid = 0
         self.paced = True
-        log.info("carrier_rate_adaptive", key=self._key, observed_tps=round(observed, 1),
+        log.info("carrier_rate_adaptive", carrier=self._carrier, observed_tps=round(observed, 1),
                  tps=round(adaptive.rate(now), 1))  # fmt: skip
 
     def retry_pause(self, round_: int) -> float:
@@ -194,7 +197,7 @@ class CarrierRate:
         self._prepaid = 0
         self.paced = False
         self._meter = RateMeter()  # measure afresh: the episode's rate is not the carrier's
-        log.info("carrier_rate_unlimited", key=self._key)
+        log.info("carrier_rate_unlimited", carrier=self._carrier)
 
     def _accepted(self) -> int:
         return sum(bind.submits_accepted for bind in self._binds)
@@ -272,7 +275,8 @@ class CarrierPool:
 
     def _build(self, index: int, config: CarrierConfig) -> Carrier:
         settings = bind_settings(config)
-        rate = CarrierRate(self._redis, self._keys.throttle(config.name), config.tps)
+        key = self._keys.throttle(config.name)
+        rate = CarrierRate(self._redis, key, config.tps, carrier=config.name)
         binds = [
             Bind(
                 settings,

@@ -8,6 +8,10 @@ from many concurrent submits are coalesced per loop iteration, `FLUSH_EVERY` PDU
 enquire_link, declare it dead when enquire_link_resp does not come, reconnect with exponential
 backoff and jitter, and on `close()` drain the window, unbind and disconnect.
 
+A `SendGate` (the carrier's rate, gateway/carriers.py) may pace submits on the wire: a submit
+that got its window slot waits at the gate while `gate.paced`, so submits queued for a slot
+before the carrier started throttling wait for the new rate too, instead of all going out.
+
 Deliveries (deliver_sm / data_sm from the carrier) are handed to the application in batches,
 one batch per read, and answered only once the handler has returned their statuses, so an
 application that stores receipts durably acknowledges them only after storing them.
@@ -112,6 +116,18 @@ class BindListener(Protocol):
     def bind_state_changed(self, bound: bool) -> None: ...
     def reconnecting(self, delay: float, reason: str) -> None: ...
     def response_unmatched(self, pdu: Pdu) -> None: ...
+
+
+class SendGate(Protocol):
+    """What paces a bind's submits between its window slot and the wire (the carrier's rate).
+
+    `paced` is read for every submit and should be a plain attribute; only while it is True
+    does the submit await `admit()` (still holding its slot) before it is written.
+    """
+
+    paced: bool
+
+    async def admit(self) -> None: ...
 
 
 class _NullListener:
@@ -220,8 +236,9 @@ class SmppClientProtocol(asyncio.Protocol):
         except TimeoutError:
             raise BindConnectError("no bind response within bind_timeout") from None
 
-    async def request(self, pdu: PduBase) -> Pdu:
+    async def request(self, pdu: PduBase, gate: SendGate | None = None) -> Pdu:
         """Send one request in a window slot and return its response (any command_status).
+        With a `gate` that is `paced`, the request waits for `gate.admit()` in its slot.
 
         Raises:
             NotBoundError: the session is not bound (any more); nothing was sent.
@@ -231,6 +248,8 @@ class SmppClientProtocol(asyncio.Protocol):
         window = self.window
         await window.acquire()
         try:
+            if gate is not None and gate.paced:
+                await gate.admit()
             if not self._can_write.is_set():
                 await self._can_write.wait()
             sequence_number = self._send_request(pdu)
@@ -404,9 +423,11 @@ class Bind:
         on_delivery: DeliveryHandler = _acknowledge_all,
         listener: BindListener | None = None,
         rng: random.Random | None = None,
+        send_gate: SendGate | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
+        self.send_gate = send_gate
         self._on_delivery = on_delivery
         self._listener: BindListener = listener or _NullListener()
         self._backoff = Backoff(
@@ -421,6 +442,7 @@ class Bind:
         self._supervisor: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.binds_completed = 0
+        self.submits_accepted = 0  # submit answers with ESME_ROK, ever (the carrier's rate meter)
 
     @property
     def is_bound(self) -> bool:
@@ -446,7 +468,15 @@ class Bind:
             raise NotBoundError(f"{self.name} is not bound")
         return await protocol.request(pdu)
 
-    submit = request
+    async def submit(self, pdu: PduBase) -> Pdu:
+        """`request` through the bind's `send_gate`, counting accepted answers."""
+        protocol = self._protocol
+        if protocol is None:
+            raise NotBoundError(f"{self.name} is not bound")
+        response = await protocol.request(pdu, self.send_gate)
+        if response.command_status == 0:
+            self.submits_accepted += 1
+        return response
 
     def refuse_requests(self) -> None:
         """Start no more requests (shutdown): see SmppClientProtocol.refuse_requests."""

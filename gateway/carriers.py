@@ -2,8 +2,20 @@
 
 A carrier is available while at least one of its binds is bound; submits go to the bound bind
 with the fewest requests in flight, so several binds share a carrier's load and a bind that is
-down takes no traffic. The carrier's TPS is one Redis token bucket shared by all its binds and
-all smsgw instances, under an adaptive (AIMD) layer that backs off on ESME_RTHROTTLED.
+down takes no traffic.
+
+The carrier's rate (`CarrierRate`) is one Redis token bucket per carrier, shared by all its binds
+and all smsgw instances, under an adaptive (AIMD, routing.adaptive) layer that backs off on
+ESME_RTHROTTLED / ESME_RMSGQFUL. With a configured `tps` the bucket is always on. With `tps: 0`
+the carrier is unlimited until it throttles: its first throttle answer starts an episode, a
+bucket on the same Redis key at the rate the carrier accepted over the last second (measured
+from this instance's binds) cut by half, recovering additively; once the rate is back at
+twice that rate with no throttle answer since, the carrier is unlimited again.
+
+In an episode the binds' send gate paces submits that passed `acquire` while the carrier was
+still unlimited (they wait in their window slot for a token), so one window of submits at
+most is refused when the carrier starts throttling, not every message read ahead. Submits
+that got their tokens from `acquire` pass the gate at once (`_prepaid`).
 """
 
 from __future__ import annotations
@@ -16,13 +28,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+import structlog
 
 from compliance.encoding import EncodingProfile
 from gateway.bind import Bind, BindListener, BindSettings, DeliveryHandler
 from gateway.config import CarrierConfig, RetryConfig
 from gateway.keys import Keys
+from routing.adaptive import RateMeter
 from routing.retry import RetryPolicy, retry_policy_from_mapping
 from routing.throttle import AdaptiveRate, RedisTokenBucket
+
+log = structlog.get_logger()
 
 
 def encoding_profile(config: CarrierConfig) -> EncodingProfile:
@@ -76,6 +92,123 @@ def bind_settings(config: CarrierConfig) -> BindSettings:
     )
 
 
+class CarrierRate:
+    """One carrier's send rate in this instance: see the module docstring.
+
+    Args:
+        redis: the client for the shared bucket.
+        key: the carrier's Redis throttle key (gateway.keys).
+        tps: the configured TPS; 0 = unlimited until the carrier throttles.
+        carrier: the carrier's name, for logs.
+
+    `attach` then gives it the carrier's binds, whose accepted submits measure the rate.
+    """
+
+    __slots__ = (
+        "_adaptive", "_binds", "_carrier", "_episode", "_key", "_meter", "_prepaid", "_redis",
+        "bucket", "paced",
+    )  # fmt: skip
+
+    def __init__(self, redis: aioredis.Redis, key: str, tps: float, *, carrier: str = "") -> None:
+        self._redis = redis
+        self._key = key
+        self._carrier = carrier
+        self.bucket: RedisTokenBucket | None = None
+        if tps > 0:
+            self.bucket = _bucket(redis, key, AdaptiveRate(max_rate=tps))
+        self._episode: RedisTokenBucket | None = None  # tps 0: the bucket while throttled
+        self._adaptive: AdaptiveRate | None = None  # and its rate
+        self._meter = RateMeter()
+        self._prepaid = 0  # tokens granted by `acquire` in this episode, not yet sent
+        self._binds: tuple[Bind, ...] = ()
+        self.paced = False  # SendGate: True during an episode
+
+    def attach(self, binds: list[Bind]) -> None:
+        """The binds whose accepted submits measure the rate (and that use this gate)."""
+        self._binds = tuple(binds)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a bucket paces this carrier now (configured `tps`, or an episode)."""
+        return self.bucket is not None or self._episode is not None
+
+    async def acquire(self, tokens: int) -> None:
+        """Wait for `tokens` submits' worth of the carrier's shared rate."""
+        bucket = self.bucket
+        if bucket is None:
+            now = asyncio.get_running_loop().time()
+            episode, adaptive = self._episode, self._adaptive
+            if episode is None or adaptive is None:
+                if self._meter.due(now):
+                    self._meter.sample(now, self._accepted())
+                return
+            if adaptive.recovered(now):
+                self._end_episode()
+                return
+            bucket = episode
+        while tokens > 0:
+            chunk = min(tokens, bucket.max_acquire)
+            await bucket.acquire(chunk)
+            tokens -= chunk
+            if bucket is self._episode:
+                self._prepaid += chunk
+
+    def throttled(self) -> None:
+        """The carrier answered ESME_RTHROTTLED / ESME_RMSGQFUL: cut the shared rate (AIMD);
+        without a configured `tps`, the first such answer starts an episode."""
+        bucket = self.bucket or self._episode
+        if bucket is not None:
+            bucket.on_throttled()
+            return
+        now = asyncio.get_running_loop().time()
+        observed = self._meter.rate(now, self._accepted())
+        self._adaptive = adaptive = AdaptiveRate.after_throttle(observed, now)
+        self._episode = _bucket(self._redis, self._key, adaptive)
+        self._prepaid = 0
+        self.paced = True
+        log.info("carrier_rate_adaptive", carrier=self._carrier, observed_tps=round(observed, 1),
+                 tps=round(adaptive.rate(now), 1))  # fmt: skip
+
+    def retry_pause(self, round_: int) -> float:
+        """Seconds a throttled submit waits before its next round: none while a bucket paces
+        the carrier (the next `acquire` waits its turn), else a backoff (50 ms doubling, 1 s
+        at most)."""
+        if self.limited:
+            return 0.0
+        return min(1.0, 0.05 * 2.0 ** min(round_, 5))
+
+    async def admit(self) -> None:
+        """SendGate: a submit in its window slot during an episode spends its prepaid token,
+        or waits for one."""
+        if self._prepaid > 0:
+            self._prepaid -= 1
+            return
+        episode = self._episode
+        if episode is not None:
+            await episode.acquire(1)
+
+    async def aclose(self) -> None:
+        for bucket in (self.bucket, self._episode):
+            if bucket is not None:
+                await bucket.aclose()
+
+    def _end_episode(self) -> None:
+        self._episode = self._adaptive = None
+        self._prepaid = 0
+        self.paced = False
+        self._meter = RateMeter()  # measure afresh: the episode's rate is not the carrier's
+        log.info("carrier_rate_unlimited", carrier=self._carrier)
+
+    def _accepted(self) -> int:
+        return sum(bind.submits_accepted for bind in self._binds)
+
+
+def _bucket(redis: aioredis.Redis, key: str, adaptive: AdaptiveRate) -> RedisTokenBucket:
+    # Each Redis call reserves up to ~100 ms worth of tokens for this instance.
+    rate = adaptive.max_rate
+    return RedisTokenBucket(redis, key, rate=rate, burst=max(1, int(rate / 10)), adaptive=adaptive)
+
+
 @dataclass(slots=True)
 class Carrier:
     """One carrier's run-time pieces."""
@@ -84,7 +217,7 @@ class Carrier:
     binds: list[Bind]
     profile: EncodingProfile
     retry: RetryPolicy
-    bucket: RedisTokenBucket | None
+    rate: CarrierRate
 
     @property
     def name(self) -> str:
@@ -104,18 +237,15 @@ class Carrier:
 
     async def acquire(self, tokens: int) -> None:
         """Wait for `tokens` submits' worth of the carrier's shared rate."""
-        bucket = self.bucket
-        if bucket is None:
-            return
-        while tokens > 0:
-            chunk = min(tokens, bucket.max_acquire)
-            await bucket.acquire(chunk)
-            tokens -= chunk
+        await self.rate.acquire(tokens)
 
     def throttled(self) -> None:
         """The carrier answered ESME_RTHROTTLED / ESME_RMSGQFUL: cut the shared rate (AIMD)."""
-        if self.bucket is not None:
-            self.bucket.on_throttled()
+        self.rate.throttled()
+
+    def retry_pause(self, round_: int) -> float:
+        """Seconds before a throttled submit's next round (0 while a bucket paces it)."""
+        return self.rate.retry_pause(round_)
 
 
 class CarrierPool:
@@ -145,6 +275,8 @@ class CarrierPool:
 
     def _build(self, index: int, config: CarrierConfig) -> Carrier:
         settings = bind_settings(config)
+        key = self._keys.throttle(config.name)
+        rate = CarrierRate(self._redis, key, config.tps, carrier=config.name)
         binds = [
             Bind(
                 settings,
@@ -152,21 +284,13 @@ class CarrierPool:
                 on_delivery=self._delivery_handler(config.name),
                 listener=self._listener(config.name, n),
                 rng=random.Random(self._rng.random()),
+                send_gate=rate,
             )
             for n in range(config.binds)
         ]
-        bucket = None
-        if config.tps > 0:
-            # Each Redis call reserves up to ~100 ms worth of tokens for this instance.
-            bucket = RedisTokenBucket(
-                self._redis,
-                self._keys.throttle(config.name),
-                rate=config.tps,
-                burst=max(1, int(config.tps / 10)),
-                adaptive=AdaptiveRate(max_rate=config.tps),
-            )
+        rate.attach(binds)
         policy = retry_policy(config.retry or self._default_retry, f"carriers[{index}].retry")
-        return Carrier(config, binds, encoding_profile(config), policy, bucket)
+        return Carrier(config, binds, encoding_profile(config), policy, rate)
 
     async def reload(
         self,
@@ -258,5 +382,4 @@ async def _wait_any_bound(carriers: list[Carrier], seconds: float) -> None:
 
 async def _retire(carrier: Carrier, drain_seconds: float) -> None:
     await asyncio.gather(*(bind.close(drain_seconds) for bind in carrier.binds))
-    if carrier.bucket is not None:
-        await carrier.bucket.aclose()
+    await carrier.rate.aclose()

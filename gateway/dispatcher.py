@@ -308,7 +308,7 @@ class Dispatcher:
                 return result
             self.observer.throttled(carrier.name)
             carrier.throttled()
-            await asyncio.sleep(min(1.0, 0.05 * 2 ** min(_, 5)))
+            await asyncio.sleep(carrier.retry_pause(_))  # 0 while the carrier's bucket paces
         result.disposition = Disposition.RETRY
         result.detail = "still throttled after repeated rounds"
         return result

@@ -14,6 +14,12 @@ decrease, RFC 5681 §3.1):
   throttle answer, up to the configured `max_rate` and never above it. Every throttle answer,
   cut or not, restarts the count, so the rate only grows while the carrier stays quiet.
 
+A carrier with no configured TPS sends as fast as its windows allow until it throttles. Its
+first throttle answer starts an episode (`AdaptiveRate.after_throttle`): the rate it accepted
+just before (`RateMeter`, accepted submits per second) cut by `decrease`, then the same
+additive increase, up to `headroom` times that observed rate; once the rate is back there
+without further throttle answers (`recovered`), the carrier may go back to unlimited.
+
 The rate is a pure function of the answers and the times they came, so it is tested with a
 fake clock. Pure: stdlib only; the caller passes `now` (monotonic seconds, e.g. loop.time()).
 """
@@ -21,6 +27,7 @@ fake clock. Pure: stdlib only; the caller passes `now` (monotonic seconds, e.g. 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from routing.errors import RoutingError
 
@@ -76,6 +83,40 @@ class AdaptiveRate:
         self._anchor: float | None = None  # time of the last throttle answer
         self._last_cut: float | None = None
 
+    @classmethod
+    def after_throttle(
+        cls, observed: float, now: float, *, headroom: float = 2.0, floor: float = 1.0,
+        decrease: float = 0.5, recovery: float = 2.5, cooldown: float = 1.0,
+    ) -> AdaptiveRate:  # fmt: skip
+        """The rate of a carrier without a configured TPS, after its first throttle answer.
+
+        `observed` is what the carrier accepted per second just before (`RateMeter`): the
+        episode starts at `observed * decrease` (as if this answer cut it), grows additively
+        back to `observed` in `recovery` quiet seconds and on at that pace to
+        `headroom * observed`, where it ends (`recovered`): by default from half to the
+        observed rate in 2.5 s, and to twice it in 5 s more. `floor` bounds the observed rate
+        from below (a carrier that accepted nothing yet).
+
+        The observation is a lower bound when traffic began less than a second before the
+        throttle (the carrier's burst, counted as one second's worth); recovering in seconds
+        and then measuring afresh corrects it.
+        """
+        _check(headroom > 1, "headroom", headroom)
+        _check(floor > 0, "floor", floor)
+        _check(recovery > 0, "recovery", recovery)
+        ceiling = max(observed, floor) if math.isfinite(observed) else floor
+        adaptive = cls(
+            max_rate=ceiling * headroom, min_rate=min(1.0, ceiling), decrease=decrease,
+            increase=ceiling * (1 - decrease) / recovery, cooldown=cooldown,
+        )  # fmt: skip
+        adaptive._base = max(adaptive.min_rate, ceiling * decrease)
+        adaptive._anchor = adaptive._last_cut = now
+        return adaptive
+
+    def recovered(self, now: float) -> bool:
+        """True once the rate is back at `max_rate` with no throttle answer since."""
+        return self.rate(now) >= self.max_rate
+
     def rate(self, now: float) -> float:
         """The effective TPS at monotonic time `now`."""
         if self._anchor is None:
@@ -97,6 +138,58 @@ class AdaptiveRate:
         self._base = current
         self._anchor = now
         return cut
+
+
+class RateMeter:
+    """Events per second over the last `window` seconds, from a cumulative counter (e.g.
+    submits a carrier accepted) sampled lazily, at most once per `resolution` seconds.
+
+    `sample` is cheap enough for every submit: it stores a sample only when `resolution` has
+    passed since the last. `rate` is the count over the whole window divided by the window,
+    the count at the window's start interpolated between the samples around it (the counter
+    is taken to grow evenly between samples). So a burst that began a moment ago counts as
+    that many per second, not as its own rate extrapolated to a second; with no sample before
+    the window (a new meter), the count since the oldest sample.
+    """
+
+    __slots__ = ("_samples", "resolution", "window")
+
+    def __init__(self, *, window: float = 1.0, resolution: float = 0.1) -> None:
+        _check(window > 0, "window", window)
+        _check(0 < resolution <= window, "resolution", resolution)
+        self.window = float(window)
+        self.resolution = float(resolution)
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def due(self, now: float) -> bool:
+        """Whether `sample` at `now` would store a sample (so the counter is worth reading)."""
+        return not self._samples or now - self._samples[-1][0] >= self.resolution
+
+    def sample(self, now: float, total: int) -> None:
+        """Record the counter's `total` at `now` (kept if `resolution` has passed)."""
+        if not self.due(now):
+            return
+        samples = self._samples
+        samples.append((now, total))
+        # keep the newest sample before the window: `rate` falls back on it
+        while len(samples) > 1 and samples[1][0] <= now - self.window:
+            samples.popleft()
+
+    def rate(self, now: float, total: int) -> float:
+        """Events per second up to `now`, when the counter reads `total` (0 without samples)."""
+        start = now - self.window
+        before: tuple[float, int] | None = None
+        for stamp, count in self._samples:
+            if stamp >= start:
+                baseline = float(count)
+                if before is not None:  # the count at `start`, between the samples around it
+                    share = (start - before[0]) / (stamp - before[0])
+                    baseline = before[1] + (count - before[1]) * share
+                return max(0.0, total - baseline) / self.window
+            before = (stamp, count)
+        if before is None:
+            return 0.0
+        return max(0, total - before[1]) / max(self.window, now - before[0])
 
 
 def _check(ok: bool, name: str, value: float) -> None:

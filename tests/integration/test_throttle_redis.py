@@ -1,4 +1,5 @@
-"""The shared Redis token bucket against a real redis-server: rate, burst, batching, errors."""
+"""The shared Redis token bucket against a real redis-server: rate, burst, batching, errors;
+and a carrier's rate on it (gateway.carriers.CarrierRate), configured or not."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from gateway.bind import Bind, BindSettings
+from gateway.carriers import CarrierRate
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 from routing.throttle import RedisTokenBucket
@@ -178,3 +181,89 @@ async def test_bad_rate_or_burst_is_rejected(
 ) -> None:
     with pytest.raises(RoutingError):
         RedisTokenBucket(redis_client, "k", rate=rate, burst=burst)
+
+
+# --- a carrier's rate ----------------------------------------------------------------------------
+
+
+def _bind() -> Bind:
+    """A bind that never connects: only its accepted-submits counter is read."""
+    return Bind(BindSettings(host="127.0.0.1", port=1, system_id="smsgw", password="secret"))
+
+
+async def _used(client: aioredis.Redis, key: str) -> int:
+    return int((await client.hgetall(key)).get(b"used", 0))
+
+
+async def test_carrier_without_tps_is_unlimited_until_it_throttles(
+    redis_client: aioredis.Redis,
+) -> None:
+    key = "smsgw:test:carrier-unlimited"
+    bind = _bind()
+    rate = CarrierRate(redis_client, key, 0)
+    rate.attach([bind])
+    await asyncio.wait_for(rate.acquire(1000), timeout=1.0)  # no Redis call: unlimited
+    assert not rate.limited
+    assert not rate.paced
+    assert rate.retry_pause(0) == 0.05
+    assert rate.retry_pause(9) == 1.0
+    assert not await redis_client.exists(key)
+
+    bind.submits_accepted = 20  # the carrier accepted 20 since the meter's first sample
+    rate.throttled()
+    assert rate.limited
+    assert rate.paced
+    assert rate.retry_pause(0) == 0.0  # throttled submits wait on the bucket, not a timer
+    episode = rate._episode
+    assert episode is not None
+    assert episode.effective_rate() == pytest.approx(10)  # half the 20/s it accepted
+
+    await rate.acquire(3)  # tokens for three submits...
+    assert await _used(redis_client, key) == 3
+    for _ in range(3):  # ...that pass the bind's gate without asking again
+        await asyncio.wait_for(rate.admit(), timeout=1.0)
+    assert await _used(redis_client, key) == 3
+    await rate.admit()  # a submit that passed `acquire` while unlimited takes its own token
+    assert await _used(redis_client, key) == 4
+
+    rate.throttled()  # within the cooldown: the same congestion event
+    assert episode.effective_rate() == pytest.approx(10)
+    await rate.aclose()
+
+
+async def test_carrier_without_tps_is_unlimited_again_once_recovered(
+    redis_client: aioredis.Redis,
+) -> None:
+    rate = CarrierRate(redis_client, "smsgw:test:carrier-recovered", 0)
+    rate.attach([_bind()])
+    rate.throttled()
+    assert rate.paced
+    # the episode as it is 15 s later with no throttle answer since (routing.adaptive tests)
+    now = asyncio.get_running_loop().time()
+    rate._adaptive = AdaptiveRate.after_throttle(1.0, now - 15.0)
+    await asyncio.wait_for(rate.acquire(1000), timeout=1.0)
+    assert not rate.limited
+    assert not rate.paced
+    rate.throttled()  # a new episode, from the rate measured since
+    assert rate.paced
+    await rate.aclose()
+
+
+async def test_carrier_with_tps_keeps_its_bucket_and_never_gates(
+    redis_client: aioredis.Redis,
+) -> None:
+    key = "smsgw:test:carrier-tps"
+    rate = CarrierRate(redis_client, key, 40)
+    rate.attach([_bind()])
+    assert rate.limited
+    assert not rate.paced
+    bucket = rate.bucket
+    assert bucket is not None
+    await rate.acquire(7)  # chunks of max_acquire (burst 4)
+    assert await _used(redis_client, key) == 7
+    rate.throttled()
+    assert rate.bucket is bucket
+    assert not rate.paced
+    assert bucket.effective_rate() == pytest.approx(20)  # the configured rate, cut
+    assert rate.retry_pause(0) == 0.0
+    await rate.aclose()

@@ -170,6 +170,7 @@ class SmppClientProtocol(asyncio.Protocol):
         self._enquire_sequence: int | None = None
         self._unbound = self._loop.create_future()
         self._abort_reason: str | None = None  # why we cut the connection ourselves
+        self._refused = asyncio.Event()  # set by refuse_requests(): a drain began
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -249,9 +250,10 @@ class SmppClientProtocol(asyncio.Protocol):
         await window.acquire()
         try:
             if gate is not None and gate.paced:
-                await gate.admit()
+                await self._admit(gate)
             if not self._can_write.is_set():
                 await self._can_write.wait()
+            window.check_open()  # refused while this request waited: it never left
             sequence_number = self._send_request(pdu)
         except BaseException:
             window.release()
@@ -269,6 +271,20 @@ class SmppClientProtocol(asyncio.Protocol):
                 self.session.forget(sequence_number)
             raise
 
+    async def _admit(self, gate: SendGate) -> None:
+        """Wait for the gate, unless requests are refused first (a drain): NotBoundError."""
+        admit = asyncio.ensure_future(gate.admit())
+        refused = asyncio.ensure_future(self._refused.wait())
+        try:
+            await asyncio.wait({admit, refused}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refused.cancel()
+            if not admit.done():
+                admit.cancel()
+        if not admit.done() or admit.cancelled():
+            raise NotBoundError("the bind is draining; nothing was sent")
+        admit.result()
+
     def _send_request(self, pdu: PduBase) -> int:
         try:
             return self.session.send_request(pdu)
@@ -283,6 +299,7 @@ class SmppClientProtocol(asyncio.Protocol):
     def refuse_requests(self) -> None:
         """Send no more requests: those waiting for a window slot fail with NotBoundError."""
         self.window.refuse("the bind is draining; nothing was sent")
+        self._refused.set()
 
     async def unbind(self, drain_seconds: float) -> None:
         """Refuse new requests, wait for outstanding responses (up to `drain_seconds`), unbind,
@@ -471,7 +488,7 @@ class Bind:
     async def submit(self, pdu: PduBase) -> Pdu:
         """`request` through the bind's `send_gate`, counting accepted answers."""
         protocol = self._protocol
-        if protocol is None:
+        if protocol is None or self._refusing:
             raise NotBoundError(f"{self.name} is not bound")
         response = await protocol.request(pdu, self.send_gate)
         if response.command_status == 0:

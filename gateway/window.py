@@ -48,8 +48,7 @@ class Window(Generic[T]):
         Raises:
             NotBoundError: requests are refused (see `refuse`); nothing was sent.
         """
-        if self._refusal is not None:
-            raise NotBoundError(self._refusal)
+        self.check_open()
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
@@ -72,6 +71,11 @@ class Window(Generic[T]):
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(NotBoundError(reason))
+
+    def check_open(self) -> None:
+        """Raise NotBoundError if requests are refused (see `refuse`)."""
+        if self._refusal is not None:
+            raise NotBoundError(self._refusal)
 
     def release(self) -> None:
         """Give back a slot acquired for a request that was never sent."""

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gateway.backoff import Backoff
-from gateway.errors import ConnectionLostError, ResponseTimeoutError
+from gateway.errors import ConnectionLostError, NotBoundError, ResponseTimeoutError
 from gateway.window import Window
 
 
@@ -106,3 +106,21 @@ def test_backoff_grows_with_jitter_and_never_below_half_the_step() -> None:
         assert ceiling / 2 <= delay <= ceiling
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+async def test_refuse_fails_waiting_and_new_acquires_but_keeps_what_is_on_the_wire() -> None:
+    """A drain (SIGTERM) refuses requests waiting for a slot: they were never sent."""
+    window: Window[str] = Window(1, timeout=5.0)
+    await window.acquire()
+    on_wire = window.add(1, now=0.0)
+    waiting = asyncio.ensure_future(window.acquire())
+    await asyncio.sleep(0)
+    window.refuse("draining")
+    with pytest.raises(NotBoundError, match="draining"):
+        await waiting
+    with pytest.raises(NotBoundError):
+        await window.acquire()
+    with pytest.raises(NotBoundError):
+        window.check_open()
+    assert window.resolve(1, "answer")
+    assert on_wire.result() == "answer"

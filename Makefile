@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench unit integration interop redis clean
+.PHONY: demo test lint fmt bench chaos unit integration interop redis clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: $(STAMP) redis
 	$(PY) -m benchmarks.compliance
 	$(PY) -m benchmarks.e2e
 	$(PY) -m benchmarks.metrics_cost
+
+# Delivery under SIGKILLs of the gateway, the simulator and Redis (a few minutes; exit 1 when
+# a bar is missed). Options: make chaos CHAOS_ARGS="--messages 3000 --keep-logs /tmp/chaos"
+chaos: $(STAMP) redis
+	$(PY) -m benchmarks.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

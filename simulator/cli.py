@@ -71,6 +71,9 @@ def _server_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-enquire-link", action="store_true", default=None)
     p.add_argument("--dlr-before-resp", action="store_true", default=None)
     p.add_argument("--seed", type=int, help="seed the simulator's random choices")
+    p.add_argument(
+        "--journal", metavar="PATH", help="append one JSON line per submit_sm/data_sm answered"
+    )
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     return p
 
@@ -86,6 +89,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "message_id_format": ns.message_id_format,
         "seed": ns.seed,
         "log_level": ns.log_level,
+        "journal": ns.journal,
     }
     receipts = {"delay": ns.dlr_delay, "delay_jitter": ns.dlr_jitter}
     if ns.outcomes:

@@ -132,6 +132,7 @@ class SimulatorConfig:
     recent_messages: int = field(default=1000, metadata=_range(0, 1_000_000))
     seed: int | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    journal: str | None = None
     prefix_rules: tuple[PrefixRule, ...] = ()
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from simulator.config import FaultSettings, SimulatorConfig, patch_faults
 from simulator.control import ControlServer
+from simulator.journal import Journal
 from simulator.reassembly import ReceivedMessage
 from simulator.smsc import Link, Smsc
 from simulator.telemetry import CountsExporter
@@ -104,6 +105,7 @@ class SimulatorServer:
         self._exporter_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._journal: Journal | None = None
         self.port = 0
         self.control_port: int | None = None
 
@@ -131,6 +133,9 @@ class SimulatorServer:
         config = self.config
         now = loop.time()
         self._smsc = Smsc(config, rng=self._rng, now=now, wall_offset=time.time() - now)
+        if config.journal:
+            self._journal = Journal(config.journal)
+            self._smsc.journal = self._journal.write
         self._exporter = CountsExporter(self._smsc, self.registry)
         self._server = await loop.create_server(
             lambda: SmscProtocol(self), config.host, config.port, reuse_address=True
@@ -148,6 +153,7 @@ class SimulatorServer:
             port=self.port,
             control_url=self.control_url,
             message_id_format=config.message_id_format.value,
+            journal=config.journal,
         )
 
     async def close(self) -> None:
@@ -171,7 +177,15 @@ class SimulatorServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._close_journal()
         log.info("simulator_stopped")
+
+    def _close_journal(self) -> None:
+        if self._smsc is not None:
+            self._smsc.journal = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()

@@ -74,6 +74,7 @@ from gateway.smpp.session import Role, Session
 from simulator.behaviour import MESSAGE_STATE, Behaviour, wants_receipt
 from simulator.config import Account, FaultSettings, Outcome, SimulatorConfig
 from simulator.errors import NoReceiverError
+from simulator.journal import journal_line
 from simulator.reassembly import Reassembler, ReceivedMessage, payload_of
 from simulator.receipts import (
     MessageIds,
@@ -214,6 +215,8 @@ class Smsc:
         self._dates = ReceiptDates()
         self._mo_reference = rng.randrange(256)
         self._history = config.recent_messages > 0
+        # Set by the server when `config.journal` is on: appends one line, unbuffered.
+        self.journal: Callable[[bytes], None] | None = None
         self._apply_faults(config.faults)
         self._handlers: dict[type, Callable[[Link, Pdu, float], None]] = {
             SubmitSm: self._on_submit_sm,  # type: ignore[dict-item]
@@ -403,6 +406,8 @@ class Smsc:
         responses = self.counts.submit_responses
         responses[status] = responses.get(status, 0) + 1
         if status:
+            if self.journal is not None:
+                self._journal(self.journal, system_id, pdu, status, "", now)
             self._respond(
                 link, response(sequence_number=pdu.sequence_number, command_status=status), now
             )
@@ -410,9 +415,22 @@ class Smsc:
         message_id = self._accept(
             system_id, pdu, (pdu.dest_addr_ton, pdu.dest_addr_npi, destination), now
         )
+        if self.journal is not None:  # before the response is queued (simulator/journal.py)
+            self._journal(self.journal, system_id, pdu, _ROK, message_id, now)
         self._respond(
             link, response(sequence_number=pdu.sequence_number, message_id=message_id), now
         )
+
+    def _journal(
+        self, journal: Callable[[bytes], None], system_id: str, pdu: SubmitSm | DataSm,
+        status: int, message_id: str, now: float,
+    ) -> None:  # fmt: skip
+        journal(
+            journal_line(
+                ts=now + self._wall_offset, system_id=system_id, pdu=pdu, status=status,
+                message_id=message_id,
+            )
+        )  # fmt: skip
 
     def _on_submit_multi(self, link: Link, pdu: SubmitMulti, now: float) -> None:
         system_id = link.system_id or ""

@@ -36,6 +36,7 @@ from gateway.errors import (
     ConnectionLostError,
     NotBoundError,
     OutcomeUnknownError,
+    QueueUnavailableError,
     ResponseTimeoutError,
 )
 from gateway.smpp.constants import BindType, CommandId, CommandStatus, status_name
@@ -378,6 +379,10 @@ class SmppClientProtocol(asyncio.Protocol):
             batch, self._deliveries = self._deliveries, []
             try:
                 statuses = await self._on_delivery(batch)
+            except QueueUnavailableError as error:  # Redis is down: the carrier retries later
+                log.warning("deliveries_refused_redis_unavailable", batch=len(batch),
+                            error=str(error))  # fmt: skip
+                statuses = [CommandStatus.ESME_RX_T_APPN] * len(batch)
             except Exception:  # the handler's bug must not leave the carrier waiting forever
                 log.exception("delivery_handler_failed", batch=len(batch))
                 statuses = [CommandStatus.ESME_RX_T_APPN] * len(batch)

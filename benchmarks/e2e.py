@@ -53,10 +53,13 @@ import uvloop
 from benchmarks.e2e_report import (
     CpuMeter,
     Result,
+    calls_between,
     peak_rss_mib,
     print_header,
+    print_redis_calls,
     print_table,
     print_verdicts,
+    redis_command_calls,
 )
 from benchmarks.e2e_stack import Stack, http_get, running_stack
 
@@ -292,10 +295,12 @@ async def throughput(stack: Stack, opts: Options, name: str) -> Result:
         parts_before, meter = tail.parts, CpuMeter(stack.pids)
         if stack.ops_port is not None and opts.scrape_interval > 0:
             scraper = asyncio.create_task(_scrape(stack.ops_port, opts.scrape_interval))
+        calls_before = await redis_command_calls(client)
         meter.start()
         enqueued = await enqueue_bulk(client, traffic)
         await tail.wait_final(list(enqueued), opts.timeout, stack.gateway)
         result = Result(name=name, messages=len(traffic), cpu=meter.stop())
+        result.redis_calls = calls_between(calls_before, await redis_command_calls(client))
         result.gateway_cpu_ms = 1000 * meter.seconds["gateway"] / len(traffic)
         result.steal = meter.steal
         last = max(tail.delivered.get(i, 0.0) for i in enqueued)
@@ -319,10 +324,12 @@ async def latency(stack: Stack, opts: Options) -> Result:
         count = max(1, int(opts.rate * opts.seconds))
         traffic = make_traffic(random.Random(opts.seed + 2), count, "lat", 1_000_000)
         parts_before, meter = tail.parts, CpuMeter(stack.pids)
+        calls_before = await redis_command_calls(client)
         meter.start()
         enqueued, took = await enqueue_paced(client, traffic, opts.rate)
         await tail.wait_final(list(enqueued), opts.timeout, stack.gateway)
         cpu = meter.stop()
+        calls = calls_between(calls_before, await redis_command_calls(client))
     finally:
         await client.aclose()
     result = Result(
@@ -332,6 +339,7 @@ async def latency(stack: Stack, opts: Options) -> Result:
         cpu=cpu,
         gateway_cpu_ms=1000 * meter.seconds["gateway"] / count,
         steal=meter.steal,
+        redis_calls=calls,
     )
     _collect(result, tail, enqueued, parts_before)
     result.rss_mib = peak_rss_mib(stack.pids["gateway"])
@@ -427,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_all(workdir, opts)
     done = [r for r in results if r is not None]
     print_table(done)
+    print_redis_calls(done)
     print_verdicts(done)
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload avg at end {load}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.e2e_stack import ROOT
 
@@ -76,6 +76,37 @@ class Result:
     steal: float = float("nan")  # % of the machine's CPU time stolen by the hypervisor
     parts: int = 0
     not_delivered: int = 0
+    redis_calls: dict[str, int] = field(default_factory=dict)  # INFO commandstats deltas
+
+
+# Commands only the gateway sends to Redis itself (the driver sends XADD and XREAD): their
+# sum is the gateway's round trips. Commands that Lua scripts run are counted by commandstats
+# too, under their own names (hset, xadd, xack, ...): they are work inside Redis, not trips.
+GATEWAY_TRIPS = ("evalsha", "eval", "xreadgroup", "xautoclaim", "xclaim", "xlen",
+                 "xinfo|groups", "ping", "script|load")  # fmt: skip
+
+
+async def redis_command_calls(client: Any) -> dict[str, int]:
+    """Calls per command name so far (INFO commandstats)."""
+    stats = await client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def calls_between(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0) > 0}
+
+
+def print_redis_calls(results: Sequence[Result]) -> None:
+    """Redis calls per message by command, per scenario; the gateway's trips first."""
+    for r in results:
+        if not r.redis_calls or not r.messages:
+            continue
+        trips = sum(r.redis_calls.get(c, 0) for c in GATEWAY_TRIPS) / r.messages
+        by_command = sorted(r.redis_calls.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(
+            f"{c} {n / r.messages:.3f}" for c, n in by_command if n / r.messages >= 0.001
+        )
+        print(f"  {r.name}: gateway round trips {trips:.3f}/msg; all calls per msg: {shown}")
 
 
 class CpuMeter:

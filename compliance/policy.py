@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,20 @@ from compliance.verdict import (
     Verdict,
 )
 from gateway.smpp.constants import Npi, Ton
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message past every check that needs no shared state: what `admit` asks the store,
+    and what the verdict is built from."""
+
+    query: RecipientQuery
+    destination: Destination
+    rule: CountryRule
+    sender: SenderAddress
+    flags: tuple[str, ...]
+    quiet_until: datetime | None
+    max_parts: int  # the destination country's limit
 
 
 class CompliancePolicy:
@@ -86,6 +100,19 @@ class CompliancePolicy:
         Raises:
             ComplianceStoreError: the shared-state store is unreachable.
         """
+        prepared = self.prepare(request, now, consume=consume)
+        if isinstance(prepared, Verdict):
+            return prepared
+        return await self.admit(prepared)
+
+    def prepare(
+        self, request: ComplianceRequest, now: datetime, *, consume: bool = True
+    ) -> Verdict | Prepared:
+        """Every check that needs no shared state (number, country, parts, sender, wording,
+        quiet hours), with no I/O: a refusal or deferral, or what `admit` has left to ask.
+
+        Args: as for `evaluate`.
+        """
         checked = self._check_static(request)
         if isinstance(checked, Verdict):
             return checked
@@ -93,11 +120,24 @@ class CompliancePolicy:
         quiet_until = self._quiet_until(request, dest, rule, now)
         if isinstance(quiet_until, Verdict):
             return quiet_until
-        state = await self._store.check_recipient(
-            self._recipient_query(request, dest, now, run_caps=quiet_until is None, consume=consume)
+        query = self._recipient_query(
+            request, dest, now, run_caps=quiet_until is None, consume=consume
         )
-        verdict = self._finish(dest, rule, sender, state, quiet_until)
-        return replace(verdict, flags=flags) if flags else verdict
+        return Prepared(query, dest, rule, sender, flags, quiet_until, self._max_parts(rule))
+
+    async def admit(self, prepared: Prepared) -> Verdict:
+        """The shared-state checks of a prepared message (one store call), and the verdict.
+
+        Raises:
+            ComplianceStoreError: the shared-state store is unreachable.
+        """
+        return self.conclude(prepared, await self._store.check_recipient(prepared.query))
+
+    def conclude(self, prepared: Prepared, state: RecipientState) -> Verdict:
+        """The verdict of a prepared message, given its shared state (no I/O)."""
+        p = prepared
+        verdict = self._finish(p.destination, p.rule, p.sender, state, p.quiet_until)
+        return replace(verdict, flags=p.flags) if p.flags else verdict
 
     async def release(self, request: ComplianceRequest, to: str | None = None) -> None:
         """Give back the cap slot of a message that was allowed but finally not sent.

@@ -26,7 +26,7 @@ from gateway.errors import ConfigError, QueueUnavailableError
 from gateway.keys import Keys
 
 if TYPE_CHECKING:
-    from gateway.engine import Engine
+    from gateway.engine.runner import Engine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,7 +163,7 @@ def _run_async(coroutine: Any) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.engine import Engine
+    from gateway.engine.runner import Engine
     from gateway.logging import configure_logging
     from gateway.ops_server import start_ops_server
 

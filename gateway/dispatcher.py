@@ -26,16 +26,27 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
 
-from compliance.encoding import EncodedMessage, EncodingProfile, TooManyPartsError
-from compliance.segment import count_parts, encode_message
-from compliance.verdict import ComplianceRequest, Outcome, Verdict
+from compliance.encoding import EncodedMessage, TooManyPartsError
+from compliance.policy import Prepared
+from compliance.segment import encode_message
+from compliance.verdict import Outcome, Verdict
 from gateway.bind import Bind
 from gateway.carriers import Carrier, CarrierPool
+from gateway.engine.plan import (
+    Admit,
+    Defer,
+    Finish,
+    PlanContext,
+    Rules,
+    due_now,
+    fit_reference,
+    plan_message,
+    refusal,
+)
 from gateway.errors import NotBoundError, OutcomeUnknownError
 from gateway.messages import OutboundMessage, Status
 from gateway.receipts import candidate_ids
@@ -61,13 +72,13 @@ from routing.select import select_carriers
 log = structlog.get_logger()
 
 MAX_THROTTLED_ROUNDS = 20
-DEFAULT_PROFILE = EncodingProfile()  # parts estimate for compliance, before a carrier is chosen
 
 
-class Gate(Protocol):
-    """The compliance policy as the dispatcher uses it."""
+class Gate(Rules, Protocol):
+    """The compliance policy as the dispatcher uses it: checks without shared state
+    (`prepare`, in the plan), then the shared-state checks (`admit`: one store call)."""
 
-    async def evaluate(self, request: ComplianceRequest, now: datetime) -> Verdict: ...
+    async def admit(self, prepared: Prepared) -> Verdict: ...
 
 
 class DispatchObserver(Protocol):
@@ -172,73 +183,79 @@ class Dispatcher:
     async def _process(self, work: Work) -> None:
         now = self.clock()
         message = work.message
-        if message.expires_at is not None and now >= message.expires_at.timestamp():
-            await self._final(work, Status.expired, "expired", "expires_at passed before sending")
+        timing = due_now(message, now)
+        if isinstance(timing, Finish):
+            await self._final(work, timing.status, timing.code, timing.detail)
             return
         if (work.inflight or work.outcome == "unknown") and await self._settle_unknown(work, now):
             return
-        if message.send_at is not None and message.send_at.timestamp() > now:
-            due = message.send_at.timestamp()
-            await self._defer(work, due, "scheduled", "send_at is in the future")
-            return
-        verdict = await self._evaluate(work, now)
-        if verdict is None:
-            return
-        await self._route_and_send(work, verdict)
-
-    async def _evaluate(self, work: Work, now: float) -> Verdict | None:
-        message = work.message
-        request = ComplianceRequest(
-            to=message.to,
-            sender=message.sender,
-            category=message.category,
-            country_hint=message.country,
-            text=message.text,
-            parts=count_parts(message.text, DEFAULT_PROFILE),
-            message_id=message.id,
+        if work.ref is None:
+            work.ref = self._next_reference()
+        plan = plan_message(
+            message, now, self._plan_context(), reference=work.ref, exclude=work.excluded
         )
-        verdict = await self.gate.evaluate(request, datetime.fromtimestamp(now, UTC))
-        work.country = verdict.country
-        self.observer.verdict(verdict.outcome.value, verdict.reason.value)
-        if verdict.outcome is Outcome.allow:
-            return verdict
-        if verdict.outcome is Outcome.defer and verdict.defer_until is not None:
-            await self._defer(work, verdict.defer_until.timestamp(), verdict.reason, verdict.detail)
-        elif verdict.outcome is Outcome.suppress:
-            await self._final(work, Status.suppressed, verdict.reason, verdict.detail)
+        verdict: Verdict | None = None
+        plan_after: Finish | Defer | Admit = plan
+        if isinstance(plan, Admit):
+            verdict = await self.gate.admit(plan.prepared)
+            if verdict.outcome is not Outcome.allow:
+                plan_after = refusal(verdict)
         else:
-            await self._final(work, Status.rejected, verdict.reason, verdict.detail)
-        return None
+            verdict = plan.verdict
+        work.country = plan_after.country
+        if verdict is not None:
+            self.observer.verdict(verdict.outcome.value, verdict.reason.value)
+        if isinstance(plan_after, Finish):
+            await self._final(work, plan_after.status, plan_after.code, plan_after.detail)
+        elif isinstance(plan_after, Defer):
+            await self._defer(work, plan_after.due, plan_after.code, plan_after.detail)
+        elif verdict is not None:
+            await self._route_and_send(work, verdict, plan_after)
 
-    async def _route_and_send(self, work: Work, verdict: Verdict) -> None:
+    def _plan_context(self) -> PlanContext:
+        return PlanContext(
+            policy=self.gate,
+            routes=self.routes,
+            is_available=self.pool.is_available,
+            profile=lambda name: self.pool.get(name).profile,
+            rng=self.rng,
+        )
+
+    async def _route_and_send(self, work: Work, verdict: Verdict, plan: Admit) -> None:
+        """Send on the planned route; fail over along it (re-routing without the carriers
+        already tried) until a carrier takes or finally refuses the message."""
         destination = verdict.destination_addr or ""
+        carriers, encoded, error = plan.carriers, plan.encoded, plan.route_error
         while True:
-            try:
-                carriers = select_carriers(
-                    self.routes,
-                    destination=destination,
-                    country=verdict.country,
-                    is_available=self.pool.is_available,
-                    rng=self.rng,
-                    exclude=work.excluded,
-                )
-            except NoCarrierAvailableError as error:
+            if error is None and not carriers:
+                try:
+                    carriers = tuple(select_carriers(
+                        self.routes,
+                        destination=destination,
+                        country=verdict.country,
+                        is_available=self.pool.is_available,
+                        rng=self.rng,
+                        exclude=work.excluded,
+                    ))  # fmt: skip
+                except (NoCarrierAvailableError, NoRouteError) as failed:
+                    error = failed
+            if isinstance(error, NoCarrierAvailableError):
                 if work.failover is not None and self._route_exhausted(work, verdict):
                     code, detail, name = work.failover
                     reason = f"{detail}; no other carrier on the route takes it"
                     await self._final(work, Status.failed, code, reason, carrier=name)
                     return
-                reason = str(error)
-                await self._retry_later(work, "no_carrier_available", reason, self.default_retry)
+                await self._retry_later(work, "no_carrier_available", str(error),
+                                        self.default_retry)  # fmt: skip
                 return
-            except NoRouteError as error:
+            if error is not None:
                 await self._final(work, Status.failed, "no_route", str(error))
                 return
             carrier = self.pool.get(carriers[0])
-            done = await self._send_on(work, verdict, carrier)
-            if done:
+            if await self._send_on(work, verdict, carrier, encoded):
                 return
             work.excluded = work.excluded | {carrier.name}
+            carriers, encoded = (), None
 
     def _route_exhausted(self, work: Work, verdict: Verdict) -> bool:
         """True when every carrier of the route already failed this message over, so waiting
@@ -256,21 +273,24 @@ class Dispatcher:
             return True
         return False
 
-    async def _send_on(self, work: Work, verdict: Verdict, carrier: Carrier) -> bool:
-        """Submit on `carrier`; False means "fail over to the next carrier"."""
-        message = work.message
-        if work.ref is None:
-            work.ref = self._allocate_ref(carrier)
-        try:
-            encoded = encode_message(message.text, carrier.profile, reference=work.ref)
-        except TooManyPartsError as error:
-            await self._final(work, Status.rejected, "too_many_parts", str(error))
-            return True
-        limit = verdict.max_parts or carrier.profile.max_parts
-        if len(encoded.parts) > limit:
-            detail = f"{len(encoded.parts)} parts, the limit for this destination is {limit}"
-            await self._final(work, Status.rejected, "too_many_parts", detail)
-            return True
+    async def _send_on(
+        self, work: Work, verdict: Verdict, carrier: Carrier, encoded: EncodedMessage | None
+    ) -> bool:
+        """Submit on `carrier` (`encoded`: the text as planned for it, if it was); False means
+        "fail over to the next carrier"."""
+        if encoded is None:
+            message = work.message
+            reference = fit_reference(work.ref or self._next_reference(), carrier.profile)
+            try:
+                encoded = encode_message(message.text, carrier.profile, reference=reference)
+            except TooManyPartsError as error:
+                await self._final(work, Status.rejected, "too_many_parts", str(error))
+                return True
+            limit = verdict.max_parts or carrier.profile.max_parts
+            if len(encoded.parts) > limit:
+                detail = f"{len(encoded.parts)} parts, the limit for this destination is {limit}"
+                await self._final(work, Status.rejected, "too_many_parts", detail)
+                return True
         if work.cids is None or len(work.cids) != len(encoded.parts):
             work.cids = [None] * len(encoded.parts)
         result = await self._submit_parts(work, verdict, carrier, encoded)
@@ -530,14 +550,14 @@ class Dispatcher:
         self.observer.finished(status, carrier, code, work.country)
         log.info("message_final", status=status.value, reason=code, carrier=carrier)
 
-    def _allocate_ref(self, carrier: Carrier) -> int:
-        """Concatenation references: a running counter from a random start, so references
-        for one recipient do not repeat in quick succession (8- or 16-bit per carrier)."""
+    def _next_reference(self) -> int:
+        """A concatenation reference seed (1..65535, fitted to a carrier's 8 or 16 bits by
+        plan.fit_reference): a running counter from a random start, so references for one
+        recipient do not repeat in quick succession."""
         if self._next_ref == 0:
             self._next_ref = self.rng.randrange(1, 0xFFFF)
         self._next_ref = self._next_ref % 0xFFFF + 1
-        bits = carrier.profile.reference_bits
-        return self._next_ref % 0xFF + 1 if bits == 8 else self._next_ref
+        return self._next_ref
 
 
 _SEVERITY = {

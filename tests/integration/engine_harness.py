@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from gateway.config import Settings, settings_from_mapping
-from gateway.engine import Engine
+from gateway.engine.runner import Engine
 from gateway.messages import FINAL_STATUSES
 from simulator.config import merge
 

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from gateway.engine import Engine
+from gateway.engine.runner import Engine
 from gateway.metrics import MESSAGE_STATUSES
 from gateway.ops_server import start_ops_server
 from tests.conftest import RedisServer

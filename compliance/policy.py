@@ -133,6 +133,15 @@ class CompliancePolicy:
         """
         return self.conclude(prepared, await self._store.check_recipient(prepared.query))
 
+    async def admit_many(self, prepared: Sequence[Prepared]) -> list[Verdict]:
+        """`admit` for a batch: one store call for all of them, in order.
+
+        Raises:
+            ComplianceStoreError: the shared-state store is unreachable.
+        """
+        states = await self._store.check_recipients([p.query for p in prepared])
+        return [self.conclude(p, state) for p, state in zip(prepared, states, strict=True)]
+
     def conclude(self, prepared: Prepared, state: RecipientState) -> Verdict:
         """The verdict of a prepared message, given its shared state (no I/O)."""
         p = prepared

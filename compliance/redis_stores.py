@@ -162,12 +162,14 @@ class RedisComplianceStore:
         Evaluations asked for in the same loop iteration run in one script call, in the order
         they were asked; each is atomic, as if it had its own call.
         """
-        opt_out, suppressed, exceeded, retry = await self._group.submit(query)
-        return RecipientState(
-            opted_out=_SCOPE_BY_CODE.get(opt_out),
-            suppressed_until=from_ms(suppressed) if suppressed else None,
-            caps=CapCheck(None if exceeded < 0 else exceeded, retry),
-        )
+        return _state(await self._group.submit(query))
+
+    async def check_recipients(self, queries: Sequence[RecipientQuery]) -> list[RecipientState]:
+        """`check_recipient` for a batch the caller gathered itself: one script call, run in
+        order, each query atomic."""
+        if not queries:
+            return []
+        return [_state(answer) for answer in await self._check_all(list(queries))]
 
     async def _check_all(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
         keys: list[str] = []
@@ -257,6 +259,15 @@ class RedisComplianceStore:
         args: list[str | int] = [op, sender or "", to_ms(now)]
         with map_redis_errors():
             await self._opt_out(keys=[self._keys.opt_out(msisdn)], args=args)
+
+
+def _state(answer: tuple[int, ...]) -> RecipientState:
+    opt_out, suppressed, exceeded, retry = answer
+    return RecipientState(
+        opted_out=_SCOPE_BY_CODE.get(opt_out),
+        suppressed_until=from_ms(suppressed) if suppressed else None,
+        caps=CapCheck(None if exceeded < 0 else exceeded, retry),
+    )
 
 
 def _query_args(query: RecipientQuery) -> list[str]:

@@ -61,6 +61,10 @@ class RecipientStateStore(Protocol):
         """Run the query's checks in order; record the send only when nothing blocks."""
         ...
 
+    async def check_recipients(self, queries: Sequence[RecipientQuery]) -> list[RecipientState]:
+        """`check_recipient` for each query, in order, in one call where the store can."""
+        ...
+
 
 class ComplianceStore(
     RecipientStateStore, OptOutStore, SuppressionStore, FrequencyCapStore, Protocol

@@ -24,7 +24,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -79,6 +79,7 @@ class Gate(Rules, Protocol):
     (`prepare`, in the plan), then the shared-state checks (`admit`: one store call)."""
 
     async def admit(self, prepared: Prepared) -> Verdict: ...
+    async def admit_many(self, prepared: Sequence[Prepared]) -> list[Verdict]: ...
 
 
 class DispatchObserver(Protocol):
@@ -124,12 +125,12 @@ class Work:
         )
 
 
-class _StoppedError(Exception):
+class StoppedError(Exception):
     """Raised inside `process` when stopping reaches a message before its submit left."""
 
 
 @dataclass(slots=True)
-class _Attempt:
+class Attempt:
     """What one round of submits on one carrier produced."""
 
     cids: list[str | None]
@@ -138,6 +139,10 @@ class _Attempt:
     detail: str = ""
     unknown: bool = False
     not_sent: bool = False
+
+    def accepted_all(self) -> bool:
+        """Every part accepted by the carrier."""
+        return self.disposition is Disposition.SUCCESS and None not in self.cids
 
 
 @dataclass(slots=True, kw_only=True)
@@ -170,15 +175,73 @@ class Dispatcher:
 
     async def process(self, work: Work) -> None:
         """Take one message as far as it can go now; never raises for the message's faults."""
+        await self._guarded(work, self._process(work))
+
+    async def send(self, work: Work, verdict: Verdict, plan: Admit) -> None:
+        """Route and send an admitted message (the batch path hands over route errors and
+        carriers that went down)."""
+        await self._guarded(work, self._route_and_send(work, verdict, plan))
+
+    async def continue_attempt(
+        self, work: Work, verdict: Verdict, plan: Admit, carrier: Carrier,
+        encoded: EncodedMessage, result: Attempt, *, throttled: bool,
+    ) -> None:  # fmt: skip
+        """Carry on with a first submit the batch path made whose answers were not all
+        "accepted": as `_submit_parts` would have after its first round."""
+        await self._guarded(
+            work, self._continue_attempt(work, verdict, plan, carrier, encoded, result, throttled)
+        )
+
+    async def take_back(self, work: Work) -> None:
+        """Stopping before the batch path's submits left: take the in-flight mark back."""
+        await self._guarded(work, self._take_back(work, Attempt([])))
+
+    async def _guarded(self, work: Work, body: Awaitable[None]) -> None:
         # bind + reset by token, as bound_contextvars() does but without its copy and scan of
         # the whole context for every message
         tokens = structlog.contextvars.bind_contextvars(message_id=work.message.id)
         try:
-            await self._process(work)
-        except _StoppedError:
+            await body
+        except StoppedError:
             log.info("message_left_for_next_run")
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _continue_attempt(
+        self, work: Work, verdict: Verdict, plan: Admit, carrier: Carrier,
+        encoded: EncodedMessage, result: Attempt, throttled: bool,
+    ) -> None:  # fmt: skip
+        work.cids = result.cids
+        if self.is_stopping() and result.not_sent and not result.unknown:
+            await self._take_back(work, result, carrier)
+        if throttled and result.disposition is Disposition.SUCCESS:
+            self.observer.throttled(carrier.name)
+            carrier.throttled()
+            await asyncio.sleep(carrier.retry_pause(0))
+            result = await self._submit_parts(work, verdict, carrier, encoded)
+        if await self._record_attempt(work, carrier, encoded, result, verdict):
+            return
+        work.excluded = work.excluded | {carrier.name}
+        await self._route_and_send(work, verdict, Admit(plan.prepared, (), None))
+
+    def plan_context(self) -> PlanContext:
+        """What `plan_message` needs from the dispatcher's world, as of now."""
+        return self._plan_context()
+
+    def next_reference(self) -> int:
+        return self._next_reference()
+
+    async def wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
+        await self._wait_for_rate(carrier, tokens)
+
+    def collect(
+        self, result: Attempt, carrier: Carrier, todo: Sequence[int],
+        answers: Sequence[object], elapsed: float,
+    ) -> bool:  # fmt: skip
+        return self._collect(result, carrier, todo, answers, elapsed)
+
+    def count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
+        self._count_early(results, carrier, country)
 
     async def _process(self, work: Work) -> None:
         now = self.clock()
@@ -298,9 +361,9 @@ class Dispatcher:
 
     async def _submit_parts(
         self, work: Work, verdict: Verdict, carrier: Carrier, encoded: EncodedMessage
-    ) -> _Attempt:
+    ) -> Attempt:
         cids = list(work.cids or [])
-        result = _Attempt(cids)
+        result = Attempt(cids)
         marked = False
         for _ in range(MAX_THROTTLED_ROUNDS):
             todo = [i for i, cid in enumerate(cids) if cid is None]
@@ -318,7 +381,7 @@ class Dispatcher:
                 await self._take_back(work, result)
             started = time.perf_counter()
             answers = await _submit_all(
-                bind, [_submit_sm(verdict, carrier, encoded, i) for i in todo]
+                bind, [submit_sm(verdict, carrier, encoded, i) for i in todo]
             )
             elapsed = time.perf_counter() - started
             throttled = self._collect(result, carrier, todo, answers, elapsed)
@@ -336,7 +399,7 @@ class Dispatcher:
     async def _wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
         """The carrier's shared rate; `stop()` cancels the wait (nothing is marked yet)."""
         if self.is_stopping():
-            raise _StoppedError
+            raise StoppedError
         task: asyncio.Task[object] | None = asyncio.current_task()
         if task is not None:
             self._waiting_for_rate.add(task)
@@ -345,16 +408,14 @@ class Dispatcher:
             await carrier.acquire(tokens)
         except asyncio.CancelledError:
             if self.is_stopping() and task is not None and task.uncancel() == 0:
-                raise _StoppedError from None
+                raise StoppedError from None
             raise
         finally:
             if task is not None:
                 self._waiting_for_rate.discard(task)
         self.observer.throttle_waited(carrier.name, time.perf_counter() - waited_from)
 
-    async def _take_back(
-        self, work: Work, result: _Attempt, carrier: Carrier | None = None
-    ) -> None:
+    async def _take_back(self, work: Work, result: Attempt, carrier: Carrier | None = None) -> None:
         """Stopping, and what is left of the submit never left this process: keep the parts
         the carrier accepted (so only the others are sent next time), take the in-flight mark
         back, and leave the message for the next run."""
@@ -365,7 +426,7 @@ class Dispatcher:
                            carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
         record_not_sent(batch, self.ctx, work.message.id)
         await self.writer.write(batch)
-        raise _StoppedError
+        raise StoppedError
 
     def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
         """Count receipts that arrived before the write that applied them (apply.lua answers
@@ -389,7 +450,7 @@ class Dispatcher:
 
     def _collect(
         self,
-        result: _Attempt,
+        result: Attempt,
         carrier: Carrier,
         todo: Sequence[int],
         answers: Sequence[object],
@@ -425,7 +486,7 @@ class Dispatcher:
         return throttled
 
     async def _record_attempt(
-        self, work: Work, carrier: Carrier, encoded: EncodedMessage, result: _Attempt,
+        self, work: Work, carrier: Carrier, encoded: EncodedMessage, result: Attempt,
         verdict: Verdict,
     ) -> bool:  # fmt: skip
         now = self.clock()
@@ -457,7 +518,7 @@ class Dispatcher:
         return await self._after_failure(work, carrier, result, verdict)
 
     async def _after_failure(
-        self, work: Work, carrier: Carrier, result: _Attempt, verdict: Verdict
+        self, work: Work, carrier: Carrier, result: Attempt, verdict: Verdict
     ) -> bool:
         code = status_name(result.status) if result.status else result.disposition.name.lower()
         if result.disposition is Disposition.UNKNOWN_OUTCOME:
@@ -585,7 +646,7 @@ def _worse(candidate: Disposition, current: Disposition) -> bool:
     return _SEVERITY[candidate] > _SEVERITY[current]
 
 
-def _submit_sm(verdict: Verdict, carrier: Carrier, encoded: EncodedMessage, index: int) -> SubmitSm:
+def submit_sm(verdict: Verdict, carrier: Carrier, encoded: EncodedMessage, index: int) -> SubmitSm:
     part = encoded.parts[index]
     return SubmitSm(
         source_addr_ton=verdict.source_addr_ton or 0,

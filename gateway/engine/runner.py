@@ -4,11 +4,13 @@ Tasks (each restarted with a log line and `smsgw_internal_errors_total` if it ev
 - ingest: XREADGROUP batches -> validate -> accept.lua (idempotent by id) -> priority queue;
 - reclaim: XAUTOCLAIM entries other instances left pending too long;
 - scheduler: claim due messages from the deferred set (send_at, quiet hours, retries, holds);
-- workers: take messages in priority order (OTP, transactional, marketing) and dispatch them;
+- pump: takes batches in priority order (OTP, transactional, marketing) and runs them through
+  the batch path (gateway/engine/pipeline.py), which hands every message that is not the
+  common case to the dispatcher's per-message path (a background task per such message);
 - gauges: queue depth, pending and lag;
 - receipt_timeout: settle submitted messages whose receipt never came (gateway/receipt_timeout).
 
-Shutdown (SIGTERM, or `stop` set): stop reading, let workers finish what they hold (up to
+Shutdown (SIGTERM, or `stop` set): stop reading, let the messages under work finish (up to
 `engine.shutdown_drain`), unbind every bind after its window drains, flush, exit 0. Whatever
 was not finished stays pending in the stream or due in the deferred set for the next run.
 """
@@ -40,6 +42,7 @@ from gateway.compliance_wiring import build_policy
 from gateway.config import Settings
 from gateway.deliveries import CarrierDeliveries, MoPolicy
 from gateway.dispatcher import Dispatcher, Gate, Work, resume_work
+from gateway.engine.pipeline import Pipeline
 from gateway.engine_metrics import BindObserver, EngineObserver
 from gateway.errors import QueueUnavailableError
 from gateway.keys import Keys
@@ -65,6 +68,7 @@ log = structlog.get_logger()
 VERSION = "0.1.0"
 DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
+PIPELINE_BATCH = 500  # messages one tick takes from the lanes at most
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
@@ -147,7 +151,10 @@ class Engine:
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
-        self._waiting_workers: set[asyncio.Task[Any]] = set()  # workers idle on the queue
+        self._waiting_workers: set[asyncio.Task[Any]] = set()  # the pump, idle on the queue
+        self._slow_tasks: set[asyncio.Task[None]] = set()  # messages on the per-message path
+        self._room = asyncio.Event()  # set when a message under work is released
+        self.pipeline = Pipeline(self.dispatcher, spawn=self._spawn_slow, done=self._release)
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
         self._failing: dict[str, str] = {}
@@ -172,11 +179,6 @@ class Engine:
             self.metrics, carrier, config.bind_type.value, f"{carrier}#{index}", config.window
         )
 
-    @property
-    def worker_count(self) -> int:
-        windows = sum(c.window * c.binds for c in self.settings.carriers)
-        return max(16, min(self.settings.engine.max_in_flight, 2 * windows))
-
     # --- run -----------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -185,7 +187,7 @@ class Engine:
         await self.consumer.ensure_group()
         await self.signals.ensure_group()
         self.pool.start()
-        workers = [self._supervised(f"worker-{i}", self._work) for i in range(self.worker_count)]
+        workers = [self._supervised("pump", self._pump_forever)]
         feeders = [
             self._supervised("ingest", self._ingest_forever),
             self._supervised("reclaim", self._reclaim_forever),
@@ -194,7 +196,7 @@ class Engine:
             self._supervised("signals", self._signals_forever),
             self._supervised("receipt_timeout", self._receipt_timeouts),
         ]
-        log.info("engine_started", workers=len(workers), carriers=len(self.settings.carriers))
+        log.info("engine_started", carriers=len(self.settings.carriers))
         try:
             await stop.wait()
         finally:
@@ -226,6 +228,8 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.settings.engine.shutdown_drain)
         await cancel_and_wait(workers)
+        await cancel_and_wait(list(self._slow_tasks))
+        await self.pipeline.close()
         remaining = max(0.5, deadline - time.monotonic())
         await self.pool.close(remaining)
         await self.redis.aclose()
@@ -465,36 +469,67 @@ class Engine:
 
     # --- workers and gauges --------------------------------------------------------------------
 
-    async def _work(self) -> None:
+    async def _pump_forever(self) -> None:
+        """Batches from the lanes to the batch path, one tick after another: while one batch
+        waits for Redis, the next one gathers in the queue."""
         queue = self._queue
         me = asyncio.current_task()
         while not self.dispatcher.is_stopping():
+            while self._busy >= self.capacity:  # as many under work as the windows can carry
+                self._room.clear()
+                await self._room.wait()
             if me is not None:
                 self._waiting_workers.add(me)
             try:
-                _, _, work = await queue.get()
+                _, _, first = await queue.get()
             finally:
                 if me is not None:
                     self._waiting_workers.discard(me)
-            self._busy += 1
+            batch = [first]
+            limit = min(PIPELINE_BATCH, self.capacity - self._busy)
+            while len(batch) < limit and not queue.empty():
+                batch.append(queue.get_nowait()[2])
+            self._busy += len(batch)
             self._idle.clear()
-            try:
-                await self.dispatcher.process(work)
-            except asyncio.CancelledError:
-                raise
-            except (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError) as error:
-                # Redis failed us mid-message: nothing final was recorded, so the stream entry
-                # stays pending and is reclaimed later (a deferred one comes due again)
-                log.warning("message_left_pending", message_id=work.message.id, error=str(error))
-            except Exception:
-                log.exception("message_processing_failed", message_id=work.message.id)
-                self.metrics.internal_error("dispatch").inc()
-            finally:
-                if work.entry_id is not None:
-                    self._held.discard(work.entry_id)
-                self._busy -= 1
-                if not self._busy:
-                    self._idle.set()
+            await self.pipeline.run_batch(batch)
+
+    def _spawn_slow(self, work: Work, body: Awaitable[None]) -> None:
+        """Run the per-message path for one message in the background."""
+        task = asyncio.get_running_loop().create_task(self._slow(work, body))
+        self._slow_tasks.add(task)
+        task.add_done_callback(self._slow_tasks.discard)
+
+    async def _slow(self, work: Work, body: Awaitable[None]) -> None:
+        try:
+            await body
+        except asyncio.CancelledError:
+            raise
+        except (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError) as error:
+            # Redis failed us mid-message: nothing final was recorded, so the stream entry
+            # stays pending and is reclaimed later (a deferred one comes due again)
+            log.warning("message_left_pending", message_id=work.message.id, error=str(error))
+        except Exception:
+            log.exception("message_processing_failed", message_id=work.message.id)
+            self.metrics.internal_error("dispatch").inc()
+        finally:
+            self._release(work)
+
+    def _release(self, work: Work) -> None:
+        """The engine is done with `work` (recorded, handed on, or left pending)."""
+        if work.entry_id is not None:
+            self._held.discard(work.entry_id)
+        self._busy -= 1
+        self._room.set()
+        if not self._busy:
+            self._idle.set()
+
+    @property
+    def capacity(self) -> int:
+        """Messages under work at once at most: twice what the carriers' windows hold (so the
+        next window's worth is planned and admitted while one is on the wire), within
+        `engine.max_in_flight`."""
+        windows = sum(c.window * c.binds for c in self.settings.carriers)
+        return max(16, min(self.settings.engine.max_in_flight, 2 * windows))
 
     async def _gauges_forever(self) -> None:
         queue = self.metrics.queue("outbound")

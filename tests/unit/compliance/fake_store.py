@@ -36,6 +36,9 @@ class MemoryComplianceStore:
         )
         return RecipientState(caps=caps)
 
+    async def check_recipients(self, queries: Sequence[RecipientQuery]) -> list[RecipientState]:
+        return [await self.check_recipient(query) for query in queries]
+
     async def check_and_record(
         self,
         msisdn: str,

@@ -1,0 +1,319 @@
+"""The batch path of the engine: batches flow down, outcomes flow up.
+
+Each tick takes a batch of messages from the priority lanes and, for the batch as a whole:
+1. **plan** each message (gateway/engine/plan.py, no I/O): final, deferred, or ready with its
+   route and its text encoded for the first carrier;
+2. **admit** the ready ones: the shared-state checks (opt-out, suppression, caps) of the whole
+   batch in one store call;
+3. **commit** the refusals and deferrals of the tick in one state write;
+4. per carrier: wait for the batch's share of the carrier's rate (one grant), mark the whole
+   group in flight (one state write, before the first byte), and **submit** every part;
+5. as each message's parts are answered, its **outcome** is judged; the accepted ones of a
+   tick are committed together (one state write).
+
+Everything that is not the common case goes to the dispatcher's per-message path with the
+same state: a message resumed from a record (in flight, outcome unknown, partly sent, a
+retry), a route error, and any answer but "all parts accepted" (throttling, errors, unknown
+outcomes, failover). The batch path never decides those, so it cannot decide them
+differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from compliance.encoding import EncodedMessage
+from compliance.errors import ComplianceStoreError
+from compliance.verdict import Outcome, Verdict
+from gateway.bind import Bind
+from gateway.carriers import Carrier
+from gateway.dispatcher import Attempt, Dispatcher, StoppedError, Work, submit_sm
+from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
+from gateway.errors import QueueUnavailableError
+from gateway.messages import Status
+from gateway.receipts import candidate_ids
+from gateway.records import record_deferred, record_final, record_inflight, record_submitted
+from gateway.smpp.pdu import Pdu
+from gateway.state_store import OpBatch
+from routing.errors import ThrottleUnavailableError
+
+log = structlog.get_logger()
+
+_REDIS_DOWN = (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError)
+
+
+@dataclass(slots=True)
+class _Sending:
+    """One message of a carrier group on its way: its parts' answers as they come."""
+
+    work: Work
+    verdict: Verdict
+    admit: Admit
+    encoded: EncodedMessage
+    carrier: Carrier  # kept: a reload may retire it while its submits are out
+    started: float
+    answers: list[object] = field(default_factory=list)
+    waiting: int = 0
+
+
+class Pipeline:
+    """Runs `run_batch` once per tick for the engine; see the module docstring.
+
+    Args:
+        dispatcher: the per-message path, and what the two paths share (records, observer).
+        spawn: runs a coroutine for one message in the background (the engine counts it).
+        done: called once per message when the batch path is done with it.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        spawn: Callable[[Work, Awaitable[None]], None],
+        done: Callable[[Work], None],
+    ) -> None:
+        self._d = dispatcher
+        self._spawn = spawn
+        self._done = done
+        self._accepted: list[_Sending] = []
+        self._commit_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run_batch(self, batch: Sequence[Work]) -> None:
+        """Plan, admit and start submitting one batch (returns once the submits are out)."""
+        d = self._d
+        now = d.clock()
+        records = OpBatch()
+        finished: list[tuple[Work, Finish | Defer]] = []
+        ready: list[tuple[Work, Admit]] = []
+        context = d.plan_context()
+        for work in batch:
+            if not _fresh(work):
+                self._spawn(work, d.process(work))
+                continue
+            if work.ref is None:
+                work.ref = d.next_reference()
+            try:
+                plan = plan_message(work.message, now, context, reference=work.ref)
+            except Exception:  # a planning bug costs this message (left pending), not its batch
+                log.exception("message_processing_failed", message_id=work.message.id)
+                self._done(work)
+                continue
+            if isinstance(plan, Admit):
+                ready.append((work, plan))
+            else:
+                finished.append((work, plan))
+        try:
+            verdicts = await d.gate.admit_many([admit.prepared for _, admit in ready])
+        except _REDIS_DOWN as error:
+            self._left_pending([w for w, _ in ready], error)
+            ready, verdicts = [], []
+        groups: dict[str, list[_Sending]] = {}
+        for (work, admit), verdict in zip(ready, verdicts, strict=True):
+            self._sort(work, admit, verdict, finished, groups, now)
+        for work, plan in finished:
+            self._record_refusal(records, work, plan, now)
+        await self._commit_refusals(records, finished)
+        for sending in groups.values():
+            self._start(self._send_group(sending[0].carrier, sending))
+
+    def _sort(
+        self, work: Work, admit: Admit, verdict: Verdict,
+        finished: list[tuple[Work, Finish | Defer]], groups: dict[str, list[_Sending]],
+        now: float,
+    ) -> None:  # fmt: skip
+        """File one admitted message: refused, per-message path, or a carrier group."""
+        self._d.observer.verdict(verdict.outcome.value, verdict.reason.value)
+        work.country = verdict.country
+        if verdict.outcome is not Outcome.allow:
+            finished.append((work, refusal(verdict)))
+        elif admit.route_error is not None or admit.encoded is None:
+            self._spawn(work, self._d.send(work, verdict, admit))
+        else:
+            carrier = self._d.pool.get(admit.carriers[0])
+            sending = _Sending(work, verdict, admit, admit.encoded, carrier, now)
+            groups.setdefault(carrier.name, []).append(sending)
+
+    def _record_refusal(
+        self, records: OpBatch, work: Work, plan: Finish | Defer, now: float
+    ) -> None:
+        d = self._d
+        if plan.verdict is not None:
+            d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
+        country = plan.country
+        if isinstance(plan, Finish):
+            record_final(records, d.ctx, work.origin, plan.status, now, code=plan.code,
+                         reason=plan.detail, attempt=work.attempt or None)  # fmt: skip
+            d.observer.finished(plan.status, None, plan.code, country)
+            log.info("message_final", message_id=work.message.id, status=plan.status.value,
+                     reason=plan.code, carrier=None)  # fmt: skip
+        else:
+            record_deferred(records, d.ctx, work.origin, now, plan.due, code=plan.code,
+                            reason=plan.detail, attempt=work.attempt)  # fmt: skip
+            d.observer.finished(Status.deferred, None, plan.code, country)
+
+    async def _commit_refusals(
+        self, records: OpBatch, finished: Sequence[tuple[Work, Finish | Defer]]
+    ) -> None:
+        if not finished:
+            return
+        try:
+            await self._d.writer.write(records)
+        except _REDIS_DOWN as error:
+            self._left_pending([w for w, _ in finished], error)
+            return
+        for work, _ in finished:
+            self._done(work)
+
+    # --- a carrier group -------------------------------------------------------------------
+
+    async def _send_group(self, carrier: Carrier, group: list[_Sending]) -> None:
+        """One grant of the carrier's rate, one in-flight mark, then every part submitted."""
+        d = self._d
+        try:
+            await d.wait_for_rate(carrier, sum(len(s.encoded.parts) for s in group))
+        except StoppedError:
+            self._left_pending([s.work for s in group], None)
+            return
+        except _REDIS_DOWN as error:
+            self._left_pending([s.work for s in group], error)
+            return
+        binds = [carrier.pick_bind() for _ in group]
+        if None in binds:  # a bind went down meanwhile: the per-message path fails over
+            for sending in group:
+                self._spawn(sending.work, d.send(sending.work, sending.verdict, sending.admit))
+            return
+        marks = OpBatch()
+        for sending in group:
+            work, parts = sending.work, len(sending.encoded.parts)
+            work.cids = [None] * parts
+            record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, parts,
+                            sending.verdict.destination_addr or "")  # fmt: skip
+        try:
+            await d.writer.write(marks)
+        except _REDIS_DOWN as error:
+            self._left_pending([s.work for s in group], error)
+            return
+        if d.is_stopping():
+            for sending in group:
+                self._spawn(sending.work, d.take_back(sending.work))
+            return
+        for sending, bind in zip(group, binds, strict=True):
+            self._submit(carrier, bind, sending)  # type: ignore[arg-type]  # checked above
+
+    def _submit(self, carrier: Carrier, bind: Bind, sending: _Sending) -> None:
+        pdus = [
+            submit_sm(sending.verdict, carrier, sending.encoded, i)
+            for i in range(len(sending.encoded.parts))
+        ]
+        sending.answers = [None] * len(pdus)
+        sending.waiting = len(pdus)
+        sending.started = time.perf_counter()
+        for index, pdu in enumerate(pdus):
+            future = asyncio.ensure_future(bind.submit(pdu))
+            future.add_done_callback(
+                lambda f, i=index: self._answered(carrier, sending, i, f)  # type: ignore[misc]
+            )
+
+    def _answered(
+        self, carrier: Carrier, sending: _Sending, index: int, future: asyncio.Future[Pdu]
+    ) -> None:
+        sending.answers[index] = future.exception() or future.result()
+        sending.waiting -= 1
+        if sending.waiting:
+            return
+        d = self._d
+        result = Attempt(list(sending.work.cids or []))
+        elapsed = time.perf_counter() - sending.started
+        todo = range(len(sending.answers))
+        try:
+            throttled = d.collect(result, carrier, todo, sending.answers, elapsed)
+        except Exception:  # an answer no submit should give (our bug): as the dispatcher would
+            log.exception("message_processing_failed", message_id=sending.work.message.id)
+            self._done(sending.work)
+            return
+        if result.accepted_all() and not throttled:
+            self._accepted.append(sending)
+            sending.work.cids = result.cids
+            if not self._commit_scheduled:
+                self._commit_scheduled = True
+                asyncio.get_running_loop().call_soon(self._commit_accepted)
+            return
+        self._spawn(sending.work, d.continue_attempt(sending.work, sending.verdict,
+                                                    sending.admit, carrier, sending.encoded,
+                                                    result, throttled=throttled))  # fmt: skip
+
+    def _commit_accepted(self) -> None:
+        self._commit_scheduled = False
+        accepted, self._accepted = self._accepted, []
+        self._start(self._commit(accepted))
+
+    async def _commit(self, accepted: list[_Sending]) -> None:
+        """Record a tick's accepted submits in one state write; count and release them."""
+        d = self._d
+        now = d.clock()
+        batch = OpBatch()
+        spans: list[tuple[_Sending, str, int]] = []
+        for sending in accepted:
+            work = sending.work
+            carrier = sending.carrier
+            cids = [c for c in work.cids or [] if c is not None]
+            before = batch.results
+            record_submitted(
+                batch, d.ctx, work.origin, now,
+                carrier=carrier.name, carrier_ids=cids,
+                id_keys=[candidate_ids(c) for c in cids], attempt=work.attempt + 1,
+                receipt_due=carrier.config.receipt_deadline(now),
+            )  # fmt: skip
+            spans.append((sending, carrier.name, batch.results - before))
+        try:
+            results = await d.writer.write(batch)
+        except _REDIS_DOWN as error:
+            self._left_pending([s.work for s in accepted], error)
+            return
+        offset = 0
+        for sending, carrier_name, count in spans:
+            work = sending.work
+            parts = len(sending.encoded.parts)
+            d.observer.submitted(carrier_name, parts, sending.encoded.encoding.value,
+                                 now - work.enqueued_at, work.country)  # fmt: skip
+            d.count_early(results[offset : offset + count], carrier_name, work.country)
+            offset += count
+            self._done(work)
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def _left_pending(self, works: Sequence[Work], error: BaseException | None) -> None:
+        """Nothing final recorded: the stream entry stays pending (reclaimed later) and a
+        deferred message comes due again when its lease runs out."""
+        for work in works:
+            if error is not None:
+                log.warning("message_left_pending", message_id=work.message.id, error=str(error))
+            self._done(work)
+
+    def _start(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished_task)
+
+    def _finished_task(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pipeline_task_failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        """Cancel what is still running (shutdown, after the drain)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _fresh(work: Work) -> bool:
+    """A message with nothing behind it: no record of an earlier submit to reckon with."""
+    return not (work.inflight or work.outcome or work.cids or work.attempt or work.excluded)

@@ -169,6 +169,11 @@ class CarrierRate:
         log.info("carrier_rate_adaptive", carrier=self._carrier, observed_tps=round(observed, 1),
                  tps=round(adaptive.rate(now), 1))  # fmt: skip
 
+    def grant_size(self) -> int | None:
+        """See Carrier.grant_size."""
+        bucket = self.bucket or self._episode
+        return bucket.max_acquire if bucket is not None else None
+
     def retry_pause(self, round_: int) -> float:
         """Seconds a throttled submit waits before its next round: none while a bucket paces
         the carrier (the next `acquire` waits its turn), else a backoff (50 ms doubling, 1 s
@@ -238,6 +243,12 @@ class Carrier:
     async def acquire(self, tokens: int) -> None:
         """Wait for `tokens` submits' worth of the carrier's shared rate."""
         await self.rate.acquire(tokens)
+
+    def grant_size(self) -> int | None:
+        """The most submits one grant of the carrier's rate covers, or None while nothing
+        paces it: a batch is granted, marked and sent a grant at a time, so its submits go
+        out as the rate allows, not in one burst once the last grant came."""
+        return self.rate.grant_size()
 
     def throttled(self) -> None:
         """The carrier answered ESME_RTHROTTLED / ESME_RMSGQFUL: cut the shared rate (AIMD)."""

@@ -173,38 +173,56 @@ class Pipeline:
     # --- a carrier group -------------------------------------------------------------------
 
     async def _send_group(self, carrier: Carrier, group: list[_Sending]) -> None:
-        """One grant of the carrier's rate, one in-flight mark, then every part submitted."""
+        """A grant of the carrier's rate, one in-flight mark, then every part submitted: for
+        the whole group, or a grant's worth of it at a time while a rate paces the carrier."""
+        size = carrier.grant_size()
+        start = 0
+        while start < len(group):
+            end, parts = start, 0
+            while end < len(group) and (
+                size is None or end == start or parts + len(group[end].encoded.parts) <= size
+            ):
+                parts += len(group[end].encoded.parts)
+                end += 1
+            if not await self._send_chunk(carrier, group[start:end], parts):
+                self._left_pending([s.work for s in group[end:]], None)
+                return
+            start = end
+
+    async def _send_chunk(self, carrier: Carrier, chunk: list[_Sending], parts: int) -> bool:
+        """Grant, mark and submit `chunk`; False when the rest of the group must stay."""
         d = self._d
         try:
-            await d.wait_for_rate(carrier, sum(len(s.encoded.parts) for s in group))
+            await d.wait_for_rate(carrier, parts)
         except StoppedError:
-            self._left_pending([s.work for s in group], None)
-            return
+            self._left_pending([s.work for s in chunk], None)
+            return False
         except _REDIS_DOWN as error:
-            self._left_pending([s.work for s in group], error)
-            return
-        binds = [carrier.pick_bind() for _ in group]
+            self._left_pending([s.work for s in chunk], error)
+            return False
+        binds = [carrier.pick_bind() for _ in chunk]
         if None in binds:  # a bind went down meanwhile: the per-message path fails over
-            for sending in group:
+            for sending in chunk:
                 self._spawn(sending.work, d.send(sending.work, sending.verdict, sending.admit))
-            return
+            return True
         marks = OpBatch()
-        for sending in group:
-            work, parts = sending.work, len(sending.encoded.parts)
-            work.cids = [None] * parts
-            record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, parts,
+        for sending in chunk:
+            work, count = sending.work, len(sending.encoded.parts)
+            work.cids = [None] * count
+            record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, count,
                             sending.verdict.destination_addr or "")  # fmt: skip
         try:
             await d.writer.write(marks)
         except _REDIS_DOWN as error:
-            self._left_pending([s.work for s in group], error)
-            return
+            self._left_pending([s.work for s in chunk], error)
+            return False
         if d.is_stopping():
-            for sending in group:
+            for sending in chunk:
                 self._spawn(sending.work, d.take_back(sending.work))
-            return
-        for sending, bind in zip(group, binds, strict=True):
+            return False
+        for sending, bind in zip(chunk, binds, strict=True):
             self._submit(carrier, bind, sending)  # type: ignore[arg-type]  # checked above
+        return True
 
     def _submit(self, carrier: Carrier, bind: Bind, sending: _Sending) -> None:
         pdus = [

@@ -69,6 +69,7 @@ VERSION = "0.1.0"
 DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
 PIPELINE_BATCH = 500  # messages one tick takes from the lanes at most
+TICKS_IN_FLIGHT = 2  # batches planned, admitted or committed at once
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
@@ -154,6 +155,8 @@ class Engine:
         self._waiting_workers: set[asyncio.Task[Any]] = set()  # the pump, idle on the queue
         self._slow_tasks: set[asyncio.Task[None]] = set()  # messages on the per-message path
         self._room = asyncio.Event()  # set when a message under work is released
+        self._ticks = asyncio.Semaphore(TICKS_IN_FLIGHT)
+        self._tick_tasks: set[asyncio.Task[None]] = set()
         self.pipeline = Pipeline(self.dispatcher, spawn=self._spawn_slow, done=self._release)
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
@@ -228,6 +231,7 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.settings.engine.shutdown_drain)
         await cancel_and_wait(workers)
+        await cancel_and_wait(list(self._tick_tasks))
         await cancel_and_wait(list(self._slow_tasks))
         await self.pipeline.close()
         remaining = max(0.5, deadline - time.monotonic())
@@ -491,7 +495,19 @@ class Engine:
                 batch.append(queue.get_nowait()[2])
             self._busy += len(batch)
             self._idle.clear()
-            await self.pipeline.run_batch(batch)
+            # up to TICKS_IN_FLIGHT batches at once: while one waits for Redis, the next is
+            # planned and sent to it (as the state writer keeps two calls in flight)
+            await self._ticks.acquire()
+            tick = asyncio.get_running_loop().create_task(self.pipeline.run_batch(batch))
+            self._tick_tasks.add(tick)
+            tick.add_done_callback(self._tick_done)
+
+    def _tick_done(self, tick: asyncio.Task[None]) -> None:
+        self._tick_tasks.discard(tick)
+        self._ticks.release()
+        if not tick.cancelled() and tick.exception() is not None:
+            log.error("pipeline_tick_failed", exc_info=tick.exception())
+            self.metrics.internal_error("pump").inc()
 
     def _spawn_slow(self, work: Work, body: Awaitable[None]) -> None:
         """Run the per-message path for one message in the background."""

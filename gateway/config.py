@@ -40,6 +40,9 @@ class EncodingConfig:
     concatenation: Literal["udh", "sar", "payload"] = "udh"
     reference_bits: Literal[8, 16] = 8
     max_parts: int = field(default=10, metadata=_range(1, 255))
+    # What data_coding 0 means in what the carrier delivers (MO, receipts): SMPP 3.4 §5.2.19
+    # leaves the "SMSC default alphabet" to the SMSC (domain.md §1.7). Decoding only.
+    default_alphabet: Literal["gsm7", "latin1", "ia5"] = "gsm7"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

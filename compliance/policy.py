@@ -216,7 +216,9 @@ class CompliancePolicy:
         if request.parts > max_parts:
             detail = f"{request.parts} parts exceed the maximum of {max_parts} for {rule.country}"
             return _refuse(Outcome.reject, Reason.too_many_parts, detail, dest, rule)
-        choice = choose_sender(request.sender, request.category, rule.sender, dest.country_code)
+        choice = choose_sender(
+            request.sender, request.category, rule.sender, dest.country_code, dest.region
+        )
         if choice.address is None:
             detail = f"sender not allowed in {rule.country}: {choice.problem}"
             return _refuse(Outcome.reject, Reason.sender_not_allowed, detail, dest, rule)

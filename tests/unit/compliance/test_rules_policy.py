@@ -400,3 +400,21 @@ async def test_mo_from_an_unparseable_number_changes_nothing(
     outcome = await policy.handle_mo("abc", "36180", "STOP", TUESDAY_MORNING)
     assert (outcome.action, outcome.msisdn, outcome.reply_text) == (MoAction.opt_out, None, None)
     assert store.opt_outs == {}
+
+
+@pytest.mark.parametrize(
+    ("sender", "addressing"),
+    [
+        ("15881234", ("15881234", Ton.national, Npi.isdn)),
+        ("0212345678", ("212345678", Ton.national, Npi.isdn)),
+        ("+821012345678", ("821012345678", Ton.international, Npi.isdn)),
+    ],
+)
+async def test_korean_national_senders_are_not_sent_as_international(
+    policy: CompliancePolicy, sender: str, addressing: tuple[str, int, int]
+) -> None:
+    """Issue 13: `15881234` to Korea went out TON 1 / NPI 1, i.e. +1 588 1234. A number in
+    Korean national format is TON 2 (SMPP 3.4 §5.2.5; TS 23.040 §9.1.2.5)."""
+    verdict = await policy.evaluate(request(to="+821012345678", sender=sender), TUESDAY_MORNING)
+    assert verdict.allowed, verdict.detail
+    assert (verdict.source_addr, verdict.source_addr_ton, verdict.source_addr_npi) == addressing

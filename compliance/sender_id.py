@@ -42,6 +42,14 @@ class SenderKind(enum.StrEnum):
     short_code = "short_code"
 
 
+class SenderProgram(enum.StrEnum):
+    """The US A2P sender programs, each registered its own way (compliance/registration.py)."""
+
+    ten_dlc = "ten_dlc"  # 10-digit long code: brand + campaign (TCR), number bound to it
+    toll_free = "toll_free"  # toll-free verification
+    short_code = "short_code"  # leased (CSCA) and provisioned per carrier
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderRules:
     """One country's sender rules, as written under `sender:` in config/countries/*.yaml."""
@@ -63,6 +71,9 @@ class SenderRules:
     national_ton: Ton = Ton.national  # national-format numbers: national, or unknown (as given)
     national_npi: Npi = Npi.isdn
     fallback: str | None = None
+    # Programs whose senders must be registered on every carrier of the route
+    # (compliance/registration.py; carriers[].registered_senders).
+    carrier_registration: frozenset[SenderProgram] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,16 @@ class RetryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RegisteredSendersConfig:
+    """The senders registered for A2P traffic on this carrier connection (US: compliance/
+    registration.py). Numbers in E.164 ('+' optional), short codes as digits."""
+
+    ten_dlc: tuple[str, ...] = ()  # 10DLC numbers bound to a TCR campaign via this carrier
+    toll_free: tuple[str, ...] = ()  # toll-free numbers verified on this carrier
+    short_code: tuple[str, ...] = ()  # short codes provisioned on this carrier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CarrierConfig:
     """One carrier (SMSC) and how to bind to it."""
 
@@ -88,6 +98,7 @@ class CarrierConfig:
     supports_query_sm: bool = False
     retry: RetryConfig | None = None
     required: bool = True
+    registered_senders: RegisteredSendersConfig = field(default_factory=RegisteredSendersConfig)
 
     def receipt_deadline(self, submitted_at: float) -> float | None:
         """When a message submitted at `submitted_at` stops waiting for its receipt, or None

@@ -95,7 +95,12 @@ async def test_allowed_verdict_carries_smpp_addressing(
         (request(to="12345"), Outcome.reject, Reason.invalid_number),
         (request(to="+33142685300"), Outcome.reject, Reason.not_mobile),  # Paris landline
         (request(to="+14155552671", sender="MYBRAND"), Outcome.reject, Reason.sender_not_allowed),
-        (request(to="+14155552671", sender="+14155550100"), Outcome.allow, Reason.allowed),
+        # US long codes need a carrier registration (10DLC): none is configured here
+        (
+            request(to="+14155552671", sender="+14155550100"),
+            Outcome.reject,
+            Reason.sender_not_registered,
+        ),
         (request(sender="+33612345679"), Outcome.reject, Reason.sender_not_allowed),  # FR: P2P
         (request(sender="36180"), Outcome.allow, Reason.allowed),
         (request(sender="ABCDEFGHIJKL"), Outcome.reject, Reason.sender_not_allowed),

@@ -25,6 +25,7 @@ from compliance.quiet_hours import QuietHours
 from compliance.schema import build_dataclass, safe_load
 from compliance.sender_id import SenderRules, sender_problem
 from compliance.verdict import Category
+from gateway.smpp.constants import Ton
 
 DEFAULT_COUNTRY = "DEFAULT"
 
@@ -123,9 +124,15 @@ def _check_rule(rule: CountryRule, label: str) -> None:
         raise ComplianceConfigError(f"{label}: holidays: required when closed_on_holidays")
     if rule.max_parts is not None and not 1 <= rule.max_parts <= 255:
         raise ComplianceConfigError(f"{label}: max_parts: expected 1..255, got {rule.max_parts}")
+    if rule.sender.national_ton not in (Ton.national, Ton.unknown):
+        raise ComplianceConfigError(
+            f"{label}: sender.national_ton: expected 2 (national) or 0 (unknown), "
+            f"got {int(rule.sender.national_ton)}"
+        )
     fallback = rule.sender.fallback
     if fallback is not None:
         code = phonenumbers.country_code_for_region(rule.country)
-        problem = sender_problem(fallback, Category.transactional, rule.sender, code)
+        region = rule.country if code else None
+        problem = sender_problem(fallback, Category.transactional, rule.sender, code, region)
         if problem is not None:
             raise ComplianceConfigError(f"{label}: sender.fallback: {problem}")

@@ -4,7 +4,9 @@ Order of checks (the first that fails decides; each is a `Verdict` with a reason
 
 1. number: parse to E.164, valid, a country rule exists, an accepted type (mobile by default);
 2. parts within the country's maximum;
-3. sender: allowed for the country (or its fallback), with TON/NPI derived from its type;
+3. sender: allowed for the country (or its fallback), with TON/NPI derived from its type, and
+   registered on every carrier of the route where the country's rule asks (US 10DLC,
+   toll-free, short codes: compliance/registration.py);
 4. required wording (e.g. France's "STOP au 36xxx" on marketing);
 5. shared state, in ONE store call (one Redis round trip): opt-out, conversion suppression
    (marketing), then frequency caps; quiet hours (marketing) are computed before that call, so a
@@ -31,6 +33,7 @@ from compliance.frequency_cap import CapAction, CapRule
 from compliance.keywords import KeywordTable
 from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
 from compliance.quiet_hours import QuietConstraint, QuietHours, next_allowed_time_all
+from compliance.registration import SenderRegistry, registration_problem
 from compliance.sender_id import SenderAddress, choose_sender
 from compliance.settings import ComplianceConfig
 from compliance.store import ComplianceStore, RecipientQuery, RecipientState
@@ -64,8 +67,16 @@ class Prepared:
 class CompliancePolicy:
     """Evaluates messages against country rules and shared opt-out / suppression / cap state."""
 
-    def __init__(self, config: ComplianceConfig, store: ComplianceStore) -> None:
-        """Args: loaded settings and country rules; the shared-state store (Redis or a fake)."""
+    def __init__(
+        self,
+        config: ComplianceConfig,
+        store: ComplianceStore,
+        *,
+        registry: SenderRegistry | None = None,
+    ) -> None:
+        """Args: loaded settings and country rules; the shared-state store (Redis or a fake);
+        the carriers' sender registrations and route look-up (default: none registered)."""
+        self._registry = registry or SenderRegistry()
         self._settings = config.settings
         self._countries = config.countries
         self._store = store
@@ -265,10 +276,19 @@ class CompliancePolicy:
         if request.parts > max_parts:
             detail = f"{request.parts} parts exceed the maximum of {max_parts} for {rule.country}"
             return _refuse(Outcome.reject, Reason.too_many_parts, detail, dest, rule)
-        choice = choose_sender(request.sender, request.category, rule.sender, dest.country_code)
+        choice = choose_sender(
+            request.sender, request.category, rule.sender, dest.country_code, dest.region
+        )
         if choice.address is None:
             detail = f"sender not allowed in {rule.country}: {choice.problem}"
             return _refuse(Outcome.reject, Reason.sender_not_allowed, detail, dest, rule)
+        unregistered = registration_problem(
+            self._registry, rule.sender.carrier_registration, choice.address,
+            destination=dest.e164, country=rule.country, country_code=dest.country_code,
+        )  # fmt: skip
+        if unregistered is not None:
+            detail = f"sender not registered for {rule.country}: {unregistered}"
+            return _refuse(Outcome.reject, Reason.sender_not_registered, detail, dest, rule)
         flags = self._missing_text(request, dest, rule)
         if isinstance(flags, Verdict):
             return flags

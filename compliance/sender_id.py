@@ -5,13 +5,26 @@ and at most 11 characters with at least one letter; an international number is T
 written as digits without '+'; a short code defaults to TON 3 / NPI 0, overridable per country
 because SMSCs differ. When the requested sender is not allowed, the country's fallback sender is
 used if it is allowed; otherwise the message is rejected.
+
+A numeric sender is international (TON 1) only when it is an E.164 number: written with '+',
+with the international prefix of the destination's region, or as country code and national
+number that phonenumbers finds valid. A number in the national format of the destination's
+region (`0212345678` or `15881234` to Korea) is national: TON 2 / NPI 1 with the national
+significant number, since "prefix or escape digits shall not be included" (3GPP TS 23.040
+§9.1.2.5), or as the country rule's `national_ton` says. A long number that is neither is sent
+as given with TON 0 (unknown, "as dialled"), never as an international number it is not:
+`15881234` read as E.164 is +1 588 1234.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
 
 from compliance.verdict import Category
 from gateway.smpp.constants import Npi, Ton
@@ -27,6 +40,14 @@ class SenderKind(enum.StrEnum):
     alphanumeric = "alphanumeric"
     long_code = "long_code"
     short_code = "short_code"
+
+
+class SenderProgram(enum.StrEnum):
+    """The US A2P sender programs, each registered its own way (compliance/registration.py)."""
+
+    ten_dlc = "ten_dlc"  # 10-digit long code: brand + campaign (TCR), number bound to it
+    toll_free = "toll_free"  # toll-free verification
+    short_code = "short_code"  # leased (CSCA) and provisioned per carrier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +68,12 @@ class SenderRules:
     short_code_max_digits: int = 8
     short_code_ton: Ton = Ton.network_specific
     short_code_npi: Npi = Npi.unknown
+    national_ton: Ton = Ton.national  # national-format numbers: national, or unknown (as given)
+    national_npi: Npi = Npi.isdn
     fallback: str | None = None
+    # Programs whose senders must be registered on every carrier of the route
+    # (compliance/registration.py; carriers[].registered_senders).
+    carrier_registration: frozenset[SenderProgram] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,25 +105,94 @@ def classify_sender(sender: str, short_code_max_digits: int = 8) -> SenderKind:
     return SenderKind.alphanumeric
 
 
-def sender_address(sender: str, rules: SenderRules) -> SenderAddress:
-    """The submit_sm source address for `sender` (TON/NPI by kind; no '+' on numbers)."""
+@dataclass(frozen=True, slots=True)
+class NumericSender:
+    """How a long numeric sender reads: `international` (E.164, `digits` without '+'),
+    `national` (`digits` the national significant number of `region`) or `unknown`
+    (`digits` as given)."""
+
+    form: Literal["international", "national", "unknown"]
+    digits: str
+    country_code: int | None
+
+
+# phonenumbers' CountryCodeSource: where the country code came from.
+_INTERNATIONAL_SOURCES = frozenset(
+    {
+        phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN,
+        phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD,
+        phonenumbers.CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN,
+    }
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def read_numeric_sender(sender: str, region: str | None) -> NumericSender:
+    """Read a long numeric sender towards a destination in `region` (see the module doc).
+
+    Cached: senders are few and phonenumbers costs ~30 us a call (domain.md, measured).
+    """
+    digits = sender.removeprefix("+")
+    if sender.startswith("+"):
+        return NumericSender("international", digits, _country_code("+" + digits))
+    number = _parse(digits, region) if region else None
+    if number is not None and phonenumbers.is_valid_number(number):
+        if number.country_code_source in _INTERNATIONAL_SOURCES:
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return NumericSender("international", e164[1:], number.country_code)
+        national = phonenumbers.national_significant_number(number)
+        return NumericSender("national", national, number.country_code)
+    code = _country_code("+" + digits)
+    if code is not None:
+        return NumericSender("international", digits, code)
+    return NumericSender("unknown", digits, None)
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _country_code(text: str) -> int | None:
+    """The country code of `text` ('+' and digits) when it is a valid E.164 number."""
+    number = _parse(text, None)
+    if number is not None and phonenumbers.is_valid_number(number):
+        return number.country_code
+    return None
+
+
+def sender_address(sender: str, rules: SenderRules, region: str | None = None) -> SenderAddress:
+    """The submit_sm source address for `sender` towards `region` (TON/NPI by kind and, for
+    long numbers, by how they read there: see the module docstring; no '+' on numbers)."""
     kind = classify_sender(sender, rules.short_code_max_digits)
     if kind is SenderKind.alphanumeric:
         return SenderAddress(sender, Ton.alphanumeric, Npi.unknown, kind)
     digits = sender.removeprefix("+")
-    if kind is SenderKind.long_code:
-        return SenderAddress(digits, Ton.international, Npi.isdn, kind)
-    return SenderAddress(digits, rules.short_code_ton, rules.short_code_npi, kind)
+    if kind is SenderKind.short_code:
+        return SenderAddress(digits, rules.short_code_ton, rules.short_code_npi, kind)
+    numeric = read_numeric_sender(sender, region)
+    if numeric.form == "international":
+        return SenderAddress(numeric.digits, Ton.international, Npi.isdn, kind)
+    if numeric.form == "national" and rules.national_ton is Ton.national:
+        return SenderAddress(numeric.digits, Ton.national, rules.national_npi, kind)
+    return SenderAddress(digits, Ton.unknown, rules.national_npi, kind)
 
 
 def sender_problem(
-    sender: str, category: Category, rules: SenderRules, country_code: int
+    sender: str,
+    category: Category,
+    rules: SenderRules,
+    country_code: int,
+    region: str | None = None,
 ) -> str | None:
-    """Why `sender` may not be used towards this country, or None when it may."""
+    """Why `sender` may not be used towards this country (`region`: the destination's
+    phonenumbers region, to read national-format numbers), or None when it may."""
     kind = classify_sender(sender, rules.short_code_max_digits)
     if not _kind_allowed(kind, rules):
         return f"{kind.value.replace('_', ' ')} senders are not allowed"
-    problem = _shape_problem(sender, kind, category, rules, country_code)
+    problem = _shape_problem(sender, kind, category, rules, country_code, region)
     if problem is not None:
         return problem
     if kind in rules.registration_required and not _is_registered(sender, rules):
@@ -106,15 +201,25 @@ def sender_problem(
 
 
 def choose_sender(
-    sender: str, category: Category, rules: SenderRules, country_code: int
+    sender: str,
+    category: Category,
+    rules: SenderRules,
+    country_code: int,
+    region: str | None = None,
 ) -> SenderChoice:
-    """The sender to use: the requested one, else the country fallback, else a refusal."""
-    problem = sender_problem(sender, category, rules, country_code)
+    """The sender to use: the requested one, else the country fallback, else a refusal.
+
+    `region` is the destination's phonenumbers region (TON of national-format numbers).
+    """
+    problem = sender_problem(sender, category, rules, country_code, region)
     if problem is None:
-        return SenderChoice(sender_address(sender, rules), None)
+        return SenderChoice(sender_address(sender, rules, region), None)
     fallback = rules.fallback
-    if fallback is not None and sender_problem(fallback, category, rules, country_code) is None:
-        return SenderChoice(sender_address(fallback, rules), problem, fell_back=True)
+    if (
+        fallback is not None
+        and sender_problem(fallback, category, rules, country_code, region) is None
+    ):
+        return SenderChoice(sender_address(fallback, rules, region), problem, fell_back=True)
     return SenderChoice(None, problem)
 
 
@@ -127,7 +232,12 @@ def _kind_allowed(kind: SenderKind, rules: SenderRules) -> bool:
 
 
 def _shape_problem(
-    sender: str, kind: SenderKind, category: Category, rules: SenderRules, country_code: int
+    sender: str,
+    kind: SenderKind,
+    category: Category,
+    rules: SenderRules,
+    country_code: int,
+    region: str | None,
 ) -> str | None:
     if kind is SenderKind.alphanumeric:
         return _alphanumeric_problem(sender, category, rules)
@@ -135,9 +245,18 @@ def _shape_problem(
     if kind is SenderKind.long_code:
         if len(digits) > _E164_MAX_DIGITS:
             return f"numeric sender has {len(digits)} digits, E.164 allows {_E164_MAX_DIGITS}"
-        if rules.long_code_local_only and not digits.startswith(str(country_code)):
+        if rules.long_code_local_only and not _is_local(sender, country_code, region):
             return f"only +{country_code} numbers may be used as senders"
     return None
+
+
+def _is_local(sender: str, country_code: int, region: str | None) -> bool:
+    """A national-format number of the destination's region, or an E.164 number with its
+    country code (digits as given when neither reads: the old prefix test)."""
+    numeric = read_numeric_sender(sender, region)
+    if numeric.country_code is not None:
+        return numeric.country_code == country_code
+    return numeric.digits.startswith(str(country_code))
 
 
 def _alphanumeric_problem(sender: str, category: Category, rules: SenderRules) -> str | None:

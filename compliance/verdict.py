@@ -38,6 +38,7 @@ class Reason(enum.StrEnum):
     not_mobile = "not_mobile"
     unsupported_country = "unsupported_country"
     sender_not_allowed = "sender_not_allowed"
+    sender_not_registered = "sender_not_registered"  # not registered on the route's carriers
     too_many_parts = "too_many_parts"
     missing_opt_out_text = "missing_opt_out_text"
     missing_required_text = "missing_required_text"

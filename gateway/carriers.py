@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 import structlog
 
-from compliance.encoding import EncodingProfile
+from compliance.encoding import Encoding, EncodingProfile
 from gateway.bind import Bind, BindListener, BindSettings, DeliveryHandler
 from gateway.config import CarrierConfig, RetryConfig
 from gateway.keys import Keys
@@ -52,6 +52,7 @@ def encoding_profile(config: CarrierConfig) -> EncodingProfile:
         concatenation=e.concatenation,
         reference_bits=e.reference_bits,
         max_parts=e.max_parts,
+        default_alphabet=Encoding(e.default_alphabet),
     )
 
 

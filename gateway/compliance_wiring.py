@@ -10,9 +10,13 @@ from compliance.errors import ComplianceError
 from compliance.policy import CompliancePolicy
 from compliance.redis_keys import ComplianceKeys
 from compliance.redis_stores import RedisComplianceStore
+from compliance.registration import SenderRegistry
+from compliance.sender_id import SenderProgram
 from compliance.settings import load_compliance_config
 from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.errors import ConfigError
+from gateway.routing_table import routing_table
+from routing.select import select_route
 
 
 def build_policy(settings: Settings, client: aioredis.Redis) -> CompliancePolicy:
@@ -27,4 +31,27 @@ def build_policy(settings: Settings, client: aioredis.Redis) -> CompliancePolicy
     except ComplianceError as error:
         raise ConfigError(f"compliance: {error}") from None
     store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
-    return CompliancePolicy(config, store)
+    return CompliancePolicy(config, store, registry=sender_registry(settings))
+
+
+def sender_registry(settings: Settings) -> SenderRegistry:
+    """The carriers' `registered_senders` and the route look-up the registration check needs:
+    a route's carriers are its targets and fallbacks (routing.select)."""
+    table = routing_table(settings.routes)
+
+    def route_carriers(destination: str, country: str | None) -> tuple[str, ...] | None:
+        route = select_route(table, destination=destination, country=country)
+        if route is None:
+            return None
+        return tuple(dict.fromkeys([t.carrier for t in route.targets] + list(route.fallbacks)))
+
+    registered = {
+        carrier.name: {
+            program: frozenset(
+                sender.removeprefix("+") for sender in getattr(carrier.registered_senders, program)
+            )
+            for program in SenderProgram
+        }
+        for carrier in settings.carriers
+    }
+    return SenderRegistry(registered=registered, route_carriers=route_carriers)

@@ -40,6 +40,9 @@ class EncodingConfig:
     concatenation: Literal["udh", "sar", "payload"] = "udh"
     reference_bits: Literal[8, 16] = 8
     max_parts: int = field(default=10, metadata=_range(1, 255))
+    # What data_coding 0 means in what the carrier delivers (MO, receipts): SMPP 3.4 §5.2.19
+    # leaves the "SMSC default alphabet" to the SMSC (domain.md §1.7). Decoding only.
+    default_alphabet: Literal["gsm7", "latin1", "ia5"] = "gsm7"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +56,16 @@ class RetryConfig:
     transient: tuple[str | int, ...] | None = None
     throttle: tuple[str | int, ...] | None = None
     failover: tuple[str | int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisteredSendersConfig:
+    """The senders registered for A2P traffic on this carrier connection (US: compliance/
+    registration.py). Numbers in E.164 ('+' optional), short codes as digits."""
+
+    ten_dlc: tuple[str, ...] = ()  # 10DLC numbers bound to a TCR campaign via this carrier
+    toll_free: tuple[str, ...] = ()  # toll-free numbers verified on this carrier
+    short_code: tuple[str, ...] = ()  # short codes provisioned on this carrier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +98,7 @@ class CarrierConfig:
     supports_query_sm: bool = False
     retry: RetryConfig | None = None
     required: bool = True
+    registered_senders: RegisteredSendersConfig = field(default_factory=RegisteredSendersConfig)
 
     def receipt_deadline(self, submitted_at: float) -> float | None:
         """When a message submitted at `submitted_at` stops waiting for its receipt, or None

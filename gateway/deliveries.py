@@ -3,10 +3,12 @@
 A bind hands over each read's deliveries as one batch. Receipts are matched to messages and
 applied by one apply.lua call (ids normalised per the carrier's `receipt_id_mode`; a receipt
 that beats its submit_sm_resp is parked and applied when the response is recorded). MO
-messages are reassembled when concatenated, appended to the inbound stream and passed to the
-compliance layer for STOP/START keywords. Only after that Redis work has succeeded does the
-bind answer deliver_sm_resp ESME_ROK; if it fails, the bind answers ESME_RX_T_APPN and the
-carrier redelivers, so a receipt or an MO is never acknowledged and then lost.
+messages and receipts are decoded as the receiving carrier's encoding profile says (packed
+GSM-7, what data_coding 0 means on it); MO messages are reassembled when concatenated,
+appended to the inbound stream and passed to the compliance layer for STOP/START keywords.
+Only after that Redis work has succeeded does the bind answer deliver_sm_resp ESME_ROK; if it
+fails, the bind answers ESME_RX_T_APPN and the carrier redelivers, so a receipt or an MO is
+never acknowledged and then lost.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import structlog
 
 from compliance.encoding import (
     EncodingError,
+    EncodingProfile,
     ReassembledMessage,
     Reassembler,
     concat_from_sar,
@@ -64,6 +67,9 @@ class CarrierDeliveries:
     writer: StateWriter
     mo_policy: MoPolicy | None
     observer: DeliveryObserver
+    # The carrier's profile (gateway.carriers.encoding_profile): how its MO and receipt
+    # text is decoded. The default is GSM-7 unpacked for data_coding 0.
+    profile: EncodingProfile = field(default_factory=EncodingProfile)
     inbound_maxlen: int = 1_000_000
     clock: Callable[[], float] = time.time
     reassembler: Reassembler = field(
@@ -78,7 +84,7 @@ class CarrierDeliveries:
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
-            receipt = parse_receipt(pdu)
+            receipt = parse_receipt(pdu, profile=self.profile, now=now)
             if receipt is not None:
                 self._add_receipt(ops, pdu, receipt, now)
                 receipts.append((receipt, pdu.source_addr))
@@ -133,7 +139,11 @@ class CarrierDeliveries:
         raw = payload if isinstance(payload, bytes) and payload else short_message
         try:
             decoded = decode_short_message(
-                raw, pdu.data_coding, udhi=bool(pdu.esm_class & EsmClass.udhi)
+                raw,
+                pdu.data_coding,
+                udhi=bool(pdu.esm_class & EsmClass.udhi),
+                packed=self.profile.gsm7_packed,
+                default_alphabet=self.profile.default_alphabet,
             )
         except EncodingError as error:
             log.warning("mo_undecodable", carrier=self.carrier, error=str(error))

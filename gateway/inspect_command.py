@@ -3,7 +3,9 @@
 Adds to the encoder's report (gateway/inspect_report.py) the route the message would take and
 the compliance verdict, evaluated with `consume=False` so frequency caps are not touched. The
 verdict needs Redis for opt-outs, caps and suppressions; when Redis is unreachable the report
-says so under `compliance.error` rather than guessing.
+says so under `compliance.error` rather than guessing. With `--to`, "sender" shows how the
+sender goes into submit_sm towards that country (source_addr, TON/NPI, kind, US registration
+program) whether or not compliance allows it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,13 +22,17 @@ import redis.exceptions
 from compliance.encoding import EncodingProfile
 from compliance.errors import ComplianceError
 from compliance.numbers import Destination, NumberParser
+from compliance.registration import sender_program
 from compliance.segment import count_parts
+from compliance.sender_id import sender_address
+from compliance.settings import load_compliance_config
 from compliance.verdict import Category, ComplianceRequest
 from gateway.carriers import encoding_profile
 from gateway.compliance_wiring import build_policy
-from gateway.config import Settings
+from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.inspect_report import build_inspect_report, render_inspect_text
 from gateway.routing_table import routing_table
+from gateway.smpp.constants import Npi, Ton
 from routing.errors import NoRouteError
 from routing.select import select_carriers
 
@@ -39,6 +46,7 @@ async def inspect_message(
         args.text, profile, to=args.to, sender=args.sender, smart=getattr(args, "smart", None)
     )
     if args.to:
+        report["sender"] = _sender(settings, args)
         report["compliance"] = await _verdict(settings, args, profile)
         destination = report["compliance"].get("destination_addr")
         country = report["compliance"].get("country")
@@ -48,6 +56,34 @@ async def inspect_message(
                 destination, country = parsed.e164, parsed.region
         report["route"] = _route(settings, destination, country)
     return report, render_inspect_text(report)
+
+
+def _sender(settings: Settings, args: argparse.Namespace) -> dict[str, Any] | None:
+    """How the sender goes into submit_sm towards `to`'s country, refused or not: its
+    source_addr, TON/NPI (numbers and names), kind and US registration program."""
+    sender = args.sender or ""
+    parsed = NumberParser(default_region=None, cache_size=1).parse(args.to)
+    if not sender or not isinstance(parsed, Destination):
+        return None
+    config_dir = Path(settings.compliance.config_dir or DEFAULT_CONFIG.parent)
+    try:
+        rule = load_compliance_config(config_dir).countries.for_region(parsed.region)
+    except ComplianceError:
+        return None
+    if rule is None:
+        return None
+    address = sender_address(sender, rule.sender, parsed.region)
+    program = sender_program(address, parsed.country_code)
+    return {
+        "source_addr": address.source_addr,
+        "ton": address.ton,
+        "ton_name": Ton(address.ton).name,
+        "npi": address.npi,
+        "npi_name": Npi(address.npi).name,
+        "kind": address.kind.value,
+        "program": program.value if program is not None else None,
+        "country": rule.country,
+    }
 
 
 def _profile(settings: Settings, carrier: str | None) -> EncodingProfile:

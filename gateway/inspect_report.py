@@ -23,6 +23,9 @@ JSON keys of `build_inspect_report` (stable; new keys may be added, none renamed
   is too long for the profile (then "parts" is empty and the counts describe the cheapest
   encoding).
 - "route": None; "compliance": None (filled by the caller).
+- "sender": None; with a destination the caller fills {"source_addr", "ton", "ton_name",
+  "npi", "npi_name", "kind" (alphanumeric, long_code, short_code), "program" (ten_dlc,
+  toll_free, short_code or None), "country"}: the submit_sm source address.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def build_inspect_report(
         "error": None,
         "route": None,
         "compliance": None,
+        "sender": None,
     }
 
 
@@ -140,6 +144,7 @@ def _rejected_report(
         },
         "route": None,
         "compliance": None,
+        "sender": None,
     }
 
 
@@ -222,7 +227,7 @@ def render_inspect_text(report: Report) -> str:
     if report["error"]:
         lines.append(f"REJECTED: {report['error']['message']}")
     lines += _parts_table(report["parts"])
-    for key in ("route", "compliance"):
+    for key in ("sender", "route", "compliance"):
         if report.get(key) is not None:
             lines.append(f"{key}: {report[key]}")
     return "\n".join(lines)

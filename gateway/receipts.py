@@ -8,9 +8,10 @@ Appendix B:
     id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD
     err:E text:...
 
-Real carriers vary it: keys in any case, fields missing or reordered, dates with seconds,
-ids in hex where the submit_sm_resp was decimal (or the reverse), leading zeros, `stat` spelt
-out (DELIVERED, UNDELIVERABLE). The TLVs win over the text when both are present.
+Real carriers vary it: keys in any case, fields missing or reordered, dates with seconds or
+a 4-digit year, a trailing NUL, text sent as UCS-2 (decoded first: `receipt_text`), ids in
+hex where the submit_sm_resp was decimal (or the reverse), leading zeros, `stat` spelt out
+(DELIVERED, UNDELIVERABLE). The TLVs win over the text when both are present.
 
 Only DELIVRD, UNDELIV, EXPIRED, DELETED and REJECTD (in any spelling, or as message_state)
 finish a message; ENROUTE, ACCEPTD, SCHEDLD, BUFFRED, UNKNOWN and any other word are
@@ -32,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from compliance.encoding import Encoding, EncodingProfile, decode_short_message
+from compliance.encoding.decode import encoding_for_data_coding
 from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, EsmClass, MessageState, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm
 
@@ -120,10 +123,15 @@ _RECEIPT_TYPES: Final = frozenset(
     {int(EsmClass.smsc_delivery_receipt), int(EsmClass.intermediate_notification)}
 )
 
-# key:value pairs; a value runs up to the next known key. "text:" is last and takes the rest.
+# key:value pairs; a value runs up to the next space or NUL. "text:" is last and takes the rest.
+# A NUL is never part of a value: carriers end the text with the C-string terminator
+# ("err:000\x00", Jasmin's test samples) or pad it with NULs.
 _FIELD: Final = re.compile(
-    r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)", re.IGNORECASE
+    r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*([^\s\x00]*)", re.IGNORECASE
 )
+# What receipt text looks like as octets, to tell ASCII text from packed septets.
+_LOOKS_LIKE_TEXT: Final = re.compile(rb"\b(id|stat)\s*:", re.IGNORECASE)
+_DEFAULT_PROFILE: Final = EncodingProfile()
 _TEXT_FIELD: Final = re.compile(r"\btext\s*:", re.IGNORECASE)
 _STANDARD_KEYS: Final = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
 # What each space-separated token of the Appendix B layout starts with ("submit" and "done"
@@ -171,40 +179,76 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
     return TlvTag.receipted_message_id in tlvs and TlvTag.message_state in tlvs
 
 
-def parse_receipt(pdu: DeliverSm | DataSm) -> Receipt | None:
+def parse_receipt(
+    pdu: DeliverSm | DataSm, *, profile: EncodingProfile | None = None, now: float | None = None
+) -> Receipt | None:
     """The receipt this PDU carries, or None when it is an MO message or names no id.
 
     A receipt with no id anywhere cannot be matched and is returned as None only when it is
     also not flagged as a receipt; a flagged receipt without any id gets the empty id, so the
     caller counts it unmatched instead of passing it on as an MO message.
+
+    Args:
+        pdu: the deliver_sm or data_sm.
+        profile: the receiving carrier's encoding profile: what data_coding 0 means on it and
+            whether its GSM-7 arrives packed (see `receipt_text`). Default: GSM-7 unpacked.
+        now: the current time (epoch seconds), to read a 12-digit date whose layout is
+            ambiguous (see `parse_receipt_date`).
     """
     if not is_receipt(pdu):
         return None
-    fields = _text_fields(_receipt_text(pdu))
+    fields = _text_fields(_receipt_text(pdu, profile or _DEFAULT_PROFILE))
     tlv_id = pdu.tlvs.get(TlvTag.receipted_message_id)
     ids = _unique(
         value.strip()
         for value in (tlv_id if isinstance(tlv_id, str) else None, fields.get("id"))
         if value and value.strip()
     )
+    near = dt.datetime.fromtimestamp(now, dt.UTC) if now is not None else None
     return Receipt(
         ids=ids or ("",),
         state=_state(pdu, fields.get("stat")),
         error_code=fields.get("err") or _network_error(pdu),
         submitted=_int_or_none(fields.get("sub")),
         delivered=_int_or_none(fields.get("dlvrd")),
-        submit_date=parse_receipt_date(fields.get("submit date")),
-        done_date=parse_receipt_date(fields.get("done date")),
+        submit_date=parse_receipt_date(fields.get("submit date"), near=near),
+        done_date=parse_receipt_date(fields.get("done date"), near=near),
     )
 
 
-def _receipt_text(pdu: DeliverSm | DataSm) -> str:
+def _receipt_text(pdu: DeliverSm | DataSm, profile: EncodingProfile) -> str:
     payload = pdu.tlvs.get(TlvTag.message_payload)
     raw = payload if isinstance(payload, bytes) and payload else b""
     if not raw and isinstance(pdu, DeliverSm):
         raw = pdu.short_message
-    # Receipt text is ASCII by convention (Appendix B); anything else cannot be a field.
-    return raw.decode("latin-1")
+    return receipt_text(raw, pdu.data_coding, profile)
+
+
+def receipt_text(raw: bytes, data_coding: int, profile: EncodingProfile) -> str:
+    """The receipt's text from its octets, decoded as the carrier sent it.
+
+    Appendix B text is ASCII by convention, and ASCII letters, digits, space and ':' have the
+    same codes in unpacked GSM-7 and Latin-1, so most receipts are read as Latin-1 octets.
+    Two exceptions decode first:
+
+    - data_coding 8 (UCS-2, SMPP 3.4 §5.2.19; or a TS 23.038 UCS-2 scheme): UTF-16BE, where
+      every ASCII character has a NUL octet before it, so read as octets no key would match.
+    - GSM-7 (data_coding 0 on a carrier whose default alphabet is GSM-7) from a carrier with
+      `gsm7_packed`, when the octets do not already read as receipt text: unpacked first
+      (some SMSCs pack receipts as they pack MO text; others send those as ASCII).
+
+    Trailing NULs (a C-string terminator counted in sm_length) are dropped.
+    """
+    encoding = encoding_for_data_coding(data_coding)
+    if data_coding == 0:
+        encoding = profile.default_alphabet
+    if encoding is Encoding.ucs2:
+        text = raw.decode("utf-16-be", "replace")
+    elif encoding is Encoding.gsm7 and profile.gsm7_packed and not _LOOKS_LIKE_TEXT.search(raw):
+        text = decode_short_message(raw, data_coding, udhi=False, packed=True).text or ""
+    else:
+        text = raw.decode("latin-1")
+    return text.rstrip("\x00")
 
 
 def _text_fields(text: str) -> dict[str, str]:
@@ -280,24 +324,56 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def parse_receipt_date(value: str | None) -> dt.datetime | None:
-    """YYMMDDhhmm or YYMMDDhhmmss (both seen in the field) as a UTC datetime, else None.
+def parse_receipt_date(value: str | None, *, near: dt.datetime | None = None) -> dt.datetime | None:
+    """A receipt date as a UTC datetime, else None. Layouts by digit count (domain.md §1.13):
 
-    Read by slicing, as `strptime("%y%m%d%H%M[%S]")` would with two digits per field (a
-    tenth of its cost): YY 69-99 is 19YY and 00-68 is 20YY (POSIX), an impossible date or
-    time is None. Only ASCII digits count, which is all a latin-1 receipt text can hold.
+    - 10: YYMMDDhhmm (SMPP 3.4 Appendix B);
+    - 12: YYMMDDhhmmss (seconds added; cloudhopper 2.6) or YYYYMMDDhhmm (a 4-digit year);
+    - 14: YYYYMMDDhhmmss (cloudhopper's DeliveryReceiptTest: "20110314181534").
+
+    Read by slicing, as `strptime` would with two digits per field (a tenth of its cost):
+    a 2-digit YY 69-99 is 19YY and 00-68 is 20YY (POSIX), a 4-digit year must be 19YY or
+    20YY, an impossible date or time is None. Twelve digits fit both layouts; when both give
+    a real instant the one nearer `near` (the time the receipt arrived: its dates are recent)
+    wins, else YYMMDDhhmmss, the layout seen more in the field. Only ASCII digits count,
+    which is all a latin-1 receipt text can hold.
     """
-    if not value or len(value) not in (10, 12) or not (value.isascii() and value.isdigit()):
+    if not value or len(value) not in (10, 12, 14) or not (value.isascii() and value.isdigit()):
         return None
-    year = int(value[:2])
+    if len(value) == 10:
+        return _date(_two_digit_year(value[:2]), value[2:], seconds=False)
+    if len(value) == 14:
+        return _date(_four_digit_year(value[:4]), value[4:], seconds=True)
+    short = _date(_two_digit_year(value[:2]), value[2:], seconds=True)
+    long = _date(_four_digit_year(value[:4]), value[4:], seconds=False)
+    if short is None or long is None:
+        return short or long
+    if near is not None and abs(long - near) < abs(short - near):
+        return long
+    return short
+
+
+def _two_digit_year(yy: str) -> int:
+    year = int(yy)
+    return year + (2000 if year <= 68 else 1900)
+
+
+def _four_digit_year(yyyy: str) -> int | None:
+    return int(yyyy) if yyyy[:2] in ("19", "20") else None
+
+
+def _date(year: int | None, rest: str, *, seconds: bool) -> dt.datetime | None:
+    """MMDDhhmm[ss] in `year` (UTC), or None when the year or any field is impossible."""
+    if year is None:
+        return None
     try:
         return dt.datetime(
-            year + (2000 if year <= 68 else 1900),
-            int(value[2:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[8:10]),
-            int(value[10:12] or 0),
+            year,
+            int(rest[0:2]),
+            int(rest[2:4]),
+            int(rest[4:6]),
+            int(rest[6:8]),
+            int(rest[8:10]) if seconds else 0,
             tzinfo=dt.UTC,
         )
     except ValueError:

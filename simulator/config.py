@@ -133,6 +133,9 @@ class SimulatorConfig:
     seed: int | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     journal: str | None = None
+    # Injected MO text in GSM-7 goes out packed 8-in-7 (TS 23.038 §6.1.2.1), as the SMSCs a
+    # gateway configures `gsm7_packed` for deliver it; default: one septet per octet.
+    mo_gsm7_packed: bool = False
     prefix_rules: tuple[PrefixRule, ...] = ()
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)

@@ -86,7 +86,14 @@ from simulator.receipts import (
     receipt_text,
 )
 from simulator.store import MessageRecord, MessageStore, SubmittedPdu
-from simulator.text import decode_text, encode_text, segment_body, split_udh
+from simulator.text import (
+    GSM7_CODINGS,
+    decode_text,
+    encode_text,
+    pack_gsm7,
+    segment_body,
+    split_udh,
+)
 from simulator.timing import DueQueue
 
 log = structlog.get_logger()
@@ -647,12 +654,14 @@ class Smsc:
         parts = segment_body(data_coding, body, self._mo_reference)
         source_ton, source_npi = _address_type(source_addr)
         dest_ton, dest_npi = _address_type(destination_addr)
+        esm_class = 0x40 if len(parts) > 1 else 0
+        if self.config.mo_gsm7_packed and data_coding in GSM7_CODINGS:
+            parts = [pack_gsm7(part, esm_class) for part in parts]
         for part in parts:
             pdu = DeliverSm(
                 source_addr_ton=source_ton, source_addr_npi=source_npi, source_addr=source_addr,
                 dest_addr_ton=dest_ton, dest_addr_npi=dest_npi, destination_addr=destination_addr,
-                esm_class=0x40 if len(parts) > 1 else 0, data_coding=data_coding,
-                short_message=part,
+                esm_class=esm_class, data_coding=data_coding, short_message=part,
             )  # fmt: skip
             self._enqueue(target, Delivery(pdu, None))
         self.counts.mo_sent += len(parts)

@@ -95,6 +95,25 @@ def decode_text(data_coding: int, octets: bytes) -> str:
     return octets.hex()
 
 
+def pack_gsm7(short_message: bytes, esm_class: int) -> bytes:
+    """Pack an unpacked GSM-7 short_message 8-in-7, LSB first (TS 23.038 §6.1.2.1).
+
+    A UDH (esm_class UDHI) stays as octets; the text starts on the septet boundary after it,
+    the fill bits zero (TS 23.040 §9.2.3.24). When 7 bits of the last octet would be spare,
+    a CR fills them so the receiver does not read a trailing '@' (TS 23.038 §6.1.2.3.1).
+    """
+    udh, septets = split_udh(esm_class, short_message)
+    fill = (len(udh) * 8 + 6) // 7
+    total = fill + len(septets)
+    if total % 8 == 7:
+        septets += b"\r"
+    value = 0
+    for index, septet in enumerate(bytes(fill) + septets):
+        value |= (septet & 0x7F) << (7 * index)
+    packed = value.to_bytes((7 * (fill + len(septets)) + 7) // 8, "little")
+    return udh + packed[len(udh) :]
+
+
 def split_udh(esm_class: int, octets: bytes) -> tuple[bytes, bytes]:
     """Split `short_message` into (UDH, body) when esm_class has UDHI (SMPP 3.4 §5.2.12).
 

@@ -66,7 +66,12 @@ def encoding_for_data_coding(data_coding: int) -> Encoding:
 
 
 def decode_short_message(
-    short_message: bytes, data_coding: int, *, udhi: bool, packed: bool = False
+    short_message: bytes,
+    data_coding: int,
+    *,
+    udhi: bool,
+    packed: bool = False,
+    default_alphabet: Encoding = Encoding.gsm7,
 ) -> DecodedText:
     """Decode one short_message (or message_payload) to text.
 
@@ -75,11 +80,13 @@ def decode_short_message(
         data_coding: the PDU's data_coding.
         udhi: esm_class has 0x40 set, so the octets start with a UDH.
         packed: GSM-7 arrives packed 8-in-7 (a per-carrier setting), else one septet per octet.
+        default_alphabet: what data_coding 0 means on this carrier (EncodingProfile
+            .default_alphabet); GSM-7 unless the carrier declares Latin-1 or IA5.
 
     Raises:
         MalformedUserDataError: udhi is set but the UDH does not fit.
     """
-    encoding = encoding_for_data_coding(data_coding)
+    encoding = default_alphabet if data_coding == 0 else encoding_for_data_coding(data_coding)
     udh = parse_udh(short_message) if udhi else None
     header = udh.length if udh is not None else 0
     if not encoding.is_gsm7:

@@ -88,12 +88,16 @@ class Replacement(NamedTuple):
     occurrences: int
 
 
+_DEFAULT_ALPHABETS = frozenset({Encoding.gsm7, Encoding.latin1, Encoding.ia5})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EncodingProfile:
     """A carrier's encoding configuration (the per-carrier `encoding:` block of the config).
 
     Attributes:
-        gsm7_packed: send GSM-7 packed (8 septets in 7 octets) instead of one septet per octet.
+        gsm7_packed: GSM-7 travels packed (8 septets in 7 octets) instead of one septet per
+            octet, both ways: what we send and what the carrier delivers (MO, receipts).
         national_languages: names of NationalLanguage members whose shift tables the carrier
             delivers (e.g. {"turkish"}); used only when they save parts.
         allow_latin1: the carrier accepts data_coding 3 (ISO-8859-1); used when it saves parts.
@@ -103,6 +107,10 @@ class EncodingProfile:
         reference_bits: 8 (IEI 0x00, 153 septets a part) or 16 (IEI 0x08, 152 septets a part).
         max_parts: longest message accepted, in parts (1-255).
         default_data_coding: data_coding sent with GSM-7 text (0 = SMSC default alphabet).
+        default_alphabet: what data_coding 0 ("SMSC default alphabet", SMPP 3.4 §5.2.19)
+            means in what the carrier delivers (MO and receipts): GSM-7 on most SMSCs, but
+            some use Latin-1 or ASCII (domain.md §1.7; Kannel's `alt-charset`). Decoding
+            only: gsm7, latin1 or ia5.
     """
 
     gsm7_packed: bool = False
@@ -113,6 +121,7 @@ class EncodingProfile:
     reference_bits: Literal[8, 16] = 8
     max_parts: int = 10
     default_data_coding: int = 0
+    default_alphabet: Encoding = Encoding.gsm7
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.national_languages) - set(NationalLanguage.__members__))
@@ -132,6 +141,10 @@ class EncodingProfile:
         if not 0 <= self.default_data_coding <= 255:
             raise InvalidProfileError(
                 f"default_data_coding: expected 0..255, got {self.default_data_coding}"
+            )
+        if self.default_alphabet not in _DEFAULT_ALPHABETS:
+            raise InvalidProfileError(
+                f"default_alphabet: expected gsm7, latin1 or ia5, got {self.default_alphabet}"
             )
 
     @property

@@ -63,3 +63,24 @@ async def test_inspect_without_redis_still_gives_encoding_and_route() -> None:
     assert report["segments"] == 1
     assert "unavailable" in report["compliance"]["error"]
     assert report["route"]["carriers"] == ["sim"]
+
+
+async def test_inspect_shows_the_senders_ton_npi_and_registration(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    """Issue 13: `inspect --json` says how the sender goes into submit_sm. A Korean
+    national-format number is TON 2 / NPI 1 (not TON 1, which would make it +1 588 1234);
+    an unregistered US 10DLC number is refused `sender_not_registered` and its addressing
+    is still shown."""
+    korea = await inspect(redis_server.url, "--text", "hello", "--to", "+821012345678",
+                          "--from", "15881234")  # fmt: skip
+    assert korea["sender"] == {
+        "source_addr": "15881234", "ton": 2, "ton_name": "national", "npi": 1,
+        "npi_name": "isdn", "kind": "long_code", "program": "ten_dlc", "country": "KR",
+    }  # fmt: skip
+    assert korea["compliance"]["source_addr_ton"] == 2
+    us = await inspect(redis_server.url, "--text", "hello", "--to", "+14155552671",
+                       "--from", "+14155550100")  # fmt: skip
+    assert us["compliance"]["reason"] == "sender_not_registered"
+    assert "not registered on carrier sim" in us["compliance"]["detail"]
+    assert (us["sender"]["ton"], us["sender"]["npi"], us["sender"]["program"]) == (1, 1, "ten_dlc")

@@ -95,7 +95,12 @@ async def test_allowed_verdict_carries_smpp_addressing(
         (request(to="12345"), Outcome.reject, Reason.invalid_number),
         (request(to="+33142685300"), Outcome.reject, Reason.not_mobile),  # Paris landline
         (request(to="+14155552671", sender="MYBRAND"), Outcome.reject, Reason.sender_not_allowed),
-        (request(to="+14155552671", sender="+14155550100"), Outcome.allow, Reason.allowed),
+        # US long codes need a carrier registration (10DLC): none is configured here
+        (
+            request(to="+14155552671", sender="+14155550100"),
+            Outcome.reject,
+            Reason.sender_not_registered,
+        ),
         (request(sender="+33612345679"), Outcome.reject, Reason.sender_not_allowed),  # FR: P2P
         (request(sender="36180"), Outcome.allow, Reason.allowed),
         (request(sender="ABCDEFGHIJKL"), Outcome.reject, Reason.sender_not_allowed),
@@ -400,3 +405,21 @@ async def test_mo_from_an_unparseable_number_changes_nothing(
     outcome = await policy.handle_mo("abc", "36180", "STOP", TUESDAY_MORNING)
     assert (outcome.action, outcome.msisdn, outcome.reply_text) == (MoAction.opt_out, None, None)
     assert store.opt_outs == {}
+
+
+@pytest.mark.parametrize(
+    ("sender", "addressing"),
+    [
+        ("15881234", ("15881234", Ton.national, Npi.isdn)),
+        ("0212345678", ("212345678", Ton.national, Npi.isdn)),
+        ("+821012345678", ("821012345678", Ton.international, Npi.isdn)),
+    ],
+)
+async def test_korean_national_senders_are_not_sent_as_international(
+    policy: CompliancePolicy, sender: str, addressing: tuple[str, int, int]
+) -> None:
+    """Issue 13: `15881234` to Korea went out TON 1 / NPI 1, i.e. +1 588 1234. A number in
+    Korean national format is TON 2 (SMPP 3.4 §5.2.5; TS 23.040 §9.1.2.5)."""
+    verdict = await policy.evaluate(request(to="+821012345678", sender=sender), TUESDAY_MORNING)
+    assert verdict.allowed, verdict.detail
+    assert (verdict.source_addr, verdict.source_addr_ton, verdict.source_addr_npi) == addressing

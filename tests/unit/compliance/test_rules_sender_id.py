@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -150,3 +151,54 @@ def test_allowed_sender_is_kept() -> None:
     assert not choice.fell_back
     assert choice.address is not None
     assert choice.address.source_addr == "MYBRAND"
+
+
+# Issue 13 item 5: a numeric sender is TON 1 (international) only when it is E.164.
+
+KR = SenderRules(alphanumeric=False, long_code=True, short_code=True, short_code_max_digits=6)
+
+
+@pytest.mark.parametrize(
+    ("sender", "region", "expected"),
+    [
+        # Seoul landline in national format: TON 2 with the national significant number,
+        # "prefix or escape digits shall not be included" (3GPP TS 23.040 §9.1.2.5)
+        ("0212345678", "KR", ("212345678", Ton.national, Npi.isdn)),
+        # a Korean nationwide representative number (1588-xxxx): national, not +1 588 1234
+        ("15881234", "KR", ("15881234", Ton.national, Npi.isdn)),
+        ("+821012345678", "KR", ("821012345678", Ton.international, Npi.isdn)),
+        # country code and national number without '+': E.164, so international
+        ("821012345678", "KR", ("821012345678", Ton.international, Npi.isdn)),
+        ("33612345678", "GB", ("33612345678", Ton.international, Npi.isdn)),
+        # the international prefix of the destination's region (KR: 001) is E.164 too
+        ("001821012345678", "KR", ("821012345678", Ton.international, Npi.isdn)),
+        # neither a valid E.164 nor a national number there: sent as given, TON unknown
+        ("999999999999", "KR", ("999999999999", Ton.unknown, Npi.isdn)),
+    ],
+)
+def test_numeric_sender_is_international_only_when_it_is_e164(
+    sender: str, region: str, expected: tuple[str, int, int]
+) -> None:
+    """SMPP 3.4 §5.2.5: TON 1 says the digits start with a country code. `15881234` sent as
+    TON 1 reaches the handset as +1 588 1234 and `0212345678` as +0 212...; national-format
+    and unreadable numbers must say so (TON 2, or TON 0 "as dialled")."""
+    address = sender_address(sender, KR, region)
+    assert (address.source_addr, address.ton, address.npi) == expected
+
+
+def test_country_may_send_national_numbers_as_dialled_with_ton_unknown() -> None:
+    """Some SMSCs want national numbers as dialled: `national_ton: 0` sends the digits given
+    (trunk prefix kept) with TON 0, which TS 23.040 §9.1.2.5 defines as "as dialled"."""
+    rules = dataclasses.replace(KR, national_ton=Ton.unknown)
+    address = sender_address("0212345678", rules, "KR")
+    assert (address.source_addr, address.ton, address.npi) == ("0212345678", Ton.unknown, 1)
+
+
+def test_national_format_sender_is_local_for_a_local_only_country() -> None:
+    """`long_code_local_only` (US: +1 numbers only) accepts a national-format US number and
+    still refuses a foreign E.164 one, by country code rather than by leading digits."""
+    assert sender_problem("4155550100", T, US, 1, "US") is None
+    assert sender_address("4155550100", US, "US").ton == Ton.national
+    problem = sender_problem("447911123456", T, US, 1, "US")
+    assert problem is not None
+    assert "only +1" in problem

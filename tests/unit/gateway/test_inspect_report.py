@@ -12,6 +12,7 @@ STABLE_KEYS = {
     "to", "from", "encoding", "data_coding", "language", "locking_shift", "single_shift",
     "counts", "segments", "concatenation", "reference", "packed", "max_parts",
     "ucs2_forcing_chars", "smart_encoding", "parts", "error", "route", "compliance",
+    "sender",
 }  # fmt: skip
 PART_KEYS = {
     "seq", "esm_class", "udh_hex", "payload_hex", "short_message_hex", "sm_length", "units",

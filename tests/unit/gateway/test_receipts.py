@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compliance.encoding import EncodingProfile
+from compliance.encoding.gsm7 import gsm7_codec, pack_septets
 from gateway.receipts import (
     IdMode,
     ReceiptState,
@@ -324,3 +326,102 @@ def test_appendix_b_fast_path_reads_what_the_regex_reads(text: str) -> None:
 def test_standard_receipt_takes_the_fast_path() -> None:
     assert _standard_fields(APPENDIX_B) == _regex_fields(APPENDIX_B)
     assert _standard_fields(APPENDIX_B.replace("id:", "ID:")) is None
+
+
+# Issue 13 item 3: what carriers put around and inside the text besides the Appendix B fields.
+
+NO_TEXT = APPENDIX_B.removesuffix(" text:Hello world")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        NO_TEXT + "\x00",  # C-string terminator counted in sm_length
+        NO_TEXT + "   ",
+        NO_TEXT + "  \x00\x00",
+        "stat:DELIVRD id:0123456789 err:000\x00",  # another order: the regex path
+        "stat:DELIVRD id:0123456789 err:000\x00 text:x",
+    ],
+)
+def test_trailing_nul_or_spaces_are_not_part_of_the_error_code(text: str) -> None:
+    """Jasmin's DLR samples end `…err:000\\x00` (domain.md §1.13, [S6]): the NUL is the
+    C-Octet String terminator (SMPP 3.4 §3.1), not a character of the code, so the code
+    must read "000" like the same receipt without it."""
+    receipt = parse_receipt(receipt_pdu(text))
+    assert receipt is not None
+    assert receipt.error_code == "000"
+    assert receipt.message_id == "0123456789"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("20110314181534", dt.datetime(2011, 3, 14, 18, 15, 34, tzinfo=dt.UTC)),
+        ("19991231235959", dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+        ("202606141230", dt.datetime(2026, 6, 14, 12, 30, tzinfo=dt.UTC)),  # not YYMMDD: mon 26
+    ],
+)
+def test_four_digit_year_dates_parse(value: str, expected: dt.datetime) -> None:
+    """cloudhopper's DeliveryReceiptTest parses `submit date:20110314181534`
+    (YYYYMMDDhhmmss, domain.md §1.13 [S8]); a 12-digit date that cannot be YYMMDDhhmmss
+    is YYYYMMDDhhmm."""
+    assert parse_receipt_date(value) == expected
+
+
+def test_twelve_digit_date_fitting_both_layouts_is_read_nearest_the_receipt() -> None:
+    """ "201103141815" is 2020-11-03 14:18:15 (YYMMDDhhmmss) or 2011-03-14 18:15
+    (YYYYMMDDhhmm). A receipt reports a recent submit, so the reading nearer the time it
+    arrived wins; without that time, YYMMDDhhmmss (the variant seen more, [S14a][S8])."""
+    near_2011 = dt.datetime(2011, 3, 15, tzinfo=dt.UTC)
+    near_2020 = dt.datetime(2020, 11, 4, tzinfo=dt.UTC)
+    as_yyyy = dt.datetime(2011, 3, 14, 18, 15, tzinfo=dt.UTC)
+    as_yy = dt.datetime(2020, 11, 3, 14, 18, 15, tzinfo=dt.UTC)
+    assert parse_receipt_date("201103141815", near=near_2011) == as_yyyy
+    assert parse_receipt_date("201103141815", near=near_2020) == as_yy
+    assert parse_receipt_date("201103141815") == as_yy
+
+
+def test_receipt_dates_with_four_digit_years_in_a_whole_receipt() -> None:
+    text = NO_TEXT.replace("2612020930", "20261202093015").replace("2612020931", "202612020931")
+    receipt = parse_receipt(
+        receipt_pdu(text), now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC).timestamp()
+    )
+    assert receipt is not None
+    assert receipt.submit_date == dt.datetime(2026, 12, 2, 9, 30, 15, tzinfo=dt.UTC)
+    assert receipt.done_date == dt.datetime(2026, 12, 2, 9, 31, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("data_coding", [0x08, 0x18])
+def test_ucs2_receipt_text_is_decoded_before_parsing(data_coding: int) -> None:
+    """data_coding 8 is UCS-2 (SMPP 3.4 §5.2.19; 0x18 the TS 23.038 class-0 UCS-2 scheme
+    SMSCs pass through): each ASCII character arrives as 00 xx, so the octets must be read
+    as UTF-16BE before any `id:` or `stat:` can be found."""
+    pdu = DeliverSm(
+        esm_class=EsmClass.smsc_delivery_receipt,
+        data_coding=data_coding,
+        short_message=APPENDIX_B.encode("utf-16-be"),
+    )
+    receipt = parse_receipt(pdu)
+    assert receipt is not None
+    assert receipt.message_id == "0123456789"
+    assert receipt.state is ReceiptState.delivered
+    assert receipt.error_code == "000"
+
+
+def test_packed_gsm7_receipt_from_a_packed_carrier_is_unpacked() -> None:
+    """A carrier configured `gsm7_packed` delivers GSM-7 8-in-7 (TS 23.038 §6.1.2.1); its
+    receipt octets are unpacked before parsing. An ASCII receipt from the same carrier is
+    read as it is."""
+    packed = pack_septets(gsm7_codec().encode(NO_TEXT), max_septets=None)
+    profile = EncodingProfile(gsm7_packed=True)
+    pdu = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, short_message=packed)
+    receipt = parse_receipt(pdu, profile=profile)
+    assert receipt is not None
+    assert (receipt.message_id, receipt.state, receipt.error_code) == (
+        "0123456789",
+        ReceiptState.delivered,
+        "000",
+    )
+    ascii_receipt = parse_receipt(receipt_pdu(APPENDIX_B), profile=profile)
+    assert ascii_receipt is not None
+    assert ascii_receipt.state is ReceiptState.delivered

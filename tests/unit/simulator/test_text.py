@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compliance.encoding.gsm7 import unpack_septets
 from gateway.smpp.constants import DataCoding
 from simulator.text import (
     GSM7_BASIC,
@@ -13,6 +14,7 @@ from simulator.text import (
     decode_text,
     encode_gsm7,
     encode_text,
+    pack_gsm7,
     segment_body,
     split_udh,
 )
@@ -96,3 +98,21 @@ def test_gsm7_decode_agrees_with_the_table_for_any_octets(octets: bytes) -> None
     assert decode_gsm7(octets.replace(b"\x1b", b"")) == _decode_octet_by_octet(
         octets.replace(b"\x1b", b"")
     )
+
+
+def test_pack_gsm7_matches_the_spec_example() -> None:
+    """TS 23.038 §6.1.2.1 packing, LSB first: "hellohello" is the textbook E8 32 9B FD 46 97
+    D9 EC 37; seven septets leave 7 spare bits, filled with CR (§6.1.2.3.1)."""
+    assert pack_gsm7(b"hellohello", 0).hex() == "e8329bfd4697d9ec37"
+    assert pack_gsm7(encode_gsm7("STOPNOW") or b"", 0)[-1] >> 1 == 0x0D
+
+
+@given(st.lists(GSM_CHARS, min_size=1, max_size=153).map("".join))
+def test_pack_gsm7_after_a_udh_unpacks_with_the_gateway_codec(text: str) -> None:
+    """With a UDH the text starts on the septet after it (TS 23.040 §9.2.3.24 fill bits); the
+    gateway's own unpacker, written separately, must read back the same septets."""
+    septets = encode_gsm7(text) or b""
+    udh = bytes((5, 0, 3, 7, 2, 1))
+    packed = pack_gsm7(udh + septets, 0x40)
+    assert packed[:6] == udh
+    assert unpack_septets(packed, udh_length=6) == septets

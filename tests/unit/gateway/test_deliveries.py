@@ -1,0 +1,148 @@
+"""CarrierDeliveries decodes MO and receipt text with the receiving carrier's encoding profile.
+
+Issue 13 item 4: a carrier that delivers packed GSM-7 had its MO read as unpacked septets
+(garbage, so a STOP was missed); a carrier whose data_coding 0 is Latin-1 had its accents
+turned into U+FFFD.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from compliance.encoding import Encoding, EncodingProfile, encode_message
+from compliance.encoding.gsm7 import gsm7_codec, pack_septets
+from compliance.verdict import MoAction, MoOutcome
+from gateway.config import StreamsConfig
+from gateway.deliveries import CarrierDeliveries
+from gateway.keys import Keys
+from gateway.receipts import Receipt
+from gateway.records import RecordContext
+from gateway.smpp.constants import EsmClass
+from gateway.smpp.pdu import DeliverSm
+from gateway.state_store import OpBatch, StateWriter
+
+CTX = RecordContext(keys=Keys(prefix="t:", streams=StreamsConfig()), group="g",
+                    events_maxlen=1000, ttl=60)  # fmt: skip
+
+
+@dataclass
+class FakeWriter:
+    batches: list[OpBatch] = field(default_factory=list)
+
+    async def write(self, batch: OpBatch) -> list[str]:
+        self.batches.append(batch)
+        return ["matched"] * batch.results
+
+    def inbound_texts(self) -> list[str]:
+        texts = []
+        for batch in self.batches:
+            args = batch.args
+            for i, op in enumerate(args):
+                if op == "X" and args[i + 1] == CTX.keys.inbound:
+                    texts.append(json.loads(str(args[i + 3]))["text"])
+        return texts
+
+
+@dataclass
+class FakePolicy:
+    texts: list[str] = field(default_factory=list)
+
+    async def handle_mo(
+        self, sender_number: str, our_number: str, text: str, now: datetime
+    ) -> MoOutcome:
+        self.texts.append(text)
+        return MoOutcome(action=MoAction.none, msisdn=None, scope=None, keyword=None,
+                         reply_text=None)  # fmt: skip
+
+
+@dataclass
+class FakeObserver:
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
+        self.receipts.append(receipt)
+
+    def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
+        pass
+
+
+def deliveries(profile: EncodingProfile) -> tuple[CarrierDeliveries, FakePolicy, FakeWriter]:
+    policy, writer = FakePolicy(), FakeWriter()
+    handler = CarrierDeliveries(
+        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
+        mo_policy=policy, observer=FakeObserver(), profile=profile, clock=lambda: 1e9,
+    )  # fmt: skip
+    return handler, policy, writer
+
+
+def mo(short_message: bytes, *, data_coding: int = 0, esm_class: int = 0) -> DeliverSm:
+    return DeliverSm(source_addr="447911123456", destination_addr="12345",
+                     esm_class=esm_class, data_coding=data_coding,
+                     short_message=short_message)  # fmt: skip
+
+
+async def run(handler: CarrierDeliveries, pdus: Sequence[Any]) -> None:
+    statuses = await handler(pdus)
+    assert list(statuses) == [0] * len(pdus)
+
+
+async def test_packed_gsm7_mo_from_a_packed_carrier_is_read_as_stop() -> None:
+    """`gsm7_packed: true` says the carrier's GSM-7 travels 8-in-7 (TS 23.038 §6.1.2.1) in
+    both directions, so its MO must be unpacked before the keyword is read; read as one septet
+    per octet, "STOP" packed (53 EA 13 0A) reads "S\\ufffdΓ\\n" and the opt-out is lost."""
+    packed = pack_septets(gsm7_codec().encode("STOP"))
+    handler, policy, writer = deliveries(EncodingProfile(gsm7_packed=True))
+    await run(handler, [mo(packed)])
+    assert policy.texts == ["STOP"]
+    assert writer.inbound_texts() == ["STOP"]
+
+
+async def test_packed_concatenated_mo_with_udh_fill_bits_is_reassembled() -> None:
+    """Each part of a packed concatenated MO has its text start on the septet boundary after
+    the UDH (TS 23.040 §9.2.3.24 fill bits); the parts rejoin to the original text."""
+    text = "STOP " + "please no more messages " * 10
+    profile = EncodingProfile(gsm7_packed=True, max_parts=5)
+    parts = encode_message(text, profile, reference=9).parts
+    assert len(parts) == 2
+    handler, policy, _ = deliveries(profile)
+    pdus = [mo(p.short_message, esm_class=EsmClass.udhi) for p in reversed(parts)]
+    await run(handler, pdus)
+    assert policy.texts == [text]
+
+
+async def test_unpacked_carrier_still_reads_one_septet_per_octet() -> None:
+    handler, policy, _ = deliveries(EncodingProfile())
+    await run(handler, [mo(gsm7_codec().encode("Stop"))])
+    assert policy.texts == ["Stop"]
+
+
+async def test_carrier_default_alphabet_latin1_decodes_data_coding_0() -> None:
+    """data_coding 0 is the "SMSC default alphabet" (SMPP 3.4 §5.2.19), which some SMSCs
+    define as Latin-1 (domain.md §1.7; Kannel's alt-charset): a carrier declaring
+    `default_alphabet: latin1` has "Arrêt" read as Latin-1, not as GSM-7 septets."""
+    handler, policy, _ = deliveries(EncodingProfile(default_alphabet=Encoding.latin1))
+    await run(handler, [mo("Arrêt".encode("latin-1"))])
+    assert policy.texts == ["Arrêt"]
+
+
+async def test_receipts_are_decoded_with_the_carrier_profile() -> None:
+    """A UCS-2 receipt (data_coding 8) and a packed one from a packed carrier both parse."""
+    text = (
+        "id:42 sub:001 dlvrd:001 submit date:2612020930 done date:2612020931 stat:DELIVRD err:000"
+    )
+    packed = pack_septets(gsm7_codec().encode(text), max_septets=None)
+    ucs2 = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, data_coding=8,
+                     short_message=text.encode("utf-16-be"))  # fmt: skip
+    septets = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, short_message=packed)
+    observer = FakeObserver()
+    handler, _, _ = deliveries(EncodingProfile(gsm7_packed=True))
+    handler.observer = observer
+    await run(handler, [ucs2, septets])
+    assert [(r.message_id, r.state.value, r.final) for r in observer.receipts] == [
+        ("42", "delivered", True),
+        ("42", "delivered", True),
+    ]

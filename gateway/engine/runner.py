@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 from compliance.errors import ComplianceStoreError
 from gateway import receipt_timeout
 from gateway.bind import BindListener, DeliveryHandler
-from gateway.carriers import CarrierPool, retry_policy
+from gateway.carriers import CarrierPool, encoding_profile, retry_policy
 from gateway.compliance_wiring import build_policy
 from gateway.config import Settings
 from gateway.deliveries import CarrierDeliveries, MoPolicy
@@ -169,6 +169,7 @@ class Engine:
         return CarrierDeliveries(
             carrier=carrier,
             receipt_id_mode=config.receipt_id_mode,
+            profile=encoding_profile(config),
             ctx=self.ctx,
             writer=self.writer,
             mo_policy=mo_policy,

@@ -8,9 +8,11 @@ redis-server, and the real compliance policy recording the opt-out in Redis.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,6 +25,7 @@ from gateway.config import Settings
 from gateway.deliveries import CarrierDeliveries
 from gateway.state_store import StateStore, StateWriter
 from tests.conftest import RedisServer
+from tests.integration.engine_harness import engine_settings, running_engine
 from tests.integration.simulator_fixture import simulator_config, start_simulator
 from tests.integration.test_state_store import CTX, KEYS
 from tests.unit.gateway.test_deliveries import FakeObserver
@@ -78,3 +81,26 @@ async def test_stop_sent_packed_is_honoured_when_the_carrier_is_configured_packe
                                 country_hint=None, text="Sale", parts=1)  # fmt: skip
     verdict = await policy.evaluate(request, datetime(2026, 6, 3, 12, tzinfo=UTC), consume=False)
     assert (verdict.reason is Reason.opted_out) is stop_seen
+
+
+async def test_the_engine_decodes_a_packed_carriers_mo_with_its_profile(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    """`smsgw run`'s wiring: the engine hands each carrier's profile to its deliveries, so a
+    packed STOP reaches the inbound stream as "STOP" (it arrived unpacked-garbled before)."""
+    async with start_simulator(simulator_config(mo_gsm7_packed=True)) as simulator:
+        settings = engine_settings(redis_server.url, [("sim", simulator.host, simulator.port)])
+        carrier = dataclasses.replace(
+            settings.carriers[0],
+            encoding=dataclasses.replace(settings.carriers[0].encoding, gsm7_packed=True),
+        )
+        settings = dataclasses.replace(settings, carriers=(carrier,))
+        async with running_engine(settings):
+            assert simulator.inject_mo(source=HANDSET, destination="12345", text="STOP") == 1
+            deadline = asyncio.get_running_loop().time() + WAIT
+            entries: list[Any] = []
+            while not entries:
+                assert asyncio.get_running_loop().time() < deadline, "no MO on the inbound stream"
+                entries = await redis_client.xrange("smsgw:inbound")
+                await asyncio.sleep(0.02)
+    assert json.loads(entries[0][1][b"data"])["text"] == "STOP"

@@ -9,7 +9,9 @@ Order of checks (the first that fails decides; each is a `Verdict` with a reason
 5. shared state, in ONE store call (one Redis round trip): opt-out, conversion suppression
    (marketing), then frequency caps; quiet hours (marketing) are computed before that call, so a
    message deferred for quiet hours never consumes a cap slot, but an opt-out still wins over
-   a deferral.
+   a deferral. Quiet hours defer, never refuse: when the windows of a number's zones never
+   open together, the country's primary zone decides and the verdict says so
+   (`quiet_fallbacks`, a flag and the detail; compliance/quiet_hours.py `plan_quiet_hours`).
 
 Caps are check-and-record in that same call (`consume=True`, the default) and idempotent per
 `message_id`, so the engine may evaluate again just before submitting a queued or deferred
@@ -26,11 +28,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from compliance.country_rules import CountryRule, TextAction
-from compliance.errors import QuietHoursUnsatisfiableError
 from compliance.frequency_cap import CapAction, CapRule
 from compliance.keywords import KeywordTable
 from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
-from compliance.quiet_hours import QuietConstraint, QuietHours, next_allowed_time_all
+from compliance.quiet_hours import QuietFallback, QuietHours, QuietPlan, plan_quiet_hours
 from compliance.sender_id import SenderAddress, choose_sender
 from compliance.settings import ComplianceConfig
 from compliance.store import ComplianceStore, RecipientQuery, RecipientState
@@ -90,14 +91,14 @@ class CompliancePolicy:
         if isinstance(checked, Verdict):
             return checked
         dest, rule, sender, flags = checked
-        quiet_until = self._quiet_until(request, dest, rule, now)
-        if isinstance(quiet_until, Verdict):
-            return quiet_until
+        quiet = self._quiet_until(request, dest, rule, now)
+        quiet_until = quiet.until if quiet is not None else None
         state = await self._store.check_recipient(
             self._recipient_query(request, dest, now, run_caps=quiet_until is None, consume=consume)
         )
         verdict = self._finish(dest, rule, sender, state, quiet_until)
-        return replace(verdict, flags=flags) if flags else verdict
+        verdict = _with_quiet_plan(verdict, quiet, rule) if quiet is not None else verdict
+        return replace(verdict, flags=flags + verdict.flags) if flags else verdict
 
     async def release(self, request: ComplianceRequest, to: str | None = None) -> None:
         """Give back the cap slot of a message that was allowed but finally not sent.
@@ -247,22 +248,16 @@ class CompliancePolicy:
 
     def _quiet_until(
         self, request: ComplianceRequest, dest: Destination, rule: CountryRule, now: datetime
-    ) -> datetime | Verdict | None:
-        """When a quiet window holds this message: None (send now), an instant, or a refusal."""
+    ) -> QuietPlan | None:
+        """The quiet-hours plan for a marketing message (None: no window applies)."""
         if request.category is not Category.marketing:
             return None
         windows = self._windows(request, rule)
         if not windows:
             return None
-        constraints = [
-            QuietConstraint(tz, window, rule.holidays)
-            for tz in self._recipient_zones(dest, rule)
-            for window in windows
-        ]
-        try:
-            return next_allowed_time_all(now, constraints)
-        except QuietHoursUnsatisfiableError as exc:
-            return _refuse(Outcome.reject, Reason.quiet_hours, str(exc), dest, rule)
+        zones = self._recipient_zones(dest, rule)
+        primary = rule.time_zone if rule.time_zone is not None else zones[0]
+        return plan_quiet_hours(now, zones, windows, rule.holidays, primary)
 
     def _windows(self, request: ComplianceRequest, rule: CountryRule) -> list[QuietHours]:
         windows = [rule.quiet_hours] if rule.quiet_hours is not None else []
@@ -338,6 +333,24 @@ class CompliancePolicy:
             country=rule.country,
             max_parts=self._max_parts(rule),
         )
+
+
+def _with_quiet_plan(verdict: Verdict, plan: QuietPlan, rule: CountryRule) -> Verdict:
+    """The verdict with the zones quiet hours were judged in, and any fallback said aloud."""
+    if not plan.fallbacks:
+        return replace(verdict, quiet_zones=plan.zones)
+    why = []
+    if QuietFallback.primary_zone in plan.fallbacks:
+        why.append(f"the number's zones never open together, so {rule.country}'s primary zone")
+    if QuietFallback.country_window in plan.fallbacks:
+        why.append("the tenant window never opens with the country's, so the country's window")
+    return replace(
+        verdict,
+        detail=f"{verdict.detail} (quiet hours: {'; '.join(why)} decided, in {plan.zones[0]})",
+        quiet_zones=plan.zones,
+        quiet_fallbacks=plan.fallbacks,
+        flags=(*verdict.flags, *(f"quiet_hours_{f.value}" for f in plan.fallbacks)),
+    )
 
 
 def _cap_verdict(

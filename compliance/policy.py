@@ -267,6 +267,9 @@ class CompliancePolicy:
         return windows
 
     def _recipient_zones(self, dest: Destination, rule: CountryRule) -> Sequence[ZoneInfo]:
+        territory = rule.region_time_zones.get(dest.region)
+        if territory is not None:
+            return [territory]
         zones = [self._zone(name) for name in dest.time_zones if name != UNKNOWN_TIME_ZONE]
         if zones:
             return zones

@@ -63,3 +63,23 @@ async def test_inspect_without_redis_still_gives_encoding_and_route() -> None:
     assert report["segments"] == 1
     assert "unavailable" in report["compliance"]["error"]
     assert report["route"]["carriers"] == ["sim"]
+
+
+async def test_inspect_shows_the_territory_rule_and_the_quiet_hours_zone(
+    redis_server: RedisServer,
+) -> None:
+    """Puerto Rico follows US rules (47 U.S.C. §153(57)); its quiet hours are judged in
+    America/Puerto_Rico. Allowed or deferred depends on the clock; the zone does not."""
+    report = await inspect(redis_server.url, "--text", "Sale today",
+                           "--to", "+17872345678", "--from", "+17875550100",
+                           "--category", "marketing")  # fmt: skip
+    assert report["compliance"]["country"] == "US"
+    assert report["compliance"]["outcome"] in {"allow", "defer"}
+    assert report["compliance"]["quiet_hours"] == {
+        "zones": ["America/Puerto_Rico"],
+        "primary_zone_fallback": False,
+        "fallbacks": [],
+    }
+    otp = await inspect(redis_server.url, "--text", "Code 1234", "--to", "+17872345678",
+                        "--from", "+17875550100", "--category", "otp")  # fmt: skip
+    assert otp["compliance"]["quiet_hours"] is None  # only marketing has quiet hours

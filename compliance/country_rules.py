@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from compliance.errors import ComplianceConfigError
+from compliance.holiday_calendar import known_calendars
 from compliance.numbers import NumberKind
 from compliance.quiet_hours import QuietHours
 from compliance.schema import build_dataclass, safe_load
@@ -69,7 +70,8 @@ class CountryRule:
     number_kinds: frozenset[NumberKind] | None = None  # None: the compliance.yaml default
     max_parts: int | None = None  # None: the compliance.yaml default
     quiet_hours: QuietHours | None = None
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # extra closed dates, on top of the calendar
+    holiday_calendar: str | None = None  # python-holidays code (compliance/holiday_calendar.py)
     required_text: tuple[RequiredText, ...] = ()
     notes: str = ""
 
@@ -166,8 +168,15 @@ def _check_rule(rule: CountryRule, label: str) -> None:
 
 def _check_holidays(rule: CountryRule, label: str) -> None:
     quiet = rule.quiet_hours
-    if quiet is not None and quiet.closed_on_holidays and not rule.holidays:
-        raise ComplianceConfigError(f"{label}: holidays: required when closed_on_holidays")
+    if quiet is not None and quiet.closed_on_holidays and not _has_holidays(rule):
+        raise ComplianceConfigError(
+            f"{label}: holidays: required when closed_on_holidays (or a holiday_calendar)"
+        )
+    calendar = rule.holiday_calendar
+    if calendar is not None and calendar not in known_calendars():
+        raise ComplianceConfigError(
+            f"{label}: holiday_calendar: {calendar!r} is not a python-holidays calendar"
+        )
 
 
 def _check_territories(rule: CountryRule, label: str) -> None:
@@ -182,3 +191,7 @@ def _check_territories(rule: CountryRule, label: str) -> None:
             raise ComplianceConfigError(
                 f"{label}: region_time_zones.{region}: not a region listed under applies_to"
             )
+
+
+def _has_holidays(rule: CountryRule) -> bool:
+    return bool(rule.holidays) or rule.holiday_calendar is not None

@@ -24,11 +24,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from compliance.country_rules import CountryRule, TextAction
 from compliance.frequency_cap import CapAction, CapRule
+from compliance.holiday_calendar import HolidayCalendars, calendar_for
 from compliance.keywords import KeywordTable
 from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
 from compliance.quiet_hours import QuietFallback, QuietHours, QuietPlan, plan_quiet_hours
@@ -62,6 +63,7 @@ class CompliancePolicy:
         )
         self._keywords = KeywordTable(config.settings.keywords)
         self._zones: dict[str, ZoneInfo] = {}
+        self._calendars = HolidayCalendars()
 
     @property
     def countries(self) -> tuple[str, ...]:
@@ -257,7 +259,13 @@ class CompliancePolicy:
             return None
         zones = self._recipient_zones(dest, rule)
         primary = rule.time_zone if rule.time_zone is not None else zones[0]
-        return plan_quiet_hours(now, zones, windows, rule.holidays, primary)
+        return plan_quiet_hours(now, zones, windows, self._holidays(dest, rule, now), primary)
+
+    def _holidays(self, dest: Destination, rule: CountryRule, now: datetime) -> frozenset[date]:
+        calendar = calendar_for(dest.region, rule.country, rule.holiday_calendar)
+        if calendar is None:
+            return rule.holidays
+        return self._calendars.around(calendar, now.year) | rule.holidays
 
     def _windows(self, request: ComplianceRequest, rule: CountryRule) -> list[QuietHours]:
         windows = [rule.quiet_hours] if rule.quiet_hours is not None else []

@@ -1,9 +1,13 @@
 """Per-country rules as data: load `config/countries/*.yaml` into frozen `CountryRule`s.
 
 One file per country, named by its ISO 3166-1 alpha-2 code in lower case (`fr.yaml` holds
-`country: FR`); `default.yaml` (`country: DEFAULT`) applies to countries without a file. Files
-are read with `yaml.safe_load` and built by walking `dataclasses.fields()` (compliance/schema.py),
-so an unknown key is an error naming its path. Every file cites its sources under `source:`.
+`country: FR`); `default.yaml` (`country: DEFAULT`) applies to countries without a file. A
+rule also covers the phonenumbers regions listed under its `applies_to` (territories that
+follow it: PR, VI, GU, AS and MP follow US rules); `applies_to` in default.yaml lists regions
+reviewed and deliberately left on the default rule, so that every region sharing a configured
+calling code is accounted for. Files are read with `yaml.safe_load` and built by walking
+`dataclasses.fields()` (compliance/schema.py), so an unknown key is an error naming its path.
+Every file cites its sources under `source:`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -20,6 +24,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from compliance.errors import ComplianceConfigError
+from compliance.holiday_calendar import known_calendars
 from compliance.numbers import NumberKind
 from compliance.quiet_hours import QuietHours
 from compliance.schema import build_dataclass, safe_load
@@ -56,11 +61,18 @@ class CountryRule:
     name: str
     source: tuple[str, ...]
     sender: SenderRules
-    time_zone: ZoneInfo | None = None  # used when phonenumbers gives no zone for a number
+    # The primary (most populous) zone: used when phonenumbers gives no zone for a number, and
+    # for quiet hours when the windows of the number's zones never open together.
+    time_zone: ZoneInfo | None = None
+    applies_to: tuple[str, ...] = ()  # other phonenumbers regions that follow this rule
+    # The zone of a one-zone territory in `applies_to`; replaces the number's zone list, which
+    # phonenumbers sometimes gives for the whole calling code (American Samoa: 42 NANP zones).
+    region_time_zones: dict[str, ZoneInfo] = field(default_factory=dict)
     number_kinds: frozenset[NumberKind] | None = None  # None: the compliance.yaml default
     max_parts: int | None = None  # None: the compliance.yaml default
     quiet_hours: QuietHours | None = None
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # extra closed dates, on top of the calendar
+    holiday_calendar: str | None = None  # python-holidays code (compliance/holiday_calendar.py)
     required_text: tuple[RequiredText, ...] = ()
     notes: str = ""
 
@@ -69,9 +81,16 @@ class CountryRules:
     """Look-up of rules by phonenumbers region, with aliases (GG/JE/IM -> GB) and a default."""
 
     def __init__(self, rules: Mapping[str, CountryRule], aliases: Mapping[str, str]) -> None:
-        """Args: rules by ISO code (plus DEFAULT); aliases from region to ISO code."""
+        """Args: rules by ISO code (plus DEFAULT); extra aliases from region to ISO code.
+
+        Each rule's `applies_to` regions map to it; `aliases` (compliance.yaml
+        `region_aliases`) are applied on top.
+        """
         self._rules = dict(rules)
-        self._aliases = dict(aliases)
+        self._aliases = {
+            region: rule.country for rule in self._rules.values() for region in rule.applies_to
+        }
+        self._aliases.update(aliases)
         self._default = self._rules.get(DEFAULT_COUNTRY)
 
     def for_region(self, region: str) -> CountryRule | None:
@@ -101,7 +120,23 @@ def load_country_rules(directory: Path) -> dict[str, CountryRule]:
                 f"{label}: country: expected {expected!r}, got {rule.country!r}"
             )
         rules[rule.country] = rule
+    _check_regions(rules, directory.name)
     return rules
+
+
+def _check_regions(rules: Mapping[str, CountryRule], folder: str) -> None:
+    """Each region follows one rule: not listed twice, and not a country with its own file."""
+    claimed: dict[str, str] = {}
+    for rule in rules.values():
+        label = f"{folder}/{'default' if rule.country == DEFAULT_COUNTRY else rule.country.lower()}"
+        for region in rule.applies_to:
+            if region in rules:
+                raise ComplianceConfigError(f"{label}.yaml: applies_to: {region} has its own file")
+            if region in claimed:
+                raise ComplianceConfigError(
+                    f"{label}.yaml: applies_to: {region} is also listed by {claimed[region]}"
+                )
+            claimed[region] = rule.country
 
 
 def parse_country_rule(text: str, label: str) -> CountryRule:
@@ -120,8 +155,8 @@ def _check_rule(rule: CountryRule, label: str) -> None:
         raise ComplianceConfigError(f"{label}: quiet_hours.closed_days: every day is closed")
     if quiet is not None and rule.time_zone is None:
         raise ComplianceConfigError(f"{label}: time_zone: required when quiet_hours is set")
-    if quiet is not None and quiet.closed_on_holidays and not rule.holidays:
-        raise ComplianceConfigError(f"{label}: holidays: required when closed_on_holidays")
+    _check_holidays(rule, label)
+    _check_territories(rule, label)
     if rule.max_parts is not None and not 1 <= rule.max_parts <= 255:
         raise ComplianceConfigError(f"{label}: max_parts: expected 1..255, got {rule.max_parts}")
     if rule.sender.national_ton not in (Ton.national, Ton.unknown):
@@ -136,3 +171,34 @@ def _check_rule(rule: CountryRule, label: str) -> None:
         problem = sender_problem(fallback, Category.transactional, rule.sender, code, region)
         if problem is not None:
             raise ComplianceConfigError(f"{label}: sender.fallback: {problem}")
+
+
+def _check_holidays(rule: CountryRule, label: str) -> None:
+    quiet = rule.quiet_hours
+    if quiet is not None and quiet.closed_on_holidays and not _has_holidays(rule):
+        raise ComplianceConfigError(
+            f"{label}: holidays: required when closed_on_holidays (or a holiday_calendar)"
+        )
+    calendar = rule.holiday_calendar
+    if calendar is not None and calendar not in known_calendars():
+        raise ComplianceConfigError(
+            f"{label}: holiday_calendar: {calendar!r} is not a python-holidays calendar"
+        )
+
+
+def _check_territories(rule: CountryRule, label: str) -> None:
+    for index, region in enumerate(rule.applies_to):
+        if region == rule.country or phonenumbers.country_code_for_region(region) == 0:
+            raise ComplianceConfigError(
+                f"{label}: applies_to[{index}]: expected another phonenumbers region, "
+                f"got {region!r}"
+            )
+    for region in rule.region_time_zones:
+        if region not in rule.applies_to:
+            raise ComplianceConfigError(
+                f"{label}: region_time_zones.{region}: not a region listed under applies_to"
+            )
+
+
+def _has_holidays(rule: CountryRule) -> bool:
+    return bool(rule.holidays) or rule.holiday_calendar is not None

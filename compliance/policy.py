@@ -11,7 +11,9 @@ Order of checks (the first that fails decides; each is a `Verdict` with a reason
 5. shared state, in ONE store call (one Redis round trip): opt-out, conversion suppression
    (marketing), then frequency caps; quiet hours (marketing) are computed before that call, so a
    message deferred for quiet hours never consumes a cap slot, but an opt-out still wins over
-   a deferral.
+   a deferral. Quiet hours defer, never refuse: when the windows of a number's zones never
+   open together, the country's primary zone decides and the verdict says so
+   (`quiet_fallbacks`, a flag and the detail; compliance/quiet_hours.py `plan_quiet_hours`).
 
 Caps are check-and-record in that same call (`consume=True`, the default) and idempotent per
 `message_id`, so the engine may evaluate again just before submitting a queued or deferred
@@ -24,15 +26,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from compliance.country_rules import CountryRule, TextAction
-from compliance.errors import QuietHoursUnsatisfiableError
 from compliance.frequency_cap import CapAction, CapRule
+from compliance.holiday_calendar import HolidayCalendars, calendar_for
 from compliance.keywords import KeywordTable
 from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
-from compliance.quiet_hours import QuietConstraint, QuietHours, next_allowed_time_all
+from compliance.quiet_hours import QuietFallback, QuietHours, QuietPlan, plan_quiet_hours
 from compliance.registration import SenderRegistry, registration_problem
 from compliance.sender_id import SenderAddress, choose_sender
 from compliance.settings import ComplianceConfig
@@ -60,8 +62,13 @@ class Prepared:
     rule: CountryRule
     sender: SenderAddress
     flags: tuple[str, ...]
-    quiet_until: datetime | None
+    quiet: QuietPlan | None  # the quiet-hours plan of a marketing message under a window
     max_parts: int  # the destination country's limit
+
+    @property
+    def quiet_until(self) -> datetime | None:
+        """When the quiet window lets the message go, if it holds it now."""
+        return self.quiet.until if self.quiet is not None else None
 
 
 class CompliancePolicy:
@@ -86,6 +93,7 @@ class CompliancePolicy:
         )
         self._keywords = KeywordTable(config.settings.keywords)
         self._zones: dict[str, ZoneInfo] = {}
+        self._calendars = HolidayCalendars()
 
     @property
     def countries(self) -> tuple[str, ...]:
@@ -128,13 +136,12 @@ class CompliancePolicy:
         if isinstance(checked, Verdict):
             return checked
         dest, rule, sender, flags = checked
-        quiet_until = self._quiet_until(request, dest, rule, now)
-        if isinstance(quiet_until, Verdict):
-            return quiet_until
+        quiet = self._quiet_until(request, dest, rule, now)
+        quiet_until = quiet.until if quiet is not None else None
         query = self._recipient_query(
             request, dest, now, run_caps=quiet_until is None, consume=consume
         )
-        return Prepared(query, dest, rule, sender, flags, quiet_until, self._max_parts(rule))
+        return Prepared(query, dest, rule, sender, flags, quiet, self._max_parts(rule))
 
     async def admit(self, prepared: Prepared) -> Verdict:
         """The shared-state checks of a prepared message (one store call), and the verdict.
@@ -157,7 +164,9 @@ class CompliancePolicy:
         """The verdict of a prepared message, given its shared state (no I/O)."""
         p = prepared
         verdict = self._finish(p.destination, p.rule, p.sender, state, p.quiet_until)
-        return replace(verdict, flags=p.flags) if p.flags else verdict
+        if p.quiet is not None:
+            verdict = _with_quiet_plan(verdict, p.quiet, p.rule)
+        return replace(verdict, flags=p.flags + verdict.flags) if p.flags else verdict
 
     async def release(self, request: ComplianceRequest, to: str | None = None) -> None:
         """Give back the cap slot of a message that was allowed but finally not sent.
@@ -316,22 +325,22 @@ class CompliancePolicy:
 
     def _quiet_until(
         self, request: ComplianceRequest, dest: Destination, rule: CountryRule, now: datetime
-    ) -> datetime | Verdict | None:
-        """When a quiet window holds this message: None (send now), an instant, or a refusal."""
+    ) -> QuietPlan | None:
+        """The quiet-hours plan for a marketing message (None: no window applies)."""
         if request.category is not Category.marketing:
             return None
         windows = self._windows(request, rule)
         if not windows:
             return None
-        constraints = [
-            QuietConstraint(tz, window, rule.holidays)
-            for tz in self._recipient_zones(dest, rule)
-            for window in windows
-        ]
-        try:
-            return next_allowed_time_all(now, constraints)
-        except QuietHoursUnsatisfiableError as exc:
-            return _refuse(Outcome.reject, Reason.quiet_hours, str(exc), dest, rule)
+        zones = self._recipient_zones(dest, rule)
+        primary = rule.time_zone if rule.time_zone is not None else zones[0]
+        return plan_quiet_hours(now, zones, windows, self._holidays(dest, rule, now), primary)
+
+    def _holidays(self, dest: Destination, rule: CountryRule, now: datetime) -> frozenset[date]:
+        calendar = calendar_for(dest.region, rule.country, rule.holiday_calendar)
+        if calendar is None:
+            return rule.holidays
+        return self._calendars.around(calendar, now.year) | rule.holidays
 
     def _windows(self, request: ComplianceRequest, rule: CountryRule) -> list[QuietHours]:
         windows = [rule.quiet_hours] if rule.quiet_hours is not None else []
@@ -341,6 +350,9 @@ class CompliancePolicy:
         return windows
 
     def _recipient_zones(self, dest: Destination, rule: CountryRule) -> Sequence[ZoneInfo]:
+        territory = rule.region_time_zones.get(dest.region)
+        if territory is not None:
+            return [territory]
         zones = [self._zone(name) for name in dest.time_zones if name != UNKNOWN_TIME_ZONE]
         if zones:
             return zones
@@ -407,6 +419,24 @@ class CompliancePolicy:
             country=rule.country,
             max_parts=self._max_parts(rule),
         )
+
+
+def _with_quiet_plan(verdict: Verdict, plan: QuietPlan, rule: CountryRule) -> Verdict:
+    """The verdict with the zones quiet hours were judged in, and any fallback said aloud."""
+    if not plan.fallbacks:
+        return replace(verdict, quiet_zones=plan.zones)
+    why = []
+    if QuietFallback.primary_zone in plan.fallbacks:
+        why.append(f"the number's zones never open together, so {rule.country}'s primary zone")
+    if QuietFallback.country_window in plan.fallbacks:
+        why.append("the tenant window never opens with the country's, so the country's window")
+    return replace(
+        verdict,
+        detail=f"{verdict.detail} (quiet hours: {'; '.join(why)} decided, in {plan.zones[0]})",
+        quiet_zones=plan.zones,
+        quiet_fallbacks=plan.fallbacks,
+        flags=(*verdict.flags, *(f"quiet_hours_{f.value}" for f in plan.fallbacks)),
+    )
 
 
 def _cap_verdict(

@@ -8,7 +8,10 @@ judged by its wall time both times; a local time that never occurs (spring-forwa
 reached at the first instant whose wall time is at or past it.
 
 Where a number has several time zones, `next_allowed_time_all` is conservative: an instant is
-allowed only when it is allowed in every zone (domain.md §5.3).
+allowed only when it is allowed in every zone (domain.md §5.3). `plan_quiet_hours` uses that
+when such an instant exists; when the windows of a country-wide zone list never open together
+(Russia spans UTC+2..+12), it judges the window in the country's primary zone instead and says
+so (`QuietFallback`), so a message is deferred, never refused, for quiet hours.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from compliance.errors import QuietHoursUnsatisfiableError
 _MIDNIGHT = time(0, 0)
 _HORIZON_DAYS = 31  # a window closed for a whole month is a configuration mistake
 _MAX_ROUNDS = 64
+
+
+class QuietFallback(enum.StrEnum):
+    """Why a quiet-hours plan honoured less than every window in every zone of the number."""
+
+    primary_zone = "primary_zone"  # the number's zones never open together: primary zone only
+    country_window = "country_window"  # a tenant window never opens with the country's
 
 
 class Weekday(enum.StrEnum):
@@ -93,6 +103,15 @@ class QuietConstraint:
     tz: ZoneInfo
     window: QuietHours
     holidays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuietPlan:
+    """When a marketing message may go, and in which zones its quiet windows were judged."""
+
+    until: datetime | None  # None: allowed now; else the first allowed instant (aware UTC)
+    zones: tuple[str, ...]  # IANA names of the zones whose windows were honoured
+    fallbacks: tuple[QuietFallback, ...] = ()  # empty: every window in every zone
 
 
 def is_allowed_at(
@@ -199,3 +218,56 @@ def _gap_end(wall: datetime, tz: ZoneInfo, low: datetime, high: datetime) -> dat
         else:
             lo = mid + 1
     return low + timedelta(seconds=lo)
+
+
+def plan_quiet_hours(
+    now_utc: datetime,
+    zones: Sequence[ZoneInfo],
+    windows: Sequence[QuietHours],
+    holidays: frozenset[date],
+    primary: ZoneInfo,
+) -> QuietPlan:
+    """When a marketing message due at `now_utc` may go out; never refuses it.
+
+    Tried in order, the first with an allowed instant within the horizon deciding:
+
+    1. every window in every zone of the number: the earliest instant that suits them all;
+    2. the zones never open together (a country-wide list such as Russia's UTC+2..+12): every
+       window in the primary zone only (fallback `primary_zone`);
+    3. a tenant window never opens together with the country's: the country's window (the
+       first of `windows`) only, in the primary zone (fallback `country_window`, plus
+       `primary_zone` for a number with several zones).
+
+    Args:
+        now_utc: the current instant, aware.
+        zones: the recipient's zones (non-empty).
+        windows: the country's window first, then any tenant window (non-empty).
+        holidays: local public holidays.
+        primary: the country's primary (most populous) zone; used when it is one of `zones`,
+            else the number's first zone is.
+
+    Returns:
+        The plan. Should even step 3 find no opening (a country file whose holidays close a
+        whole month, which the loader's checks make implausible), the message is deferred by
+        the 31-day horizon, to be judged again then.
+    """
+    constraints = [QuietConstraint(tz, w, holidays) for tz in zones for w in windows]
+    names = tuple(tz.key for tz in zones)
+    try:
+        return QuietPlan(until=next_allowed_time_all(now_utc, constraints), zones=names)
+    except QuietHoursUnsatisfiableError:
+        pass
+    home = primary if primary.key in names else zones[0]
+    narrowed = (QuietFallback.primary_zone,) if len(zones) > 1 else ()
+    steps = [(narrowed, windows)] if narrowed else []
+    steps.append(((*narrowed, QuietFallback.country_window), windows[:1]))
+    for fallbacks, honoured in steps:
+        try:
+            until = next_allowed_time_all(
+                now_utc, [QuietConstraint(home, w, holidays) for w in honoured]
+            )
+        except QuietHoursUnsatisfiableError:
+            continue
+        return QuietPlan(until=until, zones=(home.key,), fallbacks=fallbacks)
+    horizon = now_utc.astimezone(UTC) + timedelta(days=_HORIZON_DAYS)
+    return QuietPlan(until=horizon, zones=(home.key,), fallbacks=steps[-1][0])

@@ -97,4 +97,17 @@ def load_compliance_config(config_dir: Path) -> ComplianceConfig:
         raise ComplianceConfigError(f"{path.name}: cannot read: {exc}") from None
     settings = parse_settings(text, path.name)
     rules: dict[str, CountryRule] = load_country_rules(config_dir / "countries")
+    _check_aliases(settings.region_aliases, rules, path.name)
     return ComplianceConfig(settings, CountryRules(rules, settings.region_aliases))
+
+
+def _check_aliases(aliases: dict[str, str], rules: dict[str, CountryRule], label: str) -> None:
+    """`region_aliases` may add regions, not contradict a country file's `applies_to`."""
+    for rule in rules.values():
+        for region in rule.applies_to:
+            target = aliases.get(region, rule.country)
+            if target != rule.country:
+                raise ComplianceConfigError(
+                    f"{label}: region_aliases.{region}: {target!r}, but countries/ lists "
+                    f"{region} under {rule.country}'s applies_to"
+                )

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from compliance.quiet_hours import QuietFallback
+
 
 class Category(enum.StrEnum):
     """Traffic category; only marketing is held by quiet hours and conversion suppression."""
@@ -83,6 +85,10 @@ class Verdict:
     country: str | None = None  # ISO 3166-1 alpha-2 of the rule applied
     max_parts: int | None = None
     flags: tuple[str, ...] = ()  # non-blocking findings, e.g. "missing_opt_out_text"
+    # Quiet hours (marketing): the IANA zones whose windows were honoured (empty when no window
+    # applied), and why fewer than all of the number's zones or windows were, if so.
+    quiet_zones: tuple[str, ...] = ()
+    quiet_fallbacks: tuple[QuietFallback, ...] = ()
 
     @property
     def allowed(self) -> bool:

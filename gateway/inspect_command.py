@@ -5,7 +5,8 @@ the compliance verdict, evaluated with `consume=False` so frequency caps are not
 verdict needs Redis for opt-outs, caps and suppressions; when Redis is unreachable the report
 says so under `compliance.error` rather than guessing. With `--to`, "sender" shows how the
 sender goes into submit_sm towards that country (source_addr, TON/NPI, kind, US registration
-program) whether or not compliance allows it.
+program) whether or not compliance allows it. `compliance.quiet_hours` names the zones a
+marketing message's quiet window was judged in and whether a fallback decided.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from compliance.registration import sender_program
 from compliance.segment import count_parts
 from compliance.sender_id import sender_address
 from compliance.settings import load_compliance_config
-from compliance.verdict import Category, ComplianceRequest
+from compliance.verdict import Category, ComplianceRequest, Verdict
 from gateway.carriers import encoding_profile
 from gateway.compliance_wiring import build_policy
 from gateway.config import DEFAULT_CONFIG, Settings
@@ -126,6 +127,24 @@ async def _verdict(
         "country": verdict.country,
         "max_parts": verdict.max_parts,
         "flags": list(verdict.flags),
+        "quiet_hours": _quiet_hours(verdict),
+    }
+
+
+def _quiet_hours(verdict: Verdict) -> dict[str, Any] | None:
+    """Marketing only: the zones whose quiet window was judged, and any fallback (else None).
+
+    "fallbacks" may hold "primary_zone" (the number's zones never open together, so the
+    country's primary zone decided) and "country_window" (a tenant window never opens with the
+    country's, so only the country's was honoured).
+    """
+    if not verdict.quiet_zones:
+        return None
+    fallbacks = [fallback.value for fallback in verdict.quiet_fallbacks]
+    return {
+        "zones": list(verdict.quiet_zones),
+        "primary_zone_fallback": "primary_zone" in fallbacks,
+        "fallbacks": fallbacks,
     }
 
 

@@ -7,11 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+import yaml
 
 from tests.conftest import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(redis_url: str, *args: str) -> str:
@@ -27,8 +31,9 @@ def run_cli(redis_url: str, *args: str) -> str:
     return done.stdout
 
 
-async def inspect(redis_url: str, *args: str) -> dict[str, Any]:
-    output = await asyncio.to_thread(run_cli, redis_url, "inspect", "--json", *args)
+async def inspect(redis_url: str, *args: str, config: Path | None = None) -> dict[str, Any]:
+    first = ["--config", str(config)] if config is not None else []
+    output = await asyncio.to_thread(run_cli, redis_url, *first, "inspect", "--json", *args)
     report: dict[str, Any] = json.loads(output)
     return report
 
@@ -84,3 +89,28 @@ async def test_inspect_shows_the_senders_ton_npi_and_registration(
     assert us["compliance"]["reason"] == "sender_not_registered"
     assert "not registered on carrier sim" in us["compliance"]["detail"]
     assert (us["sender"]["ton"], us["sender"]["npi"], us["sender"]["program"]) == (1, 1, "ten_dlc")
+
+
+async def test_inspect_shows_the_territory_rule_and_the_quiet_hours_zone(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Puerto Rico follows US rules (47 U.S.C. §153(57)); its quiet hours are judged in
+    America/Puerto_Rico. Allowed or deferred depends on the clock; the zone does not."""
+    config = yaml.safe_load((ROOT / "config" / "smsgw.yaml").read_text())
+    config["compliance"] = {"config_dir": str(ROOT / "config")}
+    config["carriers"][0]["registered_senders"] = {"ten_dlc": ["+17875550100"]}  # as US needs
+    path = tmp_path / "smsgw.yaml"
+    path.write_text(yaml.safe_dump(config))
+    report = await inspect(redis_server.url, "--text", "Sale today",
+                           "--to", "+17872345678", "--from", "+17875550100",
+                           "--category", "marketing", config=path)  # fmt: skip
+    assert report["compliance"]["country"] == "US"
+    assert report["compliance"]["outcome"] in {"allow", "defer"}
+    assert report["compliance"]["quiet_hours"] == {
+        "zones": ["America/Puerto_Rico"],
+        "primary_zone_fallback": False,
+        "fallbacks": [],
+    }
+    otp = await inspect(redis_server.url, "--text", "Code 1234", "--to", "+17872345678",
+                        "--from", "+17875550100", "--category", "otp", config=path)  # fmt: skip
+    assert otp["compliance"]["quiet_hours"] is None  # only marketing has quiet hours

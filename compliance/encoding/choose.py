@@ -7,6 +7,10 @@ widely supported encoding: GSM-7 default, then UCS-2, then Latin-1, then nationa
 shift, locking shift, both). National tables and Latin-1 are therefore used only when they save
 parts. With smart encoding the same candidates are computed for the look-alike-replaced text,
 which wins only when strictly better (fewer parts, or GSM-7 where the original needs UCS-2).
+Under the profile's default smart_encoding_mode "gsm7_only" only its GSM-7 candidates (default
+or national tables) may win: changing what the reader sees is worth it to leave UCS-2, not to
+save a UCS-2 part; "reduce_parts" lets every candidate compete. `explain_smart_encoding` says
+which way it went and why (for `smsgw inspect`).
 
 A choice already holds its text cut into parts (capacity.py), because the part count depends on
 where escapes and surrogate pairs fall; segment.py turns the chunks into PDUs.
@@ -14,6 +18,7 @@ where escapes and surrogate pairs fall; segment.py turns the chunks into PDUs.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,6 +30,7 @@ from compliance.encoding.model import (
     EncodingProfile,
     NationalLanguage,
     Replacement,
+    SmartMode,
     national_encoding,
 )
 from compliance.encoding.smart import apply_smart_encoding
@@ -72,6 +78,35 @@ class Choice:
         return (len(self.chunks), self.rank, bool(self.replacements))
 
 
+class SmartOutcome(enum.StrEnum):
+    """What smart encoding did to a text, and why."""
+
+    disabled = "disabled"  # smart encoding is off for this message
+    not_needed = "not_needed"  # the text is GSM-7 (default tables) as it stands
+    no_lookalikes = "no_lookalikes"  # no character has a replacement
+    not_gsm7 = "not_gsm7"  # gsm7_only: the replaced text would still need UCS-2 or Latin-1
+    no_saving = "no_saving"  # the replaced text costs as many parts (or more)
+    applied = "applied"  # the replaced text is sent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmartDecision:
+    """Why smart encoding was or was not applied (see `explain_smart_encoding`).
+
+    Attributes:
+        outcome: what happened; applied means `chosen` is the replaced text.
+        mode: the profile's smart_encoding_mode.
+        chosen: the choice sent.
+        replaced: the cheapest choice for the replaced text that `mode` allows (when none is
+            allowed, the cheapest of all); None when no replacement was tried.
+    """
+
+    outcome: SmartOutcome
+    mode: SmartMode
+    chosen: Choice
+    replaced: Choice | None
+
+
 def choose_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> Choice:
     """The cheapest exact encoding of `text` for `profile` (see the module docstring)."""
     body = _DEFAULT_CODEC.encode(text)
@@ -81,13 +116,39 @@ def choose_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> Choi
         return Choice(
             text=text, encoding=Encoding.gsm7, kind="septet", body=body, chunks=[body], rank=0
         )
-    candidates = _candidates(text, profile, body, ())
-    if smart and body is None:
-        replaced, replacements = apply_smart_encoding(text)
-        if replacements:
-            default_body = _DEFAULT_CODEC.encode(replaced)
-            candidates += _candidates(replaced, profile, default_body, replacements)
-    return min(candidates, key=Choice.cost)
+    return _choose(text, profile, body, smart=smart)[0]
+
+
+def explain_smart_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> SmartDecision:
+    """The choice for `text` with the smart-encoding decision behind it (a dry run's view)."""
+    chosen, outcome, replaced = _choose(text, profile, _DEFAULT_CODEC.encode(text), smart=smart)
+    return SmartDecision(
+        outcome=outcome, mode=profile.smart_encoding_mode, chosen=chosen, replaced=replaced
+    )
+
+
+def _choose(
+    text: str, profile: EncodingProfile, body: bytes | None, *, smart: bool
+) -> tuple[Choice, SmartOutcome, Choice | None]:
+    original = min(_candidates(text, profile, body, ()), key=Choice.cost)
+    if not smart:
+        return original, SmartOutcome.disabled, None
+    if body is not None:
+        return original, SmartOutcome.not_needed, None
+    replaced_text, replacements = apply_smart_encoding(text)
+    if not replacements:
+        return original, SmartOutcome.no_lookalikes, None
+    default_body = _DEFAULT_CODEC.encode(replaced_text)
+    candidates = _candidates(replaced_text, profile, default_body, replacements)
+    if profile.smart_encoding_mode == "gsm7_only":
+        allowed = [c for c in candidates if c.kind == "septet"]
+        if not allowed:
+            return original, SmartOutcome.not_gsm7, min(candidates, key=Choice.cost)
+        candidates = allowed
+    replaced = min(candidates, key=Choice.cost)
+    if replaced.cost() < original.cost():
+        return replaced, SmartOutcome.applied, replaced
+    return original, SmartOutcome.no_saving, replaced
 
 
 def binary_choice(data: bytes, profile: EncodingProfile) -> Choice:

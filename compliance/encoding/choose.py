@@ -13,7 +13,8 @@ save a UCS-2 part; "reduce_parts" lets every candidate compete. `explain_smart_e
 which way it went and why (for `smsgw inspect`).
 
 A choice already holds its text cut into parts (capacity.py), because the part count depends on
-where escapes and surrogate pairs fall; segment.py turns the chunks into PDUs.
+where escapes and surrogate pairs fall; segment.py turns the chunks into PDUs. Multi-part cuts
+keep grapheme clusters whole when that costs no part; single parts never look clusters up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from compliance.encoding.capacity import UnitKind, fits_one_part, part_capacity, split_body
+from compliance.encoding.graphemes import UnitClusters
 from compliance.encoding.gsm7 import ESC, MAX_SEPTETS, gsm7_codec
 from compliance.encoding.model import (
     LOCKING_SHIFT_LANGUAGES,
@@ -183,7 +185,7 @@ def _candidates(
             found += _latin1_choice(text, profile, replacements)
     if default_body is None:
         body = text.encode("utf-16-be", "surrogatepass")
-        chunks = _split(body, "ucs2", b"", profile)
+        chunks = _split(body, "ucs2", b"", profile, text)
         found.append(
             Choice(
                 text=text,
@@ -228,7 +230,7 @@ def _septet_choice(
     replacements: tuple[Replacement, ...],
 ) -> Choice | None:
     elements = shift_ies(locking, single)
-    chunks = _split(body, "septet", elements, profile)
+    chunks = _split(body, "septet", elements, profile, text, locking=locking, single=single)
     if elements and len(chunks) > 1 and profile.concatenation != "udh":
         # National language IEs ride in the UDH: with SAR or message_payload the SMSC builds
         # the concatenation header and cannot carry them.
@@ -259,7 +261,7 @@ def _latin1_choice(
         body = text.encode("latin-1")
     except UnicodeEncodeError:
         return []
-    chunks = _split(body, "octet", b"", profile)
+    chunks = _split(body, "octet", b"", profile, text)
     return [
         Choice(
             text=text,
@@ -273,11 +275,39 @@ def _latin1_choice(
     ]
 
 
-def _split(body: bytes, kind: UnitKind, elements: bytes, profile: EncodingProfile) -> list[bytes]:
-    """`body` cut into parts for `profile`; every part's UDH also carries `elements`."""
+def _split(
+    body: bytes,
+    kind: UnitKind,
+    elements: bytes,
+    profile: EncodingProfile,
+    text: str = "",
+    *,
+    locking: int = 0,
+    single: int = 0,
+) -> list[bytes]:
+    """`body` (the encoding of `text`) cut into parts for `profile`, every part's UDH also
+    carrying `elements`; a multi-part cut respects grapheme clusters when that costs no part."""
     packed = profile.gsm7_packed
     single_udh_octets = len(elements) + 1 if elements else 0
     if fits_one_part(body, kind, part_capacity(kind, single_udh_octets), packed=packed):
         return [body]
     udh_octets = 1 + CONCAT_IE_OCTETS[profile.reference_bits] + len(elements)
-    return split_body(body, kind, part_capacity(kind, udh_octets), packed=packed)
+    clusters = _unit_clusters(text, body, kind, locking=locking, single=single)
+    return split_body(body, kind, part_capacity(kind, udh_octets), packed=packed, clusters=clusters)
+
+
+def _unit_clusters(
+    text: str, body: bytes, kind: UnitKind, *, locking: int = 0, single: int = 0
+) -> UnitClusters | None:
+    """The clusters of `text` in `body`'s units, or None when no cut can fall inside one.
+
+    The GSM-7 default alphabet with its extension table, and Latin-1, hold no combining mark,
+    joiner, regional indicator or jamo: their only cluster of two characters is CR LF (UAX #29
+    GB3), so they skip the lookup unless the text has one. National tables (Indic vowel signs
+    and viramas, TS 23.038 Annex A) and UCS-2 always take it.
+    """
+    national = locking or single
+    if kind != "ucs2" and not national and "\r\n" not in text:
+        return None
+    shifted = gsm7_codec(locking, single).shifted if kind == "septet" else frozenset()
+    return UnitClusters(text, body, kind, shifted)

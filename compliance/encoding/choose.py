@@ -96,17 +96,24 @@ class SmartDecision:
     """Why smart encoding was or was not applied (see `explain_smart_encoding`).
 
     Attributes:
-        outcome: what happened; applied means `chosen` is the replaced text.
+        outcome: what happened; applied means `chosen` is `replaced`, else `original`.
         mode: the profile's smart_encoding_mode.
-        chosen: the choice sent.
+        original: the cheapest choice for the text as it is.
         replaced: the cheapest choice for the replaced text that `mode` allows (when none is
             allowed, the cheapest of all); None when no replacement was tried.
     """
 
     outcome: SmartOutcome
     mode: SmartMode
-    chosen: Choice
+    original: Choice
     replaced: Choice | None
+
+    @property
+    def chosen(self) -> Choice:
+        """The choice sent."""
+        if self.outcome is SmartOutcome.applied and self.replaced is not None:
+            return self.replaced
+        return self.original
 
 
 def choose_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> Choice:
@@ -118,20 +125,32 @@ def choose_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> Choi
         return Choice(
             text=text, encoding=Encoding.gsm7, kind="septet", body=body, chunks=[body], rank=0
         )
-    return _choose(text, profile, body, smart=smart)[0]
+    original, outcome, replaced = _choose(text, profile, body, smart=smart)
+    return replaced if outcome is SmartOutcome.applied and replaced is not None else original
 
 
 def explain_smart_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> SmartDecision:
     """The choice for `text` with the smart-encoding decision behind it (a dry run's view)."""
-    chosen, outcome, replaced = _choose(text, profile, _DEFAULT_CODEC.encode(text), smart=smart)
+    original, outcome, replaced = _choose(text, profile, _DEFAULT_CODEC.encode(text), smart=smart)
     return SmartDecision(
-        outcome=outcome, mode=profile.smart_encoding_mode, chosen=chosen, replaced=replaced
+        outcome=outcome, mode=profile.smart_encoding_mode, original=original, replaced=replaced
     )
+
+
+def chunk_texts(choice: Choice) -> list[str]:
+    """The characters of each of `choice`'s chunks (what each part shows on its own)."""
+    if choice.kind == "ucs2":
+        return [chunk.decode("utf-16-be", "surrogatepass") for chunk in choice.chunks]
+    if choice.kind == "octet":
+        return [chunk.decode("latin-1") for chunk in choice.chunks]
+    codec = gsm7_codec(choice.locking, choice.single)
+    return [codec.decode(chunk) for chunk in choice.chunks]
 
 
 def _choose(
     text: str, profile: EncodingProfile, body: bytes | None, *, smart: bool
 ) -> tuple[Choice, SmartOutcome, Choice | None]:
+    """(the choice for `text` as it is, what smart encoding did, the replaced text's choice)."""
     original = min(_candidates(text, profile, body, ()), key=Choice.cost)
     if not smart:
         return original, SmartOutcome.disabled, None
@@ -149,7 +168,7 @@ def _choose(
         candidates = allowed
     replaced = min(candidates, key=Choice.cost)
     if replaced.cost() < original.cost():
-        return replaced, SmartOutcome.applied, replaced
+        return original, SmartOutcome.applied, replaced
     return original, SmartOutcome.no_saving, replaced
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 import regex
@@ -72,6 +73,16 @@ def cluster_start(text: str, index: int) -> int:
     if 0 < index < len(text) and (_joins(text[index - 1]) or _joins(text[index])):
         return cluster_span(text, index)[0]
     return index  # the start, the end, or between two characters that join nothing
+
+
+def clusters_cut(text: str, cuts: Iterable[int]) -> list[tuple[int, str]]:
+    """(cut, cluster) for every cut (a code point offset) that falls inside a cluster."""
+    found = []
+    for cut in cuts:
+        start, end = cluster_span(text, cut)
+        if start != cut:
+            found.append((cut, text[start:end]))
+    return found
 
 
 def is_boundary(text: str, index: int) -> bool:

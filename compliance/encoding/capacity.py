@@ -104,13 +104,23 @@ def _cluster_cuts(
         furthest = _furthest_cut(body, start, kind, capacity, packed)
         cut = clusters.floor(furthest)
         if cut != furthest and (
-            cut <= start or _parts_from(body, cut, kind, capacity, packed) > left + 1
+            cut <= start
+            or _splits_a_unit(body, cut, kind)
+            or _parts_from(body, cut, kind, capacity, packed) > left + 1
         ):
             cut = furthest  # a cluster longer than a part, or cutting it costs a part
         moved = moved or cut != furthest
         cuts.append(cut)
         start = cut
     return cuts if moved else None
+
+
+def _splits_a_unit(body: bytes, cut: int, kind: UnitKind) -> bool:
+    """A cut after an escape or a high surrogate: never taken (only a str holding surrogate
+    code points, which UTF-16 cannot tell from a pair, could ask for one)."""
+    if kind == "septet":
+        return body[cut - 1] == ESC
+    return kind == "ucs2" and 0xD8 <= body[2 * cut - 2] <= 0xDB
 
 
 def _units(body: bytes, kind: UnitKind) -> int:

@@ -53,25 +53,28 @@ def clusters(text: str) -> list[str]:
     return _CLUSTER.findall(text)
 
 
-def cluster_span(text: str, index: int) -> tuple[int, int]:
+def cluster_span(text: str, index: int, known: int = 0) -> tuple[int, int]:
     """Start and end (code points) of the cluster holding text[index].
 
-    `index` == len(text) gives (len(text), len(text)): the end of the text is a boundary.
+    `known` is a cluster boundary at or before `index` (0 will do): the search never goes
+    back past it, so walking a text cut by cut segments it once. `index` == len(text) gives
+    (len(text), len(text)): the end of the text is a boundary.
     """
     size = len(text)
     if index >= size:
         return size, size
     start = index
-    while start > 0 and (_joins(text[start - 1]) or _joins(text[start])):
+    while start > known and (_joins(text[start - 1]) or _joins(text[start])):
         start -= 1  # back to a position where a cluster surely starts
     # \X matches at every position, so the matches tile the text from `start` on
     return next((m.start(), m.end()) for m in _CLUSTER.finditer(text, start) if m.end() > index)
 
 
-def cluster_start(text: str, index: int) -> int:
-    """Where the cluster holding text[index] starts (`index` itself at a boundary)."""
+def cluster_start(text: str, index: int, known: int = 0) -> int:
+    """Where the cluster holding text[index] starts (`index` itself at a boundary); `known`
+    as for cluster_span."""
     if 0 < index < len(text) and (_joins(text[index - 1]) or _joins(text[index])):
-        return cluster_span(text, index)[0]
+        return cluster_span(text, index, known)[0]
     return index  # the start, the end, or between two characters that join nothing
 
 
@@ -98,7 +101,7 @@ class UnitClusters:
     TS 23.038 §6.2.1.1); or an octet. Offsets are converted only where a cut falls.
     """
 
-    __slots__ = ("_body", "_kind", "_shifted", "_text")
+    __slots__ = ("_body", "_kind", "_known", "_shifted", "_text")
 
     def __init__(
         self, text: str, body: bytes, kind: UnitKind, shifted: frozenset[str] = frozenset()
@@ -107,11 +110,13 @@ class UnitClusters:
         self._body = body
         self._kind = kind
         self._shifted = shifted
+        self._known = 0  # the last cluster start found: asked in order, the text is read once
 
     def floor(self, unit: int) -> int:
         """The last cluster boundary at or before `unit` (a character boundary of the body)."""
         index = self._index(unit)
-        start = cluster_start(self._text, index)
+        start = cluster_start(self._text, index, self._known if self._known <= index else 0)
+        self._known = start
         if start == index:
             return unit
         return unit - self._units(self._text[start:index])

@@ -139,6 +139,17 @@ def test_a_cluster_longer_than_a_part_is_cut_where_it_must_be() -> None:
     assert all(is_boundary(text, cut) for cut in _cuts(texts)[1:])
 
 
+def test_a_text_of_flags_is_cut_between_flags_until_that_costs_a_part() -> None:
+    """Regional indicators pair up from the start of their run (UAX #29 GB12/GB13), so no
+    two neighbours in a run of flags mark a sure boundary: the lookup restarts from the
+    last cut's cluster instead of the text's start, and every cut falls between flags."""
+    flags = "".join(chr(0x1F1E6 + i % 26) + chr(0x1F1E6 + i * 7 % 26) for i in range(160))
+    message = encode_message(flags, DEFAULT, reference=4)  # 640 units: 10 parts of 64
+    texts = _part_texts(message)
+    assert [len(t) for t in texts] == [32] * 10
+    assert all(is_boundary(flags, cut) for cut in _cuts(texts))
+
+
 def test_surrogate_pairs_are_never_split_even_inside_a_long_cluster() -> None:
     """A run of skin-tone modifiers (each a surrogate pair) after one hand is one cluster of
     201 units; it is cut, but only between pairs (UTF-16 §3.9 D91, TS 23.038 §6.2.3)."""
@@ -186,17 +197,21 @@ PROFILES = st.sampled_from([DEFAULT, WIDE, SAR, LATIN1, HINDI])
 
 
 @settings(max_examples=300)
-@given(text=TEXTS, index=st.integers(0, 400))
-def test_the_local_lookup_agrees_with_segmenting_the_whole_text(text: str, index: int) -> None:
-    """cluster_span restarts \\X near the index; it must find the cluster the whole-text
-    segmentation has there (the restart rule of graphemes.py)."""
+@given(text=TEXTS, index=st.integers(0, 400), data=st.data())
+def test_the_local_lookup_agrees_with_segmenting_the_whole_text(
+    text: str, index: int, data: st.DataObject
+) -> None:
+    """cluster_span restarts \\X near the index, or at a known boundary before it; it must
+    find the cluster the whole-text segmentation has there (graphemes.py's restart rule)."""
     index = min(index, len(text))
     spans, start = [], 0
     for cluster in clusters(text):
         spans.append((start, start + len(cluster)))
         start += len(cluster)
     expected = next(((a, b) for a, b in spans if a <= index < b), (len(text), len(text)))
+    known = data.draw(st.sampled_from([0, *(a for a, _ in spans if a <= index)]))
     assert cluster_span(text, index) == expected
+    assert cluster_span(text, index, known) == expected
 
 
 @settings(max_examples=200)

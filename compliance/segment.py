@@ -12,8 +12,9 @@ chunk into a `Part` for the profile's concatenation mechanism:
 - "payload": the whole text in one message_payload TLV (SMPP 3.4 §5.3.2.32), sm_length 0.
 
 GSM-7 goes unpacked (one septet per octet) unless the profile asks for packing (TS 23.038
-§6.1.2.1, fill bits after the UDH). Pure: imports only the standard library and
-compliance.encoding (a unit test walks this module's AST).
+§6.1.2.1, fill bits after the UDH). Parts are cut between grapheme clusters whenever that
+costs no extra part (compliance.encoding.capacity). Pure: imports only the standard library and
+compliance.encoding, which adds `regex` (a unit test walks this module's AST).
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ def encoding_profile(config: CarrierConfig) -> EncodingProfile:
         national_languages=frozenset(e.national_languages),
         allow_latin1=e.allow_latin1,
         smart_encoding=e.smart_encoding,
+        smart_encoding_mode=e.smart_encoding_mode,
         concatenation=e.concatenation,
         reference_bits=e.reference_bits,
         max_parts=e.max_parts,

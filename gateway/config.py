@@ -37,6 +37,7 @@ class EncodingConfig:
     national_languages: tuple[str, ...] = ()
     allow_latin1: bool = False
     smart_encoding: bool = False
+    smart_encoding_mode: Literal["gsm7_only", "reduce_parts"] = "gsm7_only"
     concatenation: Literal["udh", "sar", "payload"] = "udh"
     reference_bits: Literal[8, 16] = 8
     max_parts: int = field(default=10, metadata=_range(1, 255))

@@ -16,9 +16,17 @@ JSON keys of `build_inspect_report` (stable; new keys may be added, none renamed
 - "ucs2_forcing_chars": [{"char", "codepoint" ("U+1F600"), "name"}] for characters outside
   the GSM-7 default alphabet and extension table.
 - "smart_encoding": {"enabled": bool, "replacements": [{"original", "codepoint",
-  "replacement", "count"}]}.
+  "replacement", "count"}] (those applied), "mode" (gsm7_only or reduce_parts), "applied"
+  (bool), "decision" (disabled, not_needed, no_lookalikes, not_gsm7, no_saving or applied),
+  "reason" (a sentence), "candidate" (None, or what the replaced text would cost:
+  {"encoding", "segments", "replacements"})}.
 - "parts": [{"seq", "esm_class", "udh_hex", "payload_hex", "short_message_hex", "sm_length",
-  "units", "tlvs": [{"tag" ("0x020c"), "name", "value" (int, or hex for octets)}]}].
+  "units", "tlvs": [{"tag" ("0x020c"), "name", "value" (int, or hex for octets)}],
+  "text" (the characters this part shows on its own)}].
+- "grapheme_split": {"cluster_safe" (True when no cut falls inside a grapheme cluster; None
+  when nothing is cut by us: one part, message_payload, or refused), "reason", "split_clusters":
+  [{"after_part", "cluster", "codepoints"}] (clusters cut because keeping them whole would cost
+  a part, or they are longer than one)}.
 - "error": None, or {"type": "too_many_parts", "message", "parts", "max_parts"} when the text
   is too long for the profile (then "parts" is empty and the counts describe the cheapest
   encoding).
@@ -34,7 +42,15 @@ import unicodedata
 from typing import Any
 
 from compliance.encoding import EncodedMessage, EncodingProfile, Replacement, TooManyPartsError
-from compliance.encoding.choose import choose_encoding, ucs2_forcing_chars
+from compliance.encoding.choose import (
+    Choice,
+    SmartDecision,
+    SmartOutcome,
+    chunk_texts,
+    explain_smart_encoding,
+    ucs2_forcing_chars,
+)
+from compliance.encoding.graphemes import clusters_cut
 from compliance.segment import encode_message
 from gateway.smpp.constants import TlvTag
 
@@ -63,18 +79,24 @@ def build_inspect_report(
         A JSON-able dict with the keys listed in the module docstring.
     """
     use_smart = profile.smart_encoding if smart is None else smart
+    decision = explain_smart_encoding(text, profile, smart=use_smart)
     try:
         encoded = encode_message(text, profile, reference=reference, smart=smart)
     except TooManyPartsError as error:
-        return _rejected_report(text, profile, to, sender, error, smart=use_smart)
+        return _rejected_report(profile, to, sender, error, decision, smart=use_smart)
+    texts = chunk_texts(decision.chosen) if encoded.concatenation != "payload" else [encoded.text]
     return {
         "to": to,
         "from": sender,
         **_encoding_keys(encoded),
         "max_parts": profile.max_parts,
         "ucs2_forcing_chars": [_char_info(c) for c in encoded.ucs2_forcing_chars],
-        "smart_encoding": _smart_info(use_smart, encoded.replacements),
-        "parts": [_part_info(encoded, index) for index in range(len(encoded.parts))],
+        "smart_encoding": _smart_info(use_smart, encoded.replacements, decision),
+        "parts": [
+            {**_part_info(encoded, index), "text": texts[index]}
+            for index in range(len(encoded.parts))
+        ],
+        "grapheme_split": _grapheme_info(encoded, texts),
         "error": None,
         "route": None,
         "compliance": None,
@@ -103,15 +125,15 @@ def _encoding_keys(encoded: EncodedMessage) -> Report:
 
 
 def _rejected_report(
-    text: str,
     profile: EncodingProfile,
     to: str | None,
     sender: str | None,
     error: TooManyPartsError,
+    decision: SmartDecision,
     *,
     smart: bool,
 ) -> Report:
-    choice = choose_encoding(text, profile, smart=smart)
+    choice = decision.chosen
     septets = choice.units if choice.kind == "septet" else None
     forcing = () if choice.encoding.value == "gsm7" else ucs2_forcing_chars(choice.text)
     return {
@@ -134,8 +156,13 @@ def _rejected_report(
         "packed": None,
         "max_parts": profile.max_parts,
         "ucs2_forcing_chars": [_char_info(c) for c in forcing],
-        "smart_encoding": _smart_info(smart, choice.replacements),
+        "smart_encoding": _smart_info(smart, choice.replacements, decision),
         "parts": [],
+        "grapheme_split": {
+            "cluster_safe": None,
+            "reason": "not sent: too many parts",
+            "split_clusters": [],
+        },
         "error": {
             "type": "too_many_parts",
             "message": str(error),
@@ -148,17 +175,90 @@ def _rejected_report(
     }
 
 
-def _smart_info(enabled: bool, replacements: tuple[Replacement, ...]) -> Report:
+def _smart_info(
+    enabled: bool, replacements: tuple[Replacement, ...], decision: SmartDecision
+) -> Report:
+    candidate = decision.replaced
     return {
         "enabled": enabled,
-        "replacements": [
+        "replacements": _replacements_info(replacements),
+        "mode": decision.mode,
+        "applied": decision.outcome is SmartOutcome.applied,
+        "decision": decision.outcome.value,
+        "reason": _smart_reason(decision),
+        "candidate": None
+        if candidate is None
+        else {
+            "encoding": candidate.encoding.value,
+            "segments": len(candidate.chunks),
+            "replacements": _replacements_info(candidate.replacements),
+        },
+    }
+
+
+def _replacements_info(replacements: tuple[Replacement, ...]) -> list[Report]:
+    return [
+        {
+            "original": r.original,
+            "codepoint": _codepoint(r.original),
+            "replacement": r.replacement,
+            "count": r.occurrences,
+        }
+        for r in replacements
+    ]
+
+
+def _smart_reason(decision: SmartDecision) -> str:
+    original, replaced = decision.original, decision.replaced
+    outcome = decision.outcome
+    if outcome is SmartOutcome.disabled:
+        return "smart encoding is off"
+    if outcome is SmartOutcome.not_needed:
+        return "the text is GSM-7 as it stands"
+    if outcome is SmartOutcome.no_lookalikes:
+        return "no character outside GSM-7 has a GSM-7 look-alike"
+    assert replaced is not None  # noqa: S101 - every other outcome tried a replacement
+    if outcome is SmartOutcome.not_gsm7:
+        return (
+            f"replacing would still need {_cost(replaced)}; mode gsm7_only changes the text"
+            " only to make it GSM-7"
+        )
+    if outcome is SmartOutcome.no_saving:
+        return f"replacing would need {_cost(replaced)}, no cheaper than {_cost(original)}"
+    return f"replacing needs {_cost(replaced)} instead of {_cost(original)}"
+
+
+def _cost(choice: Choice) -> str:
+    parts = len(choice.chunks)
+    return f"{parts} {choice.encoding.value} part{'s' if parts > 1 else ''}"
+
+
+def _grapheme_info(encoded: EncodedMessage, texts: list[str]) -> Report:
+    if encoded.concatenation == "payload":
+        return {
+            "cluster_safe": None,
+            "reason": "message_payload: the SMSC cuts the text",
+            "split_clusters": [],
+        }
+    if len(texts) == 1:
+        return {"cluster_safe": None, "reason": "one part: nothing is cut", "split_clusters": []}
+    cuts, offset = [], 0
+    for part_text in texts[:-1]:
+        offset += len(part_text)
+        cuts.append(offset)
+    split = clusters_cut(encoded.text, cuts)
+    return {
+        "cluster_safe": not split,
+        "reason": "every cut falls between grapheme clusters (UAX #29)"
+        if not split
+        else "keeping these clusters whole would need another part, or they are longer than one",
+        "split_clusters": [
             {
-                "original": r.original,
-                "codepoint": _codepoint(r.original),
-                "replacement": r.replacement,
-                "count": r.occurrences,
+                "after_part": cuts.index(cut) + 1,
+                "cluster": cluster,
+                "codepoints": [_codepoint(char) for char in cluster],
             }
-            for r in replacements
+            for cut, cluster in split
         ],
     }
 
@@ -224,6 +324,12 @@ def render_inspect_text(report: Report) -> str:
             f"{r['original']!r}->{r['replacement']!r} x{r['count']}" for r in smart["replacements"]
         )
         lines.append(f"smart encoding replaced: {changes}")
+    if smart["enabled"]:
+        lines.append(f"smart encoding ({smart['mode']}): {smart['decision']}, {smart['reason']}")
+    lines.extend(
+        f"cluster cut after part {split['after_part']}: {' '.join(split['codepoints'])}"
+        for split in report["grapheme_split"]["split_clusters"]
+    )
     if report["error"]:
         lines.append(f"REJECTED: {report['error']['message']}")
     lines += _parts_table(report["parts"])

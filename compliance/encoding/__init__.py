@@ -2,12 +2,14 @@
 
 The segmenter lives in compliance.segment (it builds on this package); `encode_message` and
 `encode_binary` are re-exported here lazily, so either import path works without an import
-cycle. This package is pure: standard library only, no I/O, time and counters injected.
+cycle. This package is pure: the standard library and `regex` (UAX #29 grapheme clusters) only,
+no I/O, time and counters injected.
 
 Modules: model (values), errors, gsm7 (septet codec and packing), locking_tables and
 shift_tables (3GPP TS 23.038 data; UCS-2 is Python's utf-16-be), capacity (part sizes, safe
-cuts), smart (look-alike replacement), choose (cheapest encoding), udh (headers and SAR),
-decode (short_message to text), reassembly (concatenated MO), reference (concat references).
+cuts), graphemes (cluster boundaries near a cut), smart (look-alike replacement), choose
+(cheapest encoding), udh (headers and SAR), decode (short_message to text), reassembly
+(concatenated MO), reference (concat references).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ class Gsm7Codec:
         "_fix",
         "charset",
         "locking",
+        "shifted",
         "single",
     )
 
@@ -66,9 +67,11 @@ class Gsm7Codec:
                 seen.add(char)
         cells[ESC], cells[0] = cells[0], "\x00"
         expansions: list[bytes] = []
+        shifted: set[str] = set()
         for code, char in sorted(extension.items()):
             if char not in seen:  # a locking character always wins: one septet, not two
                 seen.add(char)
+                shifted.add(char)
                 cells[_PLACEHOLDER_BASE + len(expansions)] = char
                 expansions.append(bytes((ESC, code)))
         fix = bytearray(range(256))
@@ -79,6 +82,7 @@ class Gsm7Codec:
         self._decode_locking = table.replace(_EMPTY_CELL, _UNDEFINED).replace("\x1b", _UNDEFINED)
         self._decode_single: Mapping[int, str] = extension
         self.charset: frozenset[str] = frozenset(seen)
+        self.shifted: frozenset[str] = frozenset(shifted)  # two septets: ESC + code
 
     def encode(self, text: str) -> bytes | None:
         """Unpacked septets for `text`, or None when a character is not in these tables."""

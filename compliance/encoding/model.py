@@ -19,6 +19,9 @@ from compliance.encoding.errors import InvalidProfileError
 
 Concatenation = Literal["udh", "sar", "payload"]
 ConcatenationUsed = Literal["none", "udh", "sar", "payload"]
+# When smart encoding keeps its replacements: only when the result travels as GSM-7 (default or
+# national tables), or also when it merely needs fewer parts in UCS-2 or Latin-1.
+SmartMode = Literal["gsm7_only", "reduce_parts"]
 TlvValue = int | str | bytes  # the value type of gateway.smpp.pdu.Tlvs
 
 
@@ -102,6 +105,8 @@ class EncodingProfile:
             delivers (e.g. {"turkish"}); used only when they save parts.
         allow_latin1: the carrier accepts data_coding 3 (ISO-8859-1); used when it saves parts.
         smart_encoding: replace look-alike characters to stay in GSM-7 (per message overridable).
+        smart_encoding_mode: when a replacement is kept: "gsm7_only" (the default) only when
+            it makes the text GSM-7; "reduce_parts" also when it saves UCS-2 or Latin-1 parts.
         concatenation: how long messages are split: UDH in short_message, SAR TLVs, or one
             message_payload TLV. Single-part messages always go in short_message.
         reference_bits: 8 (IEI 0x00, 153 septets a part) or 16 (IEI 0x08, 152 septets a part).
@@ -117,6 +122,7 @@ class EncodingProfile:
     national_languages: frozenset[str] = frozenset()
     allow_latin1: bool = False
     smart_encoding: bool = False
+    smart_encoding_mode: SmartMode = "gsm7_only"
     concatenation: Concatenation = "udh"
     reference_bits: Literal[8, 16] = 8
     max_parts: int = 10
@@ -128,6 +134,11 @@ class EncodingProfile:
         if unknown:
             known = ", ".join(NationalLanguage.__members__)
             raise InvalidProfileError(f"national_languages: unknown {unknown}; known: {known}")
+        if self.smart_encoding_mode not in ("gsm7_only", "reduce_parts"):
+            raise InvalidProfileError(
+                "smart_encoding_mode: expected gsm7_only or reduce_parts,"
+                f" got {self.smart_encoding_mode!r}"
+            )
         if self.concatenation not in ("udh", "sar", "payload"):
             raise InvalidProfileError(
                 f"concatenation: expected udh, sar or payload, got {self.concatenation!r}"

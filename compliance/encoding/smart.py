@@ -8,8 +8,17 @@ Sinch's lists; dashes and ellipsis as in Telnyx's examples) plus Unicode's space
 bullet characters. Letters are never changed: "é" stays, "á" stays (it forces UCS-2 or a
 national table), because stripping accents changes words.
 
-Whether a replacement is worth it is decided in choose.py: it is kept only when it makes the
-message cheaper or lets it travel as GSM-7 instead of UCS-2.
+Only characters with no effect on rendering are removed: ZERO WIDTH SPACE, WORD JOINER, the
+BOM / ZERO WIDTH NO-BREAK SPACE and SOFT HYPHEN, which only hint where a line may break (The
+Unicode Standard §23.2 "Layout Controls", UAX #14). ZERO WIDTH JOINER and ZERO WIDTH
+NON-JOINER are never touched: they choose what is drawn. ZWJ joins emoji ZWJ sequences into
+one glyph (UTS #51: without it a family shows as four people), and both select joined or
+separate letter forms in Persian, Arabic and Indic words (§23.2 "Cursive Connection"), so
+removing them misspells words.
+
+Whether a replacement is worth it is decided in choose.py: by default it is kept only when
+the replaced text travels as GSM-7 (the profile's `smart_encoding_mode`, "gsm7_only");
+"reduce_parts" also keeps it when it merely saves parts in UCS-2 or Latin-1.
 """
 
 from __future__ import annotations
@@ -32,7 +41,8 @@ _SPACES: Final = (
     "\u202f\u205f\u3000"
 )
 _BULLETS: Final = "\u2022\u2023\u2043\u2219\u25e6\u25cf"
-_INVISIBLE: Final = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+# Removed: no glyph and no effect on shaping. Never ZWNJ U+200C or ZWJ U+200D (see above).
+_INVISIBLE: Final = "\u200b\u2060\ufeff\u00ad"
 
 SMART_REPLACEMENTS: Final[Mapping[str, str]] = {
     **dict.fromkeys(_SINGLE_QUOTES, "'"),

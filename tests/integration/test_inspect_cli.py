@@ -114,3 +114,18 @@ async def test_inspect_shows_the_territory_rule_and_the_quiet_hours_zone(
     otp = await inspect(redis_server.url, "--text", "Code 1234", "--to", "+17872345678",
                         "--from", "+17875550100", "--category", "otp", config=path)  # fmt: skip
     assert otp["compliance"]["quiet_hours"] is None  # only marketing has quiet hours
+
+
+async def test_inspect_json_shows_the_grapheme_safe_split_and_the_smart_decision() -> None:
+    """Issue 13: the dry run shows where each part is cut (a flag stays whole) and why smart
+    encoding did or did not change the text."""
+    flag = "\U0001f1eb\U0001f1f7"  # one grapheme cluster (UAX #29 GB12)
+    text = "ж" * 66 + flag + " “ok”"
+    report = await inspect("redis://127.0.0.1:1/0", "--text", text, "--to", "+447911200003",
+                           "--from", "Acme", "--smart")  # fmt: skip
+    assert [part["text"] for part in report["parts"]] == ["ж" * 66, flag + " “ok”"]
+    assert report["grapheme_split"]["cluster_safe"] is True
+    smart = report["smart_encoding"]
+    assert (smart["enabled"], smart["applied"], smart["decision"]) == (True, False, "not_gsm7")
+    assert smart["mode"] == "gsm7_only"
+    assert smart["reason"]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from compliance.encoding import EncodingProfile
+from gateway.carriers import encoding_profile
 from gateway.config import DEFAULT_CONFIG, load_settings, redacted_url, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.smpp.constants import BindType
@@ -46,6 +48,8 @@ def test_environment_overrides_redis_url_and_path(tmp_path: Path) -> None:
         ({"consumer": {"batch": True}}, "consumer.batch: expected int"),
         ({"carriers": [{**CARRIER, "encoding": {"concatenation": "x"}}]},
          "carriers[0].encoding.concatenation: expected one of"),
+        ({"carriers": [{**CARRIER, "encoding": {"smart_encoding_mode": "always"}}]},
+         "carriers[0].encoding.smart_encoding_mode: expected one of 'gsm7_only', 'reduce_parts'"),
         ({"logging": "loud"}, "logging: expected a mapping"),
         ({"carriers": [{**CARRIER, "receipt_timeout": 0}]},
          "carriers[0].receipt_timeout: expected number 1..2592000, got 0.0"),
@@ -155,3 +159,17 @@ def test_usable_redis_urls_are_accepted(url: str) -> None:
 )
 def test_redacted_url_masks_the_password(url: str, shown: str) -> None:
     assert redacted_url(url) == shown
+
+
+def _profile(encoding: dict[str, object]) -> EncodingProfile:
+    settings = settings_from_mapping({"carriers": [{**CARRIER, "encoding": encoding}]})
+    return encoding_profile(settings.carriers[0])
+
+
+def test_smart_encoding_keeps_its_boolean_key_and_defaults_to_gsm7_only() -> None:
+    """Existing `smart_encoding: true` configs keep working; the new mode key is optional and
+    its default is the safe one (replace only to reach GSM-7)."""
+    legacy = _profile({"smart_encoding": True})
+    assert (legacy.smart_encoding, legacy.smart_encoding_mode) == (True, "gsm7_only")
+    opted = _profile({"smart_encoding": True, "smart_encoding_mode": "reduce_parts"})
+    assert opted.smart_encoding_mode == "reduce_parts"

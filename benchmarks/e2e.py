@@ -57,9 +57,11 @@ from benchmarks.e2e_report import (
     peak_rss_mib,
     print_header,
     print_redis_calls,
+    print_stage_cpu,
     print_table,
     print_verdicts,
     redis_command_calls,
+    stage_cpu_seconds,
 )
 from benchmarks.e2e_stack import Stack, http_get, running_stack
 
@@ -284,6 +286,14 @@ async def _warm_up(stack: Stack, tail: EventTail, rng: random.Random) -> None:
     await tail.wait_final([i for i, _ in traffic], 60, stack.gateway)
 
 
+async def _stage_cpu(stack: Stack) -> dict[str, float]:
+    """The gateway's stage CPU counters (empty when its ops server is off)."""
+    if stack.ops_port is None:
+        return {}
+    url = f"http://127.0.0.1:{stack.ops_port}/metrics"
+    return stage_cpu_seconds((await asyncio.to_thread(http_get, url)).decode())
+
+
 async def throughput(stack: Stack, opts: Options, name: str) -> Result:
     """All messages XADDed up front; rate until the last one is delivered."""
     client = aioredis.Redis.from_url(stack.redis_url)
@@ -296,11 +306,14 @@ async def throughput(stack: Stack, opts: Options, name: str) -> Result:
         if stack.ops_port is not None and opts.scrape_interval > 0:
             scraper = asyncio.create_task(_scrape(stack.ops_port, opts.scrape_interval))
         calls_before = await redis_command_calls(client)
+        stages_before = await _stage_cpu(stack)
         meter.start()
         enqueued = await enqueue_bulk(client, traffic)
         await tail.wait_final(list(enqueued), opts.timeout, stack.gateway)
         result = Result(name=name, messages=len(traffic), cpu=meter.stop())
         result.redis_calls = calls_between(calls_before, await redis_command_calls(client))
+        stages_after = await _stage_cpu(stack)
+        result.stage_cpu = {k: v - stages_before.get(k, 0.0) for k, v in stages_after.items()}
         result.gateway_cpu_ms = 1000 * meter.seconds["gateway"] / len(traffic)
         result.steal = meter.steal
         last = max(tail.delivered.get(i, 0.0) for i in enqueued)
@@ -325,11 +338,13 @@ async def latency(stack: Stack, opts: Options) -> Result:
         traffic = make_traffic(random.Random(opts.seed + 2), count, "lat", 1_000_000)
         parts_before, meter = tail.parts, CpuMeter(stack.pids)
         calls_before = await redis_command_calls(client)
+        stages_before = await _stage_cpu(stack)
         meter.start()
         enqueued, took = await enqueue_paced(client, traffic, opts.rate)
         await tail.wait_final(list(enqueued), opts.timeout, stack.gateway)
         cpu = meter.stop()
         calls = calls_between(calls_before, await redis_command_calls(client))
+        stages_after = await _stage_cpu(stack)
     finally:
         await client.aclose()
     result = Result(
@@ -340,6 +355,7 @@ async def latency(stack: Stack, opts: Options) -> Result:
         gateway_cpu_ms=1000 * meter.seconds["gateway"] / count,
         steal=meter.steal,
         redis_calls=calls,
+        stage_cpu={k: v - stages_before.get(k, 0.0) for k, v in stages_after.items()},
     )
     _collect(result, tail, enqueued, parts_before)
     result.rss_mib = peak_rss_mib(stack.pids["gateway"])
@@ -436,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = [r for r in results if r is not None]
     print_table(done)
     print_redis_calls(done)
+    print_stage_cpu(done)
     print_verdicts(done)
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload avg at end {load}")

@@ -77,6 +77,34 @@ class Result:
     parts: int = 0
     not_delivered: int = 0
     redis_calls: dict[str, int] = field(default_factory=dict)  # INFO commandstats deltas
+    stage_cpu: dict[str, float] = field(default_factory=dict)  # smsgw_stage_cpu_seconds deltas
+
+
+def stage_cpu_seconds(metrics_text: str) -> dict[str, float]:
+    """`smsgw_stage_cpu_seconds_total` by stage, from a /metrics body."""
+    found: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("smsgw_stage_cpu_seconds_total{"):
+            labels, _, value = line.rpartition(" ")
+            stage = labels.split('stage="', 1)[1].split('"', 1)[0]
+            found[stage] = float(value)
+    return found
+
+
+def print_stage_cpu(results: Sequence[Result]) -> None:
+    """Gateway CPU per message by stage (the engine's own work; the rest is Redis client,
+    socket I/O, the event loop and metrics)."""
+    for r in results:
+        if not r.stage_cpu or not r.messages:
+            continue
+        total = sum(r.stage_cpu.values())
+        shown = ", ".join(
+            f"{stage} {1e6 * seconds / r.messages:.0f}" for stage, seconds in r.stage_cpu.items()
+        )
+        print(
+            f"  {r.name}: stage CPU us/msg: {shown}; staged {1e6 * total / r.messages:.0f} of "
+            f"{1000 * r.gateway_cpu_ms:.0f} us/msg"
+        )
 
 
 # Commands only the gateway sends to Redis itself (the driver sends XADD and XREAD): their

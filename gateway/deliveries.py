@@ -51,6 +51,7 @@ class MoPolicy(Protocol):
 
 
 class DeliveryObserver(Protocol):
+    def stage(self, stage: str, since: float) -> None: ...
     def receipt_applied(
         self, carrier: str, result: str, receipt: Receipt, handset: str
     ) -> None: ...
@@ -77,6 +78,7 @@ class CarrierDeliveries:
     )
 
     async def __call__(self, batch: Sequence[Pdu]) -> Sequence[int]:
+        started = time.process_time()
         now = self.clock()
         ops = OpBatch()
         receipts: list[tuple[Receipt, str]] = []  # with the handset it came from
@@ -94,6 +96,7 @@ class CarrierDeliveries:
                 data = inbound_json(sender=mo.source, to=mo.destination, text=mo.text or "",
                                     carrier=self.carrier, ts=now, complete=mo.complete)  # fmt: skip
                 ops.xadd(self.ctx.keys.inbound, self.inbound_maxlen, data)
+        self.observer.stage("receipt", started)
         results = await self.writer.write(ops)
         for (receipt, handset), result in zip(receipts, results, strict=True):
             self.observer.receipt_applied(self.carrier, result, receipt, handset)

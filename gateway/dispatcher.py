@@ -85,6 +85,7 @@ class Gate(Rules, Protocol):
 class DispatchObserver(Protocol):
     """Metrics hooks (implemented in gateway/engine_metrics.py)."""
 
+    def stage(self, stage: str, since: float) -> None: ...
     def finished(
         self, status: Status, carrier: str | None, reason: str | None, country: str | None = None
     ) -> None: ...

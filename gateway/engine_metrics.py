@@ -16,6 +16,9 @@ from gateway.metrics import BindMetrics, GatewayMetrics
 from gateway.receipts import Receipt
 from gateway.smpp.pdu import Pdu
 
+STAGES = ("read", "plan", "admit", "submit", "outcome", "commit", "receipt")
+"""The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""
+
 RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
 """The words apply.lua answers when a receipt finished its message (the final status)."""
 
@@ -25,6 +28,11 @@ class EngineObserver:
 
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
+        self._stages = {stage: metrics.stage_cpu.labels(stage) for stage in STAGES}
+
+    def stage(self, stage: str, since: float) -> None:
+        """Add the CPU time since `since` (a `time.process_time()` reading) to `stage`."""
+        self._stages[stage].inc(time.process_time() - since)
 
     def finished(
         self, status: Status, carrier: str | None, reason: str | None, country: str | None = None

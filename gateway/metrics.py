@@ -429,6 +429,13 @@ class GatewayMetrics:
             "Unexpected exceptions caught by a supervisor loop, by component.",
             ("component",),
         )
+        self.stage_cpu = _counter(
+            r,
+            "smsgw_stage_cpu_seconds",
+            "CPU time of the engine's own work by stage (read, plan, admit, submit, outcome, "
+            "commit, receipt), measured per batch; Redis client and socket I/O not included.",
+            ("stage",),
+        )
 
     def _precreate_messages(self, carriers: Sequence[str]) -> None:
         countries = (*sorted(self._countries), OTHER)

@@ -87,6 +87,7 @@ class Pipeline:
     async def run_batch(self, batch: Sequence[Work]) -> None:
         """Plan, admit and start submitting one batch (returns once the submits are out)."""
         d = self._d
+        started = time.process_time()
         now = d.clock()
         records = OpBatch()
         finished: list[tuple[Work, Finish | Defer]] = []
@@ -108,16 +109,19 @@ class Pipeline:
                 ready.append((work, plan))
             else:
                 finished.append((work, plan))
+        d.observer.stage("plan", started)
         try:
             verdicts = await d.gate.admit_many([admit.prepared for _, admit in ready])
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in ready], error)
             ready, verdicts = [], []
+        started = time.process_time()
         groups: dict[str, list[_Sending]] = {}
         for (work, admit), verdict in zip(ready, verdicts, strict=True):
             self._sort(work, admit, verdict, finished, groups, now)
         for work, plan in finished:
             self._record_refusal(records, work, plan, now)
+        d.observer.stage("admit", started)
         await self._commit_refusals(records, finished)
         for sending in groups.values():
             self._start(self._send_group(sending[0].carrier, sending))
@@ -205,12 +209,14 @@ class Pipeline:
             for sending in chunk:
                 self._spawn(sending.work, d.send(sending.work, sending.verdict, sending.admit))
             return True
+        started = time.process_time()
         marks = OpBatch()
         for sending in chunk:
             work, count = sending.work, len(sending.encoded.parts)
             work.cids = [None] * count
             record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, count,
                             sending.verdict.destination_addr or "")  # fmt: skip
+        d.observer.stage("submit", started)
         try:
             await d.writer.write(marks)
         except _REDIS_DOWN as error:
@@ -220,8 +226,10 @@ class Pipeline:
             for sending in chunk:
                 self._spawn(sending.work, d.take_back(sending.work))
             return False
+        started = time.process_time()
         for sending, bind in zip(chunk, binds, strict=True):
             self._submit(carrier, bind, sending)  # type: ignore[arg-type]  # checked above
+        d.observer.stage("submit", started)
         return True
 
     def _submit(self, carrier: Carrier, bind: Bind, sending: _Sending) -> None:
@@ -246,6 +254,7 @@ class Pipeline:
         if sending.waiting:
             return
         d = self._d
+        started = time.process_time()
         result = Attempt(list(sending.work.cids or []))
         elapsed = time.perf_counter() - sending.started
         todo = range(len(sending.answers))
@@ -261,6 +270,7 @@ class Pipeline:
             if not self._commit_scheduled:
                 self._commit_scheduled = True
                 asyncio.get_running_loop().call_soon(self._commit_accepted)
+            d.observer.stage("outcome", started)
             return
         self._spawn(sending.work, d.continue_attempt(sending.work, sending.verdict,
                                                     sending.admit, carrier, sending.encoded,
@@ -274,6 +284,7 @@ class Pipeline:
     async def _commit(self, accepted: list[_Sending]) -> None:
         """Record a tick's accepted submits in one state write; count and release them."""
         d = self._d
+        started = time.process_time()
         now = d.clock()
         batch = OpBatch()
         spans: list[tuple[_Sending, str, int]] = []
@@ -289,11 +300,13 @@ class Pipeline:
                 receipt_due=carrier.config.receipt_deadline(now),
             )  # fmt: skip
             spans.append((sending, carrier.name, batch.results - before))
+        d.observer.stage("commit", started)
         try:
             results = await d.writer.write(batch)
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in accepted], error)
             return
+        started = time.process_time()
         offset = 0
         for sending, carrier_name, count in spans:
             work = sending.work
@@ -303,6 +316,7 @@ class Pipeline:
             d.count_early(results[offset : offset + count], carrier_name, work.country)
             offset += count
             self._done(work)
+        d.observer.stage("commit", started)
 
     # --- bookkeeping -----------------------------------------------------------------------
 

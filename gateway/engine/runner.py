@@ -328,6 +328,7 @@ class Engine:
         Each entry is judged alone: one that cannot be read or stored is rejected with a
         reason and acknowledged, and the others go on.
         """
+        started = time.process_time()
         fresh = [e for e in entries if e.entry_id not in self._held]
         self._held.update(e.entry_id for e in fresh)
         queued: set[str] = set()
@@ -341,6 +342,7 @@ class Engine:
                     self._reject_entry(rejects, entry, parsed, now)
                 else:
                     valid.append((entry, parsed))
+            self.observer.stage("read", started)
             if rejects.args:
                 await self.writer.write(rejects)
             if valid:

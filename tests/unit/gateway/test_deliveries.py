@@ -69,6 +69,9 @@ class FakeObserver:
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         pass
 
+    def stage(self, stage: str, since: float) -> None:
+        pass
+
 
 def deliveries(profile: EncodingProfile) -> tuple[CarrierDeliveries, FakePolicy, FakeWriter]:
     policy, writer = FakePolicy(), FakeWriter()

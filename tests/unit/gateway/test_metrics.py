@@ -310,6 +310,7 @@ def test_specs_describe_exactly_the_registered_metrics() -> None:
     registry, metrics = make()
     metrics.carrier("acme").retry("timeout").inc()  # give label-only families a sample
     metrics.internal_error("engine").inc()
+    metrics.stage_cpu.labels("plan").inc()
     metrics.compliance_verdict("allow", "ok").inc()
     metrics.queue("outbound").depth.set(1)
     metrics.bind("acme", "transceiver", "acme-0")

@@ -143,6 +143,7 @@ class ConsumerConfig:
     name: str | None = None
     batch: int = field(default=256, metadata=_range(1, 10_000))
     block_ms: int = field(default=50, metadata=_range(1, 60_000))
+    linger_ms: int = field(default=5, metadata=_range(0, 1000))
     claim_idle_ms: int = field(default=60_000, metadata=_range(1000, 86_400_000))
     claim_interval: float = field(default=5.0, metadata=_range(0.1, 3600))
 

@@ -278,6 +278,10 @@ class Engine:
             if entries:
                 await self.ingest(entries)
             self._failing.pop("ingest", None)
+            if c.linger_ms and 0 < len(entries) < low_water:
+                # light load: let the next read gather a few messages, so that each Redis
+                # call of a tick (accept, admit, mark, commit) carries several
+                await asyncio.sleep(c.linger_ms / 1000)
 
     async def _reclaim_forever(self) -> None:
         c = self.settings.consumer

@@ -16,8 +16,9 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.phonenumberutil import _number_type_helper  # see _parse_typed
 
 UNKNOWN_TIME_ZONE = phone_timezone.UNKNOWN_TIMEZONE  # 'Etc/Unknown'
 
@@ -97,16 +98,16 @@ class NumberParser:
         return self._cached.cache_info()
 
     def _parse_uncached(self, raw: str, region: str | None) -> Destination | InvalidNumber:
-        number, number_type = _parse_typed(raw, region)
+        number, number_type, number_region = _parse_typed(raw, region)
         if number_type == PhoneNumberType.UNKNOWN and raw.isdigit():
-            number, number_type = _parse_typed("+" + raw, None)
+            number, number_type, number_region = _parse_typed("+" + raw, None)
         if number is None:
             return InvalidNumber(f"{_mask(raw)} is not a phone number (region {region})")
         if number_type == PhoneNumberType.UNKNOWN:
             return InvalidNumber(f"{_mask(raw)} is not a valid number in any numbering plan")
         return Destination(
             e164=phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:],
-            region=phonenumbers.region_code_for_number(number) or "ZZ",
+            region=number_region or "ZZ",
             country_code=int(number.country_code or 0),
             kind=_KIND_BY_TYPE.get(number_type, NumberKind.unknown),
             time_zones=self._time_zones(number, number_type),
@@ -128,19 +129,36 @@ class NumberParser:
         return zones
 
 
-def _parse_typed(raw: str, region: str | None) -> tuple[phonenumbers.PhoneNumber | None, int]:
-    """The parsed number (None if unparseable) and its type (UNKNOWN if invalid or None).
+def _parse_typed(
+    raw: str, region: str | None
+) -> tuple[phonenumbers.PhoneNumber | None, int, str | None]:
+    """The parsed number (None if unparseable), its type (UNKNOWN if invalid or None) and its
+    region (`region_code_for_number`).
 
     `is_valid_number(n)` is `number_type(n) != UNKNOWN`: both take the region from
     `region_code_for_number(n)` and run the same type matching against that region's
     metadata; is_valid_number's extra checks (no region; the region's country code differs
     from n's) cannot pass where number_type finds a type, since a missing region gives no
     metadata and every region listed under a country code has that code (phonenumbers 8-9).
+
+    `number_type` is computed here as phonenumbers computes it, with the region looked up
+    once: for a calling code shared by several regions (+1, +44, +7, ...) that look-up runs
+    the type matching region by region, and was a third of the parse.
+    tests/unit/compliance/test_numbers.py checks both against phonenumbers' own functions.
     """
     number = _try_parse(raw, region)
     if number is None:
-        return None, PhoneNumberType.UNKNOWN
-    return number, phonenumbers.number_type(number)
+        return None, PhoneNumberType.UNKNOWN, None
+    number_region = phonenumbers.region_code_for_number(number)
+    metadata = None
+    if number_region is not None:  # None: a calling code no region has
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            number.country_code or 0, number_region
+        )
+    if metadata is None:
+        return number, PhoneNumberType.UNKNOWN, number_region
+    national = phonenumbers.national_significant_number(number)
+    return number, _number_type_helper(national, metadata), number_region
 
 
 def _try_parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:

@@ -102,3 +102,26 @@ def test_parse_agrees_with_the_phonenumbers_reference_calls() -> None:
             kind=_KIND_BY_TYPE[phonenumbers.number_type(number)],
             time_zones=tuple(phone_timezone.time_zones_for_number(number)),
         ), raw
+
+
+def test_type_and_region_agree_with_phonenumbers_for_every_example_number() -> None:
+    """numbers._parse_typed looks the region up once and types the number against that
+    region's metadata, as phonenumbers.number_type does inside; for every region's example
+    number of every type (and a few made invalid), both must equal phonenumbers' own."""
+    from compliance.numbers import _parse_typed
+
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for raw in (e164, e164[:-2], e164 + "9"):
+                number, number_type, number_region = _parse_typed(raw, None)
+                if number is None:
+                    continue
+                assert number_type == phonenumbers.number_type(number), raw
+                assert number_region == phonenumbers.region_code_for_number(number), raw
+                checked += 1
+    assert checked > 2000

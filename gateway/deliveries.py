@@ -33,7 +33,7 @@ from compliance.encoding import (
 from compliance.verdict import MoOutcome
 from gateway.messages import inbound_json, iso_ts
 from gateway.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
-from gateway.records import RecordContext
+from gateway.records import RecordContext, record_receipt
 from gateway.smpp.constants import CommandStatus, EsmClass, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
 from gateway.state_store import OpBatch, StateWriter
@@ -121,18 +121,16 @@ class CarrierDeliveries:
     def _add_receipt(self, ops: OpBatch, pdu: DeliverSm | DataSm, receipt: Receipt,
                      now: float) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
-        ops.receipt(
-            self.ctx.keys.prefix,
+        record_receipt(
+            ops,
+            self.ctx,
             self.carrier,
             candidates,
             receipt.state.value,
-            receipt.final,
-            receipt.error_code or "",
-            iso_ts(now),
-            pdu.source_addr,  # a receipt comes from the handset the message went to
-            self.ctx.keys.events,
-            self.ctx.events_maxlen,
-            self.ctx.ttl,
+            final=receipt.final,
+            error_code=receipt.error_code or "",
+            ts=iso_ts(now),
+            destination=pdu.source_addr,  # a receipt comes from the handset the message went to
         )
 
     def _reassemble(self, pdu: DeliverSm | DataSm) -> list[ReassembledMessage]:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeAlias
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -38,12 +38,52 @@ def map_redis_errors() -> Iterator[None]:
         raise QueueUnavailableError(f"redis unavailable: {error}") from error
 
 
+Word: TypeAlias = str | int | float | None
+"""One word of an apply.lua op: numbers are spelt as redis-py would (`repr`), None is null."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the domain ops of a batch write under (apply.lua op `scope`)."""
+
+    prefix: str
+    events: str
+    maxlen: int
+    ttl: int
+    outbound: str = ""
+    group: str = ""
+
+    def words(self) -> list[Word]:
+        return ["scope", self.prefix, self.events, self.maxlen, self.ttl, self.outbound,
+                self.group]  # fmt: skip
+
+
+SCOPE_WORDS: Final = 7
+
+
 @dataclass(slots=True)
 class OpBatch:
-    """apply.lua operations for one caller; `results` counts the ops that return a result."""
+    """apply.lua operations for one caller; `results` counts the results its ops return.
 
-    args: list[str | int | float] = field(default_factory=list)
+    The domain ops (one per message state change) need a scope: the first one of a batch
+    writes it (`lead`), and the StateWriter leaves it out when the batch before it in the
+    same call ended in the same scope.
+    """
+
+    args: list[Word] = field(default_factory=list)
     results: int = 0
+    lead: Scope | None = None
+    scope: Scope | None = None
+
+    def _within(self, scope: Scope) -> None:
+        if scope is self.scope or scope == self.scope:
+            return
+        if not self.args:
+            self.lead = scope
+        self.args += scope.words()
+        self.scope = scope
+
+    # --- primitive ops ---------------------------------------------------------------------
 
     def hset(self, key: str, mapping: dict[str, str | int | float]) -> None:
         self.args += ["H", key, len(mapping)]
@@ -53,17 +93,8 @@ class OpBatch:
     def xadd(self, stream: str, maxlen: int, data: str) -> None:
         self.args += ["X", stream, maxlen, data]
 
-    def history(self, key: str, data: str, ttl: int) -> None:
-        self.args += ["L", key, data, ttl]
-
     def ack(self, stream: str, group: str, entry_id: str) -> None:
         self.args += ["A", stream, group, entry_id]
-
-    def expire(self, key: str, ttl: int) -> None:
-        self.args += ["T", key, ttl]
-
-    def zadd(self, key: str, score: float, member: str) -> None:
-        self.args += ["Z", key, score, member]
 
     def zrem(self, key: str, member: str) -> None:
         self.args += ["R", key, member]
@@ -71,46 +102,79 @@ class OpBatch:
     def sadd(self, key: str, member: str, ttl: int) -> None:
         self.args += ["S", key, member, ttl]
 
-    def srem(self, key: str, member: str) -> None:
-        self.args += ["M", key, member]
+    # --- domain ops (gateway/records.py composes them; see apply.lua for what each does) --
 
-    @contextlib.contextmanager
-    def guarded(self, key: str, mode: str) -> Iterator[None]:
-        """Ops added inside the block run only if `key` passes `mode`: "open" (its status is
-        not final: a final state is never overwritten) or "absent" (the key does not exist).
-        No op inside may return a result."""
-        self.args += ["G", key, mode, 0]
-        start, results = len(self.args), self.results
-        yield
-        if self.results != results:
-            raise ValueError("an op with a result cannot be guarded")
-        self.args[start - 1] = len(self.args) - start
+    def inflight(self, scope: Scope, message_id: str, carrier: str, ref: int, parts: int,
+                 destination: str) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["inflight", message_id, carrier, ref, parts, destination]
 
-    def settle_indexes(self, prefix: str, message_id: str) -> None:
-        """Drop the message from its destination's in-flight and held indexes."""
-        self.args += ["Q", prefix, message_id]
+    def not_sent(self, scope: Scope, message_id: str) -> None:
+        self._within(scope)
+        self.args += ["notsent", message_id]
 
-    def hold_unknown(
-        self, prefix: str, carrier: str, destination: str, message_id: str, ttl: int,
-        events: str, maxlen: int,
+    def submitted(
+        self, scope: Scope, message_id: str, now: float, *, carrier: str, joined: str,
+        cids: str, parts: int, attempt: int, event: str, receipt_due: float | None,
+        entry_id: str | None, from_deferred: bool, id_keys: Sequence[Sequence[str]],
     ) -> None:  # fmt: skip
-        self.args += ["K", prefix, carrier, destination, message_id, ttl, events, maxlen]
+        self._within(scope)
+        self.args += ["submitted", message_id, now, carrier, joined, cids, parts, attempt]
+        self.args += [event, receipt_due, entry_id, "1" if from_deferred else "0"]
+        self._id_keys(id_keys)
+
+    def partial(self, scope: Scope, message_id: str, carrier: str, cids: str,
+                id_keys: Sequence[Sequence[str]]) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["partial", message_id, carrier, cids]
+        self._id_keys(id_keys)
+
+    def _id_keys(self, id_keys: Sequence[Sequence[str]]) -> None:
+        """The (key, part) pairs to map, each with a result."""
+        at = len(self.args)
+        self.args.append(0)
+        for part, keys in enumerate(id_keys):
+            for key in keys:
+                self.args += [key, part]
+        count = (len(self.args) - at - 1) // 2
+        self.args[at] = count
+        self.results += count
+
+    def deferred(
+        self, scope: Scope, message_id: str, now: float, *, attempt: int, due: float,
+        due_iso: str, event: str, entry_id: str | None, extra: dict[str, str | int | float],
+    ) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["deferred", message_id, now, attempt, due, due_iso, event, entry_id]
+        self.args.append(len(extra))
+        for name, value in extra.items():
+            self.args += [name, value]
+
+    def final(
+        self, scope: Scope, message_id: str, status: str, now: float, *, code: str | None,
+        reason: str | None, event: str, entry_id: str | None, from_deferred: bool,
+    ) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["final", message_id, status, now, code, reason, event, entry_id]
+        self.args.append("1" if from_deferred else "0")
+
+    def rejected(self, scope: Scope, message_id: str, entry_id: str, now: float, *, code: str,
+                 reason: str, event: str) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["rejected", message_id, entry_id, now, code, reason, event]
+
+    def hold(self, scope: Scope, message_id: str, carrier: str, destination: str) -> None:
+        self._within(scope)
+        self.args += ["hold", message_id, carrier, destination]
         self.results += 1
 
-    def map_carrier_id(
-        self,
-        prefix: str,
-        carrier: str,
-        carrier_message_id: str,
-        message_id: str,
-        part: int,
-        ttl: int,
-        events: str,
-        maxlen: int,
-        ts: str,
-    ) -> None:
-        self.args += ["U", prefix, carrier, carrier_message_id, message_id, part, ttl]
-        self.args += [events, maxlen, ts]
+    def apply_receipt(
+        self, scope: Scope, carrier: str, candidates: Sequence[str], state: str, final: bool,
+        error_code: str, ts: str, destination: str,
+    ) -> None:  # fmt: skip
+        self._within(scope)
+        self.args += ["receipt", carrier, len(candidates), *candidates]
+        self.args += [state, "1" if final else "0", error_code, ts, destination]
         self.results += 1
 
     def receipt(
@@ -127,10 +191,9 @@ class OpBatch:
         maxlen: int,
         ttl: int,
     ) -> None:
-        self.args += ["D", prefix, carrier, len(candidates), *candidates]
-        self.args += [state, "1" if final else "0", error_code, ts, destination, events]
-        self.args += [maxlen, ttl]
-        self.results += 1
+        """`apply_receipt` with its scope spelt out."""
+        scope = Scope(prefix, events, maxlen, ttl)
+        self.apply_receipt(scope, carrier, candidates, state, final, error_code, ts, destination)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +245,15 @@ class StateStore:
         self._claim = client.register_script((_LUA_DIR / "claim_due.lua").read_text())
         self._expire = client.register_script((_LUA_DIR / "expire_receipts.lua").read_text())
 
-    async def apply(self, args: Sequence[str | int | float]) -> list[str]:
-        """Run apply.lua on the ops in `args`, sent as one JSON array of strings.
+    async def apply(self, args: Sequence[Word]) -> list[str]:
+        """Run apply.lua on the ops in `args`, sent as one JSON array of strings (and nulls).
 
         One argument instead of thousands: redis-py's per-argument packing cost more than
         the rest of a write. Numbers are spelt as redis-py would (`repr`), so the script
         reads exactly the strings it read when each op field was its own argument.
         """
         ops = json.dumps(
-            [arg if isinstance(arg, str) else repr(arg) for arg in args],
+            [arg if isinstance(arg, str) or arg is None else repr(arg) for arg in args],
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -262,9 +325,15 @@ class StateWriter:
         return await self._group.submit(batch)
 
     async def _apply_all(self, batches: list[OpBatch]) -> list[list[str]]:
-        args: list[str | int | float] = []
+        args: list[Word] = []
+        scope: Scope | None = None  # in effect in the script so far
         for batch in batches:
-            args += batch.args
+            if batch.lead is not None and (batch.lead is scope or batch.lead == scope):
+                args += batch.args[SCOPE_WORDS:]
+            else:
+                args += batch.args
+            if batch.scope is not None:
+                scope = batch.scope
         results = await self._store.apply(args)
         out: list[list[str]] = []
         offset = 0

@@ -1,34 +1,55 @@
 -- smsgw: apply a batch of state operations atomically (one EVALSHA per engine tick).
--- ARGV[1] is a JSON array of strings (one argument, so redis-py packs one value per tick
--- rather than one per field): a flat list of operations; each starts with a one-letter code:
+-- ARGV[1] is a JSON array (one argument, so redis-py packs one value per tick rather than one
+-- per field): a flat list of operations, each a name and its words. A word is a string, or
+-- null for "none" where an op says so. gateway/state_store.py (OpBatch) builds them.
+--
+-- Domain operations: one per message state change, keys derived here from the scope, the
+-- event JSON sent once (built by gateway/messages.py event_json) and written to both the
+-- events stream and the history. Each reads the hash once (HMGET) for its guard and indexes.
+--   scope prefix events maxlen ttl outbound group
+--                               sets what the ops after it (in this call) write under: key
+--                               prefix, events stream and its MAXLEN ~, receipt_ttl, and the
+--                               outbound stream and group entries are acknowledged on
+--   inflight msg carrier ref parts dest
+--                               the in-flight mark, before a submit goes out; indexes it
+--                               under inflight:<dest>
+--   notsent msg                 the in-flight mark taken back (nothing was sent)
+--   submitted msg now carrier joined cids parts attempt event due entry from_deferred n
+--             key1 part1 .. keyn partn
+--                               every part accepted: state, event, receipt_due (due: score
+--                               or null), then the n carrier ids mapped (each like `partial`),
+--                               then settled (entry acked unless null, off the deferred set if
+--                               from_deferred is '1')
+--   partial msg carrier cids n key1 part1 .. keyn partn
+--                               parts accepted before a failure: `cids` kept, their ids mapped
+--                               to (msg, part); an early receipt for one is applied
+--   deferred msg now attempt due due_iso event entry n f1 v1 .. fn vn
+--                               parked in the deferred set until `due` (n extra hash fields)
+--   final msg status now code reason event entry from_deferred
+--                               a final state decided by the engine (code, reason: or null)
+--   rejected msg entry now code reason event
+--                               a bad queue entry: its event, a record only if none exists,
+--                               the entry acked
+--   hold msg carrier dest       hold an outcome-unknown message for a receipt by destination;
+--                               apply a final receipt already parked for it (see below)
+--   receipt carrier n c1..cn state final err ts dest
+--                               apply a delivery receipt (candidates most preferred first)
+-- Every state write is guarded: a final status is never overwritten. The hash and the history
+-- get a fresh TTL (the scope's ttl) with every event, so both live that long after the last.
+--
+-- Primitive operations (callers outside gateway/records.py):
 --   H key n f1 v1 .. fn vn      HSET
 --   X stream maxlen data        XADD stream MAXLEN ~ maxlen * data <data>
---   L key value ttl             RPUSH + EXPIRE (message history)
 --   A stream group id           XACK
---   T key ttl                   EXPIRE
---   Z key score member          ZADD
 --   R key member                ZREM
 --   S key member ttl            SADD + EXPIRE
---   M key member                SREM
---   U prefix carrier cid msg part ttl events maxlen ts
---                               map a carrier message id to (msg, part); apply an early receipt
---   G key mode n                guard: skip the next n words when `mode` says so: 'open' skips
---                               them when the hash's status is final (a final state is never
---                               overwritten), 'absent' when the key exists
---   Q prefix msg                the message's submit is settled: drop it from the indexes of
---                               submits in flight and held outcome-unknown for its destination
---   K prefix carrier dest msg ttl events maxlen
---                               hold an outcome-unknown message for a receipt by destination;
---                               apply a final receipt already parked for it (see below)
---   D prefix carrier ncand c1..cn state final err ts dest events maxlen ttl
---                               apply a delivery receipt (candidates most preferred first);
---                               appends one result
--- Results (one per D op, and one per U op): '<final status> <submitted_at>' when the receipt
--- finished the message ('delivered 1733125600.5') | 'matched' (a part, more to come) |
--- 'unmatched' | 'duplicate'
--- | 'intermediate' | 'mapped' | 'early' | 'early:<final status>'; one per K op: 'held' |
--- 'early:<final status>'.
--- Keys are passed in ARGV (single-instance Redis; not cluster-safe by design).
+--
+-- Results, in op order: one per mapped id of `submitted` and `partial`: 'mapped' | 'early' |
+-- 'early:<final status> <submitted_at>'; one per `hold`: 'held' | 'early:<final status> ...';
+-- one per `receipt`: '<final status> <submitted_at>' when it finished the message
+-- ('delivered 1733125600.5') | 'matched' (a part, more to come) | 'unmatched' | 'duplicate' |
+-- 'intermediate'.
+-- Keys are built here from the prefix (single-instance Redis; not cluster-safe by design).
 --
 -- Receipts by destination. A submit whose response never came is held, indexed under
 -- unknown:<carrier>:<dest>; its receipt cannot be matched by id, only by destination. To never
@@ -38,47 +59,83 @@
 -- response could be the receipt's real owner (its id is not mapped yet). A receipt that comes
 -- while exactly one submit to the destination is in flight and none is held is parked for
 -- that one message (earlydest), and applied only if that message is then held.
+--
+-- The indexes and the hash agree: a message is in inflight:<dest> only while its `inflight`
+-- field names a carrier, and in unknown:<carrier>:<dest> only while its `outcome` field is
+-- set (both are written in the same op as the index). So settling a message drops it from an
+-- index only when its hash says it may be there.
 
 local FINAL = {rejected=true, suppressed=true, delivered=true, undelivered=true,
                expired=true, failed=true}
 local RECEIPT_STATUS = {delivered='delivered', undelivered='undelivered', expired='expired',
                         rejected='undelivered', deleted='undelivered', unknown='undelivered'}
+local NULL = cjson.null
 
--- Drop `msg` from the in-flight and held indexes of its destination (op Q); `carrier`, when
--- given, is the one holding it (else the hash's).
-local function settle_indexes(prefix, msg, carrier)
-  local f = redis.call('HMGET', prefix .. 'msg:' .. msg, 'dest', 'carrier')
-  if not f[1] then return end
-  redis.call('SREM', prefix .. 'inflight:' .. f[1], msg)
-  carrier = carrier or f[2]
-  if carrier then redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. f[1], msg) end
+local a = cjson.decode(ARGV[1])
+local results = {}
+local prefix, events, maxlen, ttl, outbound, group  -- the scope (op `scope`)
+
+local function set(value)  -- a hash field that is present and not empty
+  return value and value ~= ''
 end
 
--- Returns the result word for a receipt that finished the message: "<status> <submitted_at>"
--- (seconds since the epoch when its submit_sm_resp was recorded, for the latency histogram).
-local function finish(prefix, mkey, msg, status, carrier, err, ts, events, maxlen, ttl)
-  local submitted_at = redis.call('HGET', mkey, 'submitted_at') or ''
-  local parts = redis.call('HGET', mkey, 'parts')
-  local cids = redis.call('HGET', mkey, 'carrier_message_id')
-  local attempt = redis.call('HGET', mkey, 'attempt')
-  redis.call('HSET', mkey, 'status', status, 'ts', ts)
-  local event = {id=msg, status=status, ts=ts, carrier=carrier,
-                 parts=tonumber(parts), attempt=tonumber(attempt)}
-  if cids and cids ~= '' then event['carrier_message_id'] = cids end
-  if status ~= 'delivered' then
-    event['error'] = {code=err, reason='carrier receipt ' .. status}
-    redis.call('HSET', mkey, 'error_code', err, 'error_reason', 'carrier receipt ' .. status)
-  end
-  local data = cjson.encode(event)
+-- The message's event: on the events stream and its history; the hash and the history live
+-- `ttl` from now.
+local function event(mkey, data)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
   local hkey = mkey .. ':history'
   redis.call('RPUSH', hkey, data)
   redis.call('EXPIRE', hkey, ttl)
   redis.call('EXPIRE', mkey, ttl)
-  redis.call('ZREM', prefix .. 'deferred', msg)
-  redis.call('ZREM', prefix .. 'receipt_due', msg)  -- no receipt timeout (expire_receipts.lua)
-  settle_indexes(prefix, msg, carrier)
-  return status .. ' ' .. submitted_at
+end
+
+-- Drop `msg` from its destination's in-flight index (when `flying`) and from the index of
+-- messages held for `carrier` (when `held`).
+local function settle(msg, dest, carrier, flying, held)
+  if not dest then return end
+  if flying then redis.call('SREM', prefix .. 'inflight:' .. dest, msg) end
+  if held and carrier then
+    redis.call('SREM', prefix .. 'unknown:' .. carrier .. ':' .. dest, msg)
+  end
+end
+
+-- What a state op reads of the hash: its guard and its indexes.
+local function state_of(mkey)
+  return redis.call('HMGET', mkey, 'status', 'dest', 'carrier', 'outcome', 'inflight')
+end
+
+-- The fields apply_receipt reads, in one HMGET (f[1] ..).
+local RECEIPT_FIELDS = {'status', 'parts', 'delivered_parts', 'submitted_at',
+                        'carrier_message_id', 'attempt', 'dest', 'inflight', 'outcome'}
+
+-- The receipt finished the message: `fields` (the part's state, the delivered count) are
+-- written with the final status. Returns "<status> <submitted_at>" (seconds since the epoch
+-- when its submit_sm_resp was recorded, for the latency histogram). `by_dest`: it was settled
+-- by destination, so it is dropped from both indexes whatever its hash says.
+local function finish(mkey, msg, f, status, carrier, err, ts, fields, by_dest)
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = 'status', status, 'ts', ts
+  if status ~= 'delivered' then
+    fields[n + 5], fields[n + 6] = 'error_code', err
+    fields[n + 7], fields[n + 8] = 'error_reason', 'carrier receipt ' .. status
+  end
+  redis.call('HSET', mkey, unpack(fields))
+  local ev = {id=msg, status=status, ts=ts, carrier=carrier,
+              parts=tonumber(f[2]), attempt=tonumber(f[6])}
+  if set(f[5]) then ev['carrier_message_id'] = f[5] end
+  if status ~= 'delivered' then
+    ev['error'] = {code=err, reason='carrier receipt ' .. status}
+  end
+  event(mkey, cjson.encode(ev))
+  -- a submitted message waits in receipt_due (expire_receipts.lua) and was taken off the
+  -- deferred set when submitted; any other (held, deferred) is in the deferred set
+  if f[1] == 'submitted' then
+    redis.call('ZREM', prefix .. 'receipt_due', msg)
+  else
+    redis.call('ZREM', prefix .. 'deferred', msg)
+  end
+  settle(msg, f[7], carrier, by_dest or set(f[8]), by_dest or set(f[9]))
+  return status .. ' ' .. (f[4] or '')
 end
 
 -- The status word of a result ("delivered 1733.5" -> "delivered").
@@ -86,11 +143,15 @@ local function word(result)
   return string.match(result, '^%S+')
 end
 
--- Apply receipt `state` for part `part` of message `msg`. Returns a result word: the final
--- status when this receipt finished the message, 'matched' for a part that did not yet.
-local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, events, maxlen, ttl)
+-- Apply receipt `state` for part `part` of message `msg` ('?': an outcome-unknown message
+-- settled by destination, its parts unknown). Returns a result word: the final status when
+-- this receipt finished the message, 'matched' for a part that did not yet.
+local function apply_receipt(carrier, msg, part, state, final, err, ts)
   local mkey = prefix .. 'msg:' .. msg
-  local status = redis.call('HGET', mkey, 'status')
+  local pfield = 'p' .. part
+  local f = redis.call('HMGET', mkey, pfield, unpack(RECEIPT_FIELDS))
+  local seen = table.remove(f, 1)  -- this part's state already recorded
+  local status = f[1]
   if not status then return 'unmatched' end
   if FINAL[status] then return 'duplicate' end
   if final ~= '1' then
@@ -105,167 +166,276 @@ local function apply_receipt(prefix, carrier, msg, part, state, final, err, ts, 
     return 'intermediate'
   end
   if part == '?' then
-    -- an outcome-unknown submit resolved by destination: its parts are unknown, count it whole
+    -- settled by destination: its parts are unknown, count it whole
     local final_status = RECEIPT_STATUS[state] or 'undelivered'
-    return finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
+    return finish(mkey, msg, f, final_status, carrier, err, ts, {}, true)
   end
-  local pfield = 'p' .. part
-  if redis.call('HSETNX', mkey, pfield, state) == 0 then return 'duplicate' end
+  if seen then return 'duplicate' end
   if state == 'delivered' then
-    local done = redis.call('HINCRBY', mkey, 'delivered_parts', 1)
-    local parts = tonumber(redis.call('HGET', mkey, 'parts') or '1')
-    if done >= parts then
-      return finish(prefix, mkey, msg, 'delivered', carrier, err, ts, events, maxlen, ttl)
+    local done = (tonumber(f[3]) or 0) + 1
+    if done >= tonumber(f[2] or '1') then
+      return finish(mkey, msg, f, 'delivered', carrier, err, ts,
+                    {pfield, state, 'delivered_parts', done}, false)
     end
+    redis.call('HSET', mkey, pfield, state, 'delivered_parts', done)
     return 'matched'
   end
   local final_status = RECEIPT_STATUS[state] or 'undelivered'
-  return finish(prefix, mkey, msg, final_status, carrier, err, ts, events, maxlen, ttl)
+  return finish(mkey, msg, f, final_status, carrier, err, ts, {pfield, state}, false)
 end
 
-local ARGV = cjson.decode(ARGV[1])  -- the op list, read below as if passed as ARGV
-local results = {}
-local i = 1
-local n = #ARGV
-while i <= n do
-  local op = ARGV[i]
-  if op == 'H' then
-    local count = tonumber(ARGV[i + 2])
-    local args = {}
-    for j = 1, count * 2 do args[j] = ARGV[i + 2 + j] end
-    redis.call('HSET', ARGV[i + 1], unpack(args))
-    i = i + 3 + count * 2
-  elseif op == 'X' then
-    redis.call('XADD', ARGV[i + 1], 'MAXLEN', '~', ARGV[i + 2], '*', 'data', ARGV[i + 3])
-    i = i + 4
-  elseif op == 'L' then
-    redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
-    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 3])
-    i = i + 4
-  elseif op == 'A' then
-    redis.call('XACK', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-    i = i + 4
-  elseif op == 'T' then
-    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 2])
-    i = i + 3
-  elseif op == 'Z' then
-    redis.call('ZADD', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-    i = i + 4
-  elseif op == 'R' then
-    redis.call('ZREM', ARGV[i + 1], ARGV[i + 2])
-    i = i + 3
-  elseif op == 'S' then
-    redis.call('SADD', ARGV[i + 1], ARGV[i + 2])
-    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 3])
-    i = i + 4
-  elseif op == 'M' then
-    redis.call('SREM', ARGV[i + 1], ARGV[i + 2])
-    i = i + 3
-  elseif op == 'U' then
-    local prefix, carrier, cid = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    local msg, part, ttl = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-    local events, maxlen, ts = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
-    redis.call('SET', prefix .. 'cid:' .. carrier .. ':' .. cid, msg .. '\t' .. part, 'EX', ttl)
-    local ekey = prefix .. 'early:' .. carrier .. ':' .. cid
-    local early = redis.call('GET', ekey)
-    if early then
-      redis.call('DEL', ekey)
-      local r = cjson.decode(early)
-      local applied = apply_receipt(prefix, carrier, msg, part, r[1], r[2], r[3], r[4],
-                                    events, maxlen, ttl)
-      results[#results + 1] = FINAL[word(applied)] and ('early:' .. applied) or 'early'
-    else
-      results[#results + 1] = 'mapped'
-    end
-    i = i + 10
-  elseif op == 'G' then
-    local key, mode, skip = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-    local pass
-    if mode == 'absent' then
-      pass = redis.call('EXISTS', key) == 0
-    else
-      pass = not FINAL[redis.call('HGET', key, 'status') or '']
-    end
-    i = i + 4
-    if not pass then i = i + skip end
-  elseif op == 'Q' then
-    settle_indexes(ARGV[i + 1], ARGV[i + 2])
-    i = i + 3
-  elseif op == 'K' then
-    local prefix, carrier, dest, msg = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    local ttl, events, maxlen = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-    local result = 'held'
-    if not FINAL[redis.call('HGET', prefix .. 'msg:' .. msg, 'status') or ''] then
-      local ukey = prefix .. 'unknown:' .. carrier .. ':' .. dest
-      redis.call('SADD', ukey, msg)
-      redis.call('EXPIRE', ukey, ttl)
-      local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
-      -- the one held message, nothing else in flight: a receipt parked for it is its own
-      if redis.call('SCARD', ukey) == 1
-          and redis.call('SCARD', prefix .. 'inflight:' .. dest) == 0 then
-        for _, early in ipairs(redis.call('LRANGE', dkey, 0, -1)) do
-          local r = cjson.decode(early)
-          if r[5] == msg then
-            redis.call('DEL', dkey)
-            for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. carrier .. ':' .. r[j]) end
-            local applied = apply_receipt(prefix, carrier, msg, '?', r[1], r[2], r[3], r[4],
-                                          events, maxlen, ttl)
-            result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
-            break
-          end
-        end
-      end
-    end
-    results[#results + 1] = result
-    i = i + 8
-  elseif op == 'D' then
-    local prefix, carrier = ARGV[i + 1], ARGV[i + 2]
-    local ncand = tonumber(ARGV[i + 3])
-    local base = i + 3 + ncand
-    local state, final, err, ts = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
-    local dest, events, maxlen, ttl = ARGV[base + 5], ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
-    -- candidates come most preferred first (gateway/receipts.py): the first that maps wins
-    local found = nil
-    for j = 1, ncand do
-      found = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. ARGV[i + 3 + j])
-      if found then break end
-    end
-    local result
-    if found then
-      local tab = string.find(found, '\t', 1, true)
-      result = apply_receipt(prefix, carrier, string.sub(found, 1, tab - 1),
-                             string.sub(found, tab + 1), state, final, err, ts, events, maxlen, ttl)
-    else
-      local held, flying = {}, {}
-      if dest ~= '' and final == '1' then
-        held = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
-        flying = redis.call('SMEMBERS', prefix .. 'inflight:' .. dest)
-      end
-      if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
-        result = apply_receipt(prefix, carrier, held[1], '?', state, final, err, ts,
-                               events, maxlen, ttl)
-      else
-        local packed = cjson.encode({state, final, err, ts})
-        local cands = {}
-        for j = 1, ncand do
-          cands[j] = ARGV[i + 3 + j]
-          redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. cands[j], packed, 'EX', 600)
-        end
-        if #held == 0 and #flying == 1 then
-          -- its one possible owner may never get its response recorded (a crash mid-submit):
-          -- it is then held (op K) and settled by this, if nothing else went to `dest` since
-          local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
-          redis.call('RPUSH', dkey, cjson.encode({state, final, err, ts, flying[1],
-                                                  unpack(cands)}))
-          redis.call('EXPIRE', dkey, 600)
-        end
-        result = 'unmatched'
-      end
-    end
-    results[#results + 1] = result
-    i = base + 9
-  else
-    return redis.error_reply('smsgw apply: unknown op ' .. tostring(op) .. ' at ' .. i)
+-- Map carrier id `cid` to (msg, part) for receipts, and apply a receipt that came first.
+local function map_id(carrier, cid, msg, part)
+  redis.call('SET', prefix .. 'cid:' .. carrier .. ':' .. cid, msg .. '\t' .. part, 'EX', ttl)
+  local ekey = prefix .. 'early:' .. carrier .. ':' .. cid
+  local early = redis.call('GET', ekey)
+  if not early then return 'mapped' end
+  redis.call('DEL', ekey)
+  local r = cjson.decode(early)
+  local applied = apply_receipt(carrier, msg, part, r[1], r[2], r[3], r[4])
+  return FINAL[word(applied)] and ('early:' .. applied) or 'early'
+end
+
+-- The `n` (key, part) pairs from a[i]; returns the index after them.
+local function map_ids(i, carrier, msg)
+  local n = tonumber(a[i])
+  for j = 1, n do
+    results[#results + 1] = map_id(carrier, a[i + 2 * j - 1], msg, a[i + 2 * j])
   end
+  return i + 1 + 2 * n
+end
+
+local function ack(entry)
+  if entry ~= NULL then redis.call('XACK', outbound, group, entry) end
+end
+
+local OPS = {}
+
+function OPS.scope(i)
+  prefix, events, maxlen, ttl, outbound, group = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4],
+                                                 a[i + 5]
+  return i + 6
+end
+
+function OPS.inflight(i)
+  local msg, carrier, ref, parts, dest = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
+  redis.call('HSET', prefix .. 'msg:' .. msg, 'inflight', carrier, 'ref', ref, 'parts', parts,
+             'carrier', carrier, 'dest', dest)
+  local ikey = prefix .. 'inflight:' .. dest
+  redis.call('SADD', ikey, msg)
+  redis.call('EXPIRE', ikey, ttl)
+  return i + 5
+end
+
+function OPS.notsent(i)
+  local msg = a[i]
+  local mkey = prefix .. 'msg:' .. msg
+  local f = state_of(mkey)
+  settle(msg, f[2], f[3], true, true)
+  if not FINAL[f[1] or ''] then redis.call('HSET', mkey, 'inflight', '') end
+  return i + 1
+end
+
+function OPS.submitted(i)
+  local msg, now, carrier, joined, cids = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
+  local parts, attempt, data, due = a[i + 5], a[i + 6], a[i + 7], a[i + 8]
+  local entry, from_deferred = a[i + 9], a[i + 10]
+  local mkey = prefix .. 'msg:' .. msg
+  local f = state_of(mkey)
+  local holder = f[3]
+  if not FINAL[f[1] or ''] then
+    redis.call('HSET', mkey, 'status', 'submitted', 'ts', now, 'submitted_at', now,
+               'carrier', carrier, 'carrier_message_id', joined, 'cids', cids, 'parts', parts,
+               'attempt', attempt, 'inflight', '', 'outcome', '')
+    event(mkey, data)
+    -- before the ids are mapped: a receipt that came first is applied there and must find it
+    if due ~= NULL then redis.call('ZADD', prefix .. 'receipt_due', due, msg) end
+    holder = carrier
+  end
+  local after = map_ids(i + 11, carrier, msg)
+  settle(msg, f[2], holder, true, set(f[4]))
+  ack(entry)
+  if from_deferred == '1' then redis.call('ZREM', prefix .. 'deferred', msg) end
+  return after
+end
+
+function OPS.partial(i)
+  local msg, carrier, cids = a[i], a[i + 1], a[i + 2]
+  redis.call('HSET', prefix .. 'msg:' .. msg, 'cids', cids)
+  return map_ids(i + 3, carrier, msg)
+end
+
+function OPS.deferred(i)
+  local msg, now, attempt, due, due_iso = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
+  local data, entry, n = a[i + 5], a[i + 6], tonumber(a[i + 7])
+  local mkey = prefix .. 'msg:' .. msg
+  local f = state_of(mkey)
+  if not FINAL[f[1] or ''] then
+    local fields = {'status', 'deferred', 'ts', now, 'attempt', attempt, 'inflight', '',
+                    'due', due_iso}
+    for j = 1, 2 * n do fields[10 + j] = a[i + 7 + j] end
+    redis.call('HSET', mkey, unpack(fields))
+    redis.call('ZADD', prefix .. 'deferred', due, msg)
+    event(mkey, data)
+  end
+  settle(msg, f[2], f[3], set(f[5]), set(f[4]))  -- `hold` re-adds a held message
+  ack(entry)
+  return i + 8 + 2 * n
+end
+
+function OPS.final(i)
+  local msg, status, now, code, reason = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
+  local data, entry, from_deferred = a[i + 5], a[i + 6], a[i + 7]
+  local mkey = prefix .. 'msg:' .. msg
+  local f = state_of(mkey)
+  if not FINAL[f[1] or ''] then
+    local fields = {'status', status, 'ts', now, 'inflight', ''}
+    if code ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_code', code end
+    if reason ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_reason', reason end
+    redis.call('HSET', mkey, unpack(fields))
+    event(mkey, data)
+  end
+  settle(msg, f[2], f[3], set(f[5]), set(f[4]))
+  ack(entry)
+  if from_deferred == '1' then redis.call('ZREM', prefix .. 'deferred', msg) end
+  return i + 8
+end
+
+function OPS.rejected(i)
+  local msg, entry, now, code, reason, data = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4],
+                                              a[i + 5]
+  local mkey = prefix .. 'msg:' .. msg
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
+  -- never over the record of a good message with the same id
+  if redis.call('EXISTS', mkey) == 0 then
+    redis.call('HSET', mkey, 'status', 'rejected', 'ts', now, 'entry', entry,
+               'error_code', code, 'error_reason', reason)
+    redis.call('EXPIRE', mkey, ttl)
+    local hkey = mkey .. ':history'
+    redis.call('RPUSH', hkey, data)
+    redis.call('EXPIRE', hkey, ttl)
+  end
+  ack(entry)
+  return i + 6
+end
+
+function OPS.hold(i)
+  local msg, carrier, dest = a[i], a[i + 1], a[i + 2]
+  local mkey = prefix .. 'msg:' .. msg
+  local result = 'held'
+  if not FINAL[redis.call('HGET', mkey, 'status') or ''] then
+    redis.call('HSET', mkey, 'outcome', 'unknown', 'carrier', carrier)
+    local ukey = prefix .. 'unknown:' .. carrier .. ':' .. dest
+    redis.call('SADD', ukey, msg)
+    redis.call('EXPIRE', ukey, ttl)
+    local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
+    -- the one held message, nothing else in flight: a receipt parked for it is its own
+    if redis.call('SCARD', ukey) == 1
+        and redis.call('SCARD', prefix .. 'inflight:' .. dest) == 0 then
+      for _, early in ipairs(redis.call('LRANGE', dkey, 0, -1)) do
+        local r = cjson.decode(early)
+        if r[5] == msg then
+          redis.call('DEL', dkey)
+          for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. carrier .. ':' .. r[j]) end
+          local applied = apply_receipt(carrier, msg, '?', r[1], r[2], r[3], r[4])
+          result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
+          break
+        end
+      end
+    end
+  end
+  results[#results + 1] = result
+  return i + 3
+end
+
+function OPS.receipt(i)
+  local carrier, ncand = a[i], tonumber(a[i + 1])
+  local base = i + 1 + ncand
+  local state, final, err, ts, dest = a[base + 1], a[base + 2], a[base + 3], a[base + 4],
+                                      a[base + 5]
+  -- candidates come most preferred first (gateway/receipts.py): the first that maps wins
+  local found = nil
+  for j = 1, ncand do
+    found = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. a[i + 1 + j])
+    if found then break end
+  end
+  local result
+  if found then
+    local tab = string.find(found, '\t', 1, true)
+    result = apply_receipt(carrier, string.sub(found, 1, tab - 1), string.sub(found, tab + 1),
+                           state, final, err, ts)
+  else
+    local held, flying = {}, {}
+    if dest ~= '' and final == '1' then
+      held = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
+      flying = redis.call('SMEMBERS', prefix .. 'inflight:' .. dest)
+    end
+    if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
+      result = apply_receipt(carrier, held[1], '?', state, final, err, ts)
+    else
+      local packed = cjson.encode({state, final, err, ts})
+      local cands = {}
+      for j = 1, ncand do
+        cands[j] = a[i + 1 + j]
+        redis.call('SET', prefix .. 'early:' .. carrier .. ':' .. cands[j], packed, 'EX', 600)
+      end
+      if #held == 0 and #flying == 1 then
+        -- its one possible owner may never get its response recorded (a crash mid-submit):
+        -- it is then held (op hold) and settled by this, if nothing else went to `dest` since
+        local dkey = prefix .. 'earlydest:' .. carrier .. ':' .. dest
+        redis.call('RPUSH', dkey, cjson.encode({state, final, err, ts, flying[1],
+                                                unpack(cands)}))
+        redis.call('EXPIRE', dkey, 600)
+      end
+      result = 'unmatched'
+    end
+  end
+  results[#results + 1] = result
+  return base + 6
+end
+
+function OPS.H(i)
+  local count = tonumber(a[i + 1])
+  local args = {}
+  for j = 1, count * 2 do args[j] = a[i + 1 + j] end
+  redis.call('HSET', a[i], unpack(args))
+  return i + 2 + count * 2
+end
+
+function OPS.X(i)
+  redis.call('XADD', a[i], 'MAXLEN', '~', a[i + 1], '*', 'data', a[i + 2])
+  return i + 3
+end
+
+function OPS.A(i)
+  redis.call('XACK', a[i], a[i + 1], a[i + 2])
+  return i + 3
+end
+
+function OPS.R(i)
+  redis.call('ZREM', a[i], a[i + 1])
+  return i + 2
+end
+
+function OPS.S(i)
+  redis.call('SADD', a[i], a[i + 1])
+  redis.call('EXPIRE', a[i], a[i + 2])
+  return i + 3
+end
+
+local SCOPED = {inflight=true, notsent=true, submitted=true, partial=true, deferred=true,
+                final=true, rejected=true, hold=true, receipt=true}
+
+local i, n = 1, #a
+while i <= n do
+  local name = a[i]
+  local op = OPS[name]
+  if not op then
+    return redis.error_reply('smsgw apply: unknown op ' .. tostring(name) .. ' at ' .. i)
+  end
+  if SCOPED[name] and not prefix then
+    return redis.error_reply('smsgw apply: op ' .. name .. ' at ' .. i .. ' before a scope')
+  end
+  i = op(i + 1)
 end
 return results

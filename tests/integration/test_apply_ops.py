@@ -1,0 +1,257 @@
+"""apply.lua's domain ops against a real redis-server: one op per state change, the event sent
+once and written to the stream and the history alike, the guard, the indexes, the TTLs, the
+scope sent once per call, and what a message's life costs Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from gateway.keys import Keys
+from gateway.messages import Status, event_json
+from gateway.records import (
+    Origin,
+    RecordContext,
+    record_deferred,
+    record_final,
+    record_inflight,
+    record_not_sent,
+    record_partial,
+    record_receipt,
+    record_rejected_entry,
+    record_submitted,
+    record_unknown_outcome,
+)
+from gateway.state_store import OpBatch, StateStore, StateWriter, Word
+from tests.integration.test_state_store import CTX, KEYS, accept, events, submit
+
+DEST = "447700900123"
+
+
+async def setup(client: aioredis.Redis) -> tuple[StateStore, StateWriter]:
+    store = StateStore(client, KEYS)
+    return store, StateWriter(store)
+
+
+def origin(message_id: str, entry_id: str | None = None, *, deferred: bool = False) -> Origin:
+    return Origin(message_id=message_id, entry_id=entry_id, from_deferred=deferred)
+
+
+async def write(
+    writer: StateWriter, build: Callable[..., None], *args: object, **kwargs: object
+) -> list[str]:
+    batch = OpBatch()
+    build(batch, CTX, *args, **kwargs)
+    return await writer.write(batch)
+
+
+async def receipt(writer: StateWriter, cid: str, state: str = "delivered", *,
+                  final: bool = True, dest: str = "") -> str:  # fmt: skip
+    [result] = await write(writer, record_receipt, "c", [cid], state, final=final,
+                           error_code="000", ts="TS", destination=dest)  # fmt: skip
+    return result
+
+
+async def raw_events(client: aioredis.Redis) -> list[bytes]:
+    return [f[b"data"] for _, f in await client.xrange(KEYS.events)]
+
+
+async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_history(
+    redis_client: aioredis.Redis,
+) -> None:
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await submit(writer, "m1", ["a1", "a2"])
+    expected = event_json("m1", Status.submitted, 2.0, carrier="c", carrier_message_id="a1,a2",
+                          parts=2, attempt=1)  # fmt: skip
+    assert (await raw_events(redis_client))[-1] == expected.encode()  # byte for byte
+    assert (await redis_client.lrange(KEYS.history("m1"), -1, -1)) == [expected.encode()]
+    record = await redis_client.hgetall(KEYS.message("m1"))
+    assert {k.decode(): v.decode() for k, v in record.items()} == {
+        "status": "submitted", "ts": "2.0", "submitted_at": "2.0", "carrier": "c",
+        "carrier_message_id": "a1,a2", "cids": '["a1", "a2"]', "parts": "2", "attempt": "1",
+        "inflight": "", "outcome": "", "entry": "1-0", "payload": "{}", "dest": DEST,
+        "delivered_parts": "0",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("record", ["submitted", "deferred", "final"])
+async def test_every_event_gives_hash_and_history_a_fresh_ttl(
+    redis_client: aioredis.Redis, record: str
+) -> None:
+    """Both live `ttl` after the message's last event (a message accepted long before it is
+    submitted keeps its record for the whole receipt wait)."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    for key in (KEYS.message("m1"), KEYS.history("m1")):
+        await redis_client.expire(key, 5)  # as if accepted long ago
+    if record == "submitted":
+        await submit(writer, "m1", ["a1"])
+    elif record == "deferred":
+        await write(writer, record_deferred, origin("m1"), 3.0, 9.0, code="scheduled",
+                    reason="later", attempt=0)  # fmt: skip
+    else:
+        await write(writer, record_final, origin("m1"), Status.failed, 3.0, code="x", reason="y")
+    for key in (KEYS.message("m1"), KEYS.history("m1")):
+        assert 3590 < await redis_client.ttl(key) <= 3600
+
+
+async def test_a_final_state_is_never_overwritten_by_any_op(redis_client: aioredis.Redis) -> None:
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await write(writer, record_final, origin("m1"), Status.failed, 3.0, code="x", reason="y")
+    before = await redis_client.hgetall(KEYS.message("m1"))
+    # a late submit_sm_resp: not recorded, but its ids are mapped and its entry acked
+    assert await submit(writer, "m1", ["a1"]) == ["mapped"]
+    await write(writer, record_deferred, origin("m1"), 4.0, 9.0, code="scheduled",
+                reason="later", attempt=2)  # fmt: skip
+    await write(writer, record_final, origin("m1"), Status.expired, 5.0, code="z", reason="z")
+    await write(writer, record_not_sent, "m1")
+    assert await write(writer, record_unknown_outcome, "m1", "c", DEST) == ["held"]
+    assert await receipt(writer, "a1") == "duplicate"
+    assert await redis_client.hgetall(KEYS.message("m1")) == before
+    assert [e["status"] for e in await events(redis_client)] == ["accepted", "failed"]
+    assert await redis_client.zcard(KEYS.deferred) == 0
+    assert not await redis_client.exists(KEYS.unknown_outcome("c", DEST))
+
+
+async def test_the_destination_indexes_follow_the_message(redis_client: aioredis.Redis) -> None:
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await write(writer, record_inflight, "m1", "c", 7, 2, DEST)
+    assert await redis_client.smembers(KEYS.inflight(DEST)) == {b"m1"}
+    assert 3590 < await redis_client.ttl(KEYS.inflight(DEST)) <= 3600
+    # a part accepted, then the submit cut off: held, the accepted part's id mapped
+    await write(writer, record_partial, "m1", 2.5, carrier="c", carrier_ids=["a1", None],
+                id_keys=[["a1"], []])  # fmt: skip
+    await write(writer, record_deferred, origin("m1"), 3.0, 60.0, code="outcome_unknown",
+                reason="held", attempt=1, extra={"outcome": "unknown"})  # fmt: skip
+    assert await write(writer, record_unknown_outcome, "m1", "c", DEST) == ["held"]
+    assert not await redis_client.exists(KEYS.inflight(DEST))
+    assert await redis_client.smembers(KEYS.unknown_outcome("c", DEST)) == {b"m1"}
+    # its receipt matched by id settles it and drops it from the held index and the deferred set
+    assert await receipt(writer, "a1", "undelivered") == "undelivered "
+    assert not await redis_client.exists(KEYS.unknown_outcome("c", DEST))
+    assert await redis_client.zcard(KEYS.deferred) == 0
+
+
+async def test_a_message_taken_back_leaves_the_in_flight_index(
+    redis_client: aioredis.Redis,
+) -> None:
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await write(writer, record_inflight, "m1", "c", 7, 1, DEST)
+    await write(writer, record_not_sent, "m1")
+    assert not await redis_client.exists(KEYS.inflight(DEST))
+    assert await redis_client.hget(KEYS.message("m1"), "inflight") == b""
+
+
+async def test_part_receipts_are_recorded_as_before(redis_client: aioredis.Redis) -> None:
+    """Per part `p<n>` = its state and the delivered count (once HSETNX and HINCRBY)."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await submit(writer, "m1", ["a1", "a2", "a3"])
+    assert await receipt(writer, "a2") == "matched"
+    assert await receipt(writer, "a2") == "duplicate"
+    assert await receipt(writer, "a1") == "matched"
+    fields = await redis_client.hmget(KEYS.message("m1"), "p0", "p1", "p2", "delivered_parts")
+    assert fields == [b"delivered", b"delivered", None, b"2"]
+    assert await receipt(writer, "a3", "expired") == "expired 2.0"
+    record = await redis_client.hgetall(KEYS.message("m1"))
+    assert (record[b"p2"], record[b"delivered_parts"], record[b"status"]) == (
+        b"expired", b"2", b"expired",
+    )  # fmt: skip
+    assert (record[b"error_code"], record[b"error_reason"]) == (
+        b"000", b"carrier receipt expired",
+    )  # fmt: skip
+    [*_, final] = await raw_events(redis_client)
+    assert json.loads(final) == {
+        "id": "m1", "status": "expired", "ts": "TS", "carrier": "c",
+        "carrier_message_id": "a1,a2,a3", "parts": 3, "attempt": 1,
+        "error": {"code": "000", "reason": "carrier receipt expired"},
+    }  # fmt: skip
+    assert (await redis_client.lrange(KEYS.history("m1"), -1, -1)) == [final]
+
+
+async def test_a_bad_entry_never_overwrites_a_good_record(redis_client: aioredis.Redis) -> None:
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    before = await redis_client.hgetall(KEYS.message("m1"))
+    await write(writer, record_rejected_entry, "2-0", "m1", 5.0, code="invalid_json",
+                reason="bad")  # fmt: skip
+    await write(writer, record_rejected_entry, "3-0", None, 5.0, code="invalid_json",
+                reason="bad")  # fmt: skip
+    assert await redis_client.hgetall(KEYS.message("m1")) == before
+    assert await redis_client.hget(KEYS.message("3-0"), "status") == b"rejected"
+    assert await redis_client.llen(KEYS.history("3-0")) == 1
+    assert [(e["id"], e["status"]) for e in await events(redis_client)] == [
+        ("m1", "accepted"), ("m1", "rejected"), ("3-0", "rejected"),
+    ]  # fmt: skip
+
+
+async def test_the_writer_sends_a_scope_once_per_call(redis_client: aioredis.Redis) -> None:
+    store = StateStore(redis_client, KEYS)
+    sent: list[list[Word]] = []
+    original = store.apply
+
+    async def spying(args: Sequence[Word]) -> list[str]:
+        sent.append(list(args))
+        return await original(args)
+
+    store.apply = spying  # type: ignore[method-assign]
+    writer = StateWriter(store)
+    other = RecordContext(keys=Keys("o:", KEYS.streams), group="g", events_maxlen=10, ttl=60)
+
+    async def mark(ctx: RecordContext, message_id: str) -> None:
+        batch = OpBatch()
+        record_inflight(batch, ctx, message_id, "c", 7, 1, DEST)
+        await writer.write(batch)
+
+    await asyncio.gather(*(mark(CTX, f"m{n}") for n in range(5)), mark(other, "x"),
+                         mark(CTX, "m5"))  # fmt: skip
+    assert len(sent) <= 2  # one call a tick (two may be in flight)
+    assert sum(args.count("inflight") for args in sent) == 7
+    # per call: t:, then o:, then t: again; never one per batch
+    assert sum(args.count("scope") for args in sent) <= 4
+    assert await redis_client.smembers(KEYS.inflight(DEST)) == {f"m{n}".encode() for n in range(6)}
+    assert await redis_client.smembers(f"o:inflight:{DEST}") == {b"x"}
+    assert await redis_client.ttl(f"o:inflight:{DEST}") <= 60
+
+
+async def test_ops_need_a_known_name_and_a_scope(redis_client: aioredis.Redis) -> None:
+    store = StateStore(redis_client, KEYS)
+    with pytest.raises(redis.exceptions.ResponseError, match="unknown op nope"):
+        await store.apply(["nope", "x"])
+    with pytest.raises(redis.exceptions.ResponseError, match="before a scope"):
+        await store.apply(["notsent", "m1"])
+
+
+async def commands(client: aioredis.Redis) -> dict[str, int]:
+    stats = await client.info("commandstats")
+    found = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    return {k: v for k, v in found.items() if k not in ("config|resetstat", "info", "evalsha")}
+
+
+async def test_what_the_life_of_a_message_costs_redis(redis_client: aioredis.Redis) -> None:
+    """Submitted and its final receipt: the commands run inside apply.lua (a single-part
+    message, its entry acked, waiting in receipt_due)."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await write(writer, record_inflight, "m1", "c", 7, 1, DEST)
+    await redis_client.config_resetstat()
+    await write(writer, record_submitted, origin("m1", "1-0"), 2.0, carrier="c",
+                carrier_ids=["a1"], id_keys=[["a1"]], attempt=1, receipt_due=9.0)  # fmt: skip
+    assert await commands(redis_client) == {
+        "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "expire": 2, "zadd": 1, "set": 1,
+        "get": 1, "srem": 1, "xack": 1,
+    }  # fmt: skip
+    await redis_client.config_resetstat()
+    assert await receipt(writer, "a1") == "delivered 2.0"
+    assert await commands(redis_client) == {
+        "get": 1, "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "expire": 2, "zrem": 1,
+    }  # fmt: skip

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
-from phonenumbers.phonenumberutil import _number_type_helper  # see _parse_typed
+from phonenumbers.phonenumberutil import (  # see _parse_typed
+    COUNTRY_CODE_TO_REGION_CODE,
+    _number_type_helper,
+)
 
+UNKNOWN = PhoneNumberType.UNKNOWN
 UNKNOWN_TIME_ZONE = phone_timezone.UNKNOWN_TIMEZONE  # 'Etc/Unknown'
 
 
@@ -141,24 +146,36 @@ def _parse_typed(
     from n's) cannot pass where number_type finds a type, since a missing region gives no
     metadata and every region listed under a country code has that code (phonenumbers 8-9).
 
-    `number_type` is computed here as phonenumbers computes it, with the region looked up
-    once: for a calling code shared by several regions (+1, +44, +7, ...) that look-up runs
-    the type matching region by region, and was a third of the parse.
+    Region and type are computed here as phonenumbers computes them (`region_code_for_number`,
+    then `number_type` against that region's metadata), but together: for a calling code
+    shared by several regions (+1, +44, +7, ...) finding the region types the number region
+    by region, and phonenumbers then types it again (and `number_type` finds the region
+    again): two thirds of the parse.
     tests/unit/compliance/test_numbers.py checks both against phonenumbers' own functions.
     """
     number = _try_parse(raw, region)
     if number is None:
         return None, PhoneNumberType.UNKNOWN, None
-    number_region = phonenumbers.region_code_for_number(number)
-    metadata = None
-    if number_region is not None:  # None: a calling code no region has
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-            number.country_code or 0, number_region
-        )
-    if metadata is None:
-        return number, PhoneNumberType.UNKNOWN, number_region
     national = phonenumbers.national_significant_number(number)
-    return number, _number_type_helper(national, metadata), number_region
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    if len(regions) == 1:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            number.country_code or 0, regions[0]
+        )
+        found = _number_type_helper(national, metadata) if metadata is not None else UNKNOWN
+        return number, found, regions[0]
+    for candidate in regions:  # phonenumbers' _region_code_for_number_from_list, typed once
+        metadata = PhoneMetadata.metadata_for_region(candidate.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, national):
+                return number, _number_type_helper(national, metadata), candidate
+            continue
+        found = _number_type_helper(national, metadata)
+        if found != UNKNOWN:
+            return number, found, candidate
+    return number, UNKNOWN, None
 
 
 def _try_parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:

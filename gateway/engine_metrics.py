@@ -16,7 +16,7 @@ from gateway.metrics import BindMetrics, GatewayMetrics
 from gateway.receipts import Receipt
 from gateway.smpp.pdu import Pdu
 
-STAGES = ("read", "plan", "admit", "submit", "outcome", "commit", "receipt")
+STAGES = ("read", "plan", "admit", "submit", "commit", "receipt")
 """The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""
 
 RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})

@@ -432,8 +432,8 @@ class GatewayMetrics:
         self.stage_cpu = _counter(
             r,
             "smsgw_stage_cpu_seconds",
-            "CPU time of the engine's own work by stage (read, plan, admit, submit, outcome, "
-            "commit, receipt), measured per batch; Redis client and socket I/O not included.",
+            "CPU time of the engine's own work by stage (read, plan, admit, submit, commit, "
+            "receipt), measured per batch; Redis client and socket I/O not included.",
             ("stage",),
         )
 

@@ -254,7 +254,6 @@ class Pipeline:
         if sending.waiting:
             return
         d = self._d
-        started = time.process_time()
         result = Attempt(list(sending.work.cids or []))
         elapsed = time.perf_counter() - sending.started
         todo = range(len(sending.answers))
@@ -270,7 +269,6 @@ class Pipeline:
             if not self._commit_scheduled:
                 self._commit_scheduled = True
                 asyncio.get_running_loop().call_soon(self._commit_accepted)
-            d.observer.stage("outcome", started)
             return
         self._spawn(sending.work, d.continue_attempt(sending.work, sending.verdict,
                                                     sending.admit, carrier, sending.encoded,

@@ -36,6 +36,18 @@ from compliance.segment import encode_message
 from compliance.verdict import Outcome, Verdict
 from gateway.bind import Bind
 from gateway.carriers import Carrier, CarrierPool
+from gateway.engine.outcomes import (
+    Attempt,
+    Decision,
+    Fail,
+    Failover,
+    Hold,
+    Retry,
+    Submitted,
+    fold_answers,
+    judge_attempt,
+    retry_later,
+)
 from gateway.engine.plan import (
     Admit,
     Defer,
@@ -47,7 +59,6 @@ from gateway.engine.plan import (
     plan_message,
     refusal,
 )
-from gateway.errors import NotBoundError, OutcomeUnknownError
 from gateway.messages import OutboundMessage, Status
 from gateway.receipts import candidate_ids
 from gateway.records import (
@@ -61,7 +72,6 @@ from gateway.records import (
     record_submitted,
     record_unknown_outcome,
 )
-from gateway.smpp.constants import status_name
 from gateway.smpp.pdu import SubmitSm
 from gateway.state_store import OpBatch, StateWriter
 from routing.errors import NoCarrierAvailableError, NoRouteError
@@ -128,22 +138,6 @@ class Work:
 
 class StoppedError(Exception):
     """Raised inside `process` when stopping reaches a message before its submit left."""
-
-
-@dataclass(slots=True)
-class Attempt:
-    """What one round of submits on one carrier produced."""
-
-    cids: list[str | None]
-    disposition: Disposition = Disposition.SUCCESS
-    status: int = 0
-    detail: str = ""
-    unknown: bool = False
-    not_sent: bool = False
-
-    def accepted_all(self) -> bool:
-        """Every part accepted by the carrier."""
-        return self.disposition is Disposition.SUCCESS and None not in self.cids
 
 
 @dataclass(slots=True, kw_only=True)
@@ -458,91 +452,69 @@ class Dispatcher:
         elapsed: float,
     ) -> bool:
         """Fold one round's answers into `result`; True when some part was throttled."""
-        throttled = False
-        for index, answer in zip(todo, answers, strict=True):
-            if isinstance(answer, OutcomeUnknownError):
-                result.unknown = True
-                result.detail = str(answer)
-            elif isinstance(answer, NotBoundError):
-                result.not_sent = True
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                status = getattr(answer, "command_status", 0)
-                self.observer.submit_answered(carrier.name, status, elapsed)
-                if status == 0:
-                    result.cids[index] = getattr(answer, "message_id", "") or ""
-                    continue
-                disposition = carrier.retry.classify(status)
-                if disposition is Disposition.THROTTLED:
-                    throttled = True
-                elif _worse(disposition, result.disposition):
-                    result.disposition, result.status = disposition, status
-                    result.detail = f"carrier answered {status_name(status)}"
-        if result.unknown and result.disposition is Disposition.SUCCESS:
-            result.disposition = Disposition.UNKNOWN_OUTCOME
-        elif result.not_sent and result.disposition is Disposition.SUCCESS:
-            result.disposition = Disposition.FAILOVER
-            result.detail = "bind went down before sending"
-        return throttled
+        folded = fold_answers(result, todo, answers, carrier.retry.classify)
+        for status in folded.statuses:
+            self.observer.submit_answered(carrier.name, status, elapsed)
+        return folded.throttled
 
     async def _record_attempt(
         self, work: Work, carrier: Carrier, encoded: EncodedMessage, result: Attempt,
         verdict: Verdict,
     ) -> bool:  # fmt: skip
+        """Carry out what the attempt's answers mean (outcomes.judge_attempt); False means
+        "fail over to the next carrier"."""
         now = self.clock()
         work.cids = result.cids
         attempt = work.attempt + 1
-        accepted = [c for c in result.cids if c is not None]
-        if result.disposition is Disposition.SUCCESS and len(accepted) == len(result.cids):
+        decision = judge_attempt(result, attempt=attempt, retry=carrier.retry,
+                                 on_unknown_outcome=carrier.config.on_unknown_outcome,
+                                 rng=self.rng)  # fmt: skip
+        if isinstance(decision, Submitted):
             batch = OpBatch()
             record_submitted(
                 batch, self.ctx, work.origin, now,
-                carrier=carrier.name, carrier_ids=accepted,
-                id_keys=[candidate_ids(c) for c in accepted], attempt=attempt,
+                carrier=carrier.name, carrier_ids=decision.cids,
+                id_keys=[candidate_ids(c) for c in decision.cids], attempt=attempt,
                 receipt_due=carrier.config.receipt_deadline(now),
             )  # fmt: skip
             applied = await self.writer.write(batch)
             self.observer.submitted(
-                carrier.name, len(accepted), encoded.encoding.value, now - work.enqueued_at,
-                work.country,
+                carrier.name, len(decision.cids), encoded.encoding.value,
+                now - work.enqueued_at, work.country,
             )  # fmt: skip
             self._count_early(applied, carrier.name, work.country)
             return True
-        if accepted:
+        if any(c is not None for c in result.cids):
             batch = OpBatch()
             id_keys = [candidate_ids(c) if c else () for c in result.cids]
             record_partial(batch, self.ctx, work.message.id, now, carrier=carrier.name,
                            carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
             await self.writer.write(batch)
         work.attempt = attempt
-        return await self._after_failure(work, carrier, result, verdict)
+        return await self._carry_out(work, carrier, decision, verdict)
 
-    async def _after_failure(
-        self, work: Work, carrier: Carrier, result: Attempt, verdict: Verdict
+    async def _carry_out(
+        self, work: Work, carrier: Carrier, decision: Decision, verdict: Verdict
     ) -> bool:
-        code = status_name(result.status) if result.status else result.disposition.name.lower()
-        if result.disposition is Disposition.UNKNOWN_OUTCOME:
-            await self._unknown(work, carrier, verdict.destination_addr or "", result.detail)
-            return True
-        if result.disposition is Disposition.FAILOVER:
-            if result.not_sent and not result.unknown:
+        """Record a decision other than Submitted; False means "fail over"."""
+        if isinstance(decision, Hold):
+            await self._hold(work, carrier, verdict.destination_addr or "", decision.detail)
+        elif isinstance(decision, Failover):
+            if not decision.counted:
                 work.attempt -= 1  # nothing reached the carrier: not an attempt
             self.observer.retried(carrier.name, "failover")
-            log.info("submit_failover", carrier=carrier.name, reason=result.detail)
-            if not result.not_sent:
-                work.failover = (code, result.detail, carrier.name)
+            log.info("submit_failover", carrier=carrier.name, reason=decision.detail)
+            if decision.remembered:
+                work.failover = (decision.code, decision.detail, carrier.name)
             return False
-        if result.disposition is Disposition.PERMANENT:
-            await self._final(work, Status.failed, code, result.detail, carrier=carrier.name)
-            return True
-        await self._retry_later(work, code, result.detail, carrier.retry, carrier=carrier.name)
+        elif isinstance(decision, Fail):
+            await self._final(work, Status.failed, decision.code, decision.reason,
+                              carrier=carrier.name)  # fmt: skip
+        elif isinstance(decision, Retry):
+            await self._retry(work, decision, carrier.name)
         return True
 
-    async def _unknown(self, work: Work, carrier: Carrier, destination: str, detail: str) -> None:
-        if carrier.config.on_unknown_outcome == "resend":
-            await self._retry_later(work, "outcome_unknown", detail, carrier.retry)
-            return
+    async def _hold(self, work: Work, carrier: Carrier, destination: str, detail: str) -> None:
         now = self.clock()
         batch = OpBatch()
         record_deferred(
@@ -575,22 +547,25 @@ class Dispatcher:
         if carrier is None:
             await self._final(work, Status.failed, "outcome_unknown", "carrier no longer exists")
             return True
-        await self._unknown(work, carrier, work.dest, "process stopped mid-submit")
+        await self._hold(work, carrier, work.dest, "process stopped mid-submit")
         return True
 
     async def _retry_later(
         self, work: Work, code: str, detail: str, policy: RetryPolicy, *, carrier: str | None = None
     ) -> None:
-        if work.attempt >= policy.max_attempts:
-            reason = f"gave up after {work.attempt} attempts: {detail}"
-            await self._final(work, Status.failed, code, reason, carrier=carrier)
-            return
-        delay = policy.delay(max(1, work.attempt), self.rng)
-        self.observer.retried(carrier, code)
+        decision = retry_later(work.attempt, code, detail, policy, self.rng)
+        if isinstance(decision, Fail):
+            await self._final(work, Status.failed, code, decision.reason, carrier=carrier)
+        else:
+            await self._retry(work, decision, carrier)
+
+    async def _retry(self, work: Work, decision: Retry, carrier: str | None) -> None:
+        self.observer.retried(carrier, decision.code)
         extra: dict[str, str | int | float] = {}
         if work.cids is not None:
             extra["cids"] = json.dumps(work.cids)
-        await self._defer(work, self.clock() + delay, code, f"retry scheduled: {detail}", extra)
+        due = self.clock() + decision.delay
+        await self._defer(work, due, decision.code, f"retry scheduled: {decision.detail}", extra)
 
     async def _defer(
         self, work: Work, due: float, code: str, reason: str,
@@ -622,16 +597,6 @@ class Dispatcher:
         return self._next_ref
 
 
-_SEVERITY = {
-    Disposition.SUCCESS: 0,
-    Disposition.THROTTLED: 1,
-    Disposition.RETRY: 2,
-    Disposition.UNKNOWN_OUTCOME: 3,
-    Disposition.FAILOVER: 4,
-    Disposition.PERMANENT: 5,
-}
-
-
 async def _submit_all(bind: Bind, pdus: Sequence[SubmitSm]) -> Sequence[object]:
     """Each PDU's response or exception, in order. Most messages have one part: awaiting it
     directly spares the task that asyncio.gather would create for it."""
@@ -641,10 +606,6 @@ async def _submit_all(bind: Bind, pdus: Sequence[SubmitSm]) -> Sequence[object]:
         except Exception as error:  # noqa: BLE001 - returned like gather(return_exceptions=True)
             return [error]
     return await asyncio.gather(*(bind.submit(p) for p in pdus), return_exceptions=True)
-
-
-def _worse(candidate: Disposition, current: Disposition) -> bool:
-    return _SEVERITY[candidate] > _SEVERITY[current]
 
 
 def submit_sm(verdict: Verdict, carrier: Carrier, encoded: EncodedMessage, index: int) -> SubmitSm:

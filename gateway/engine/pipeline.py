@@ -32,7 +32,8 @@ from compliance.errors import ComplianceStoreError
 from compliance.verdict import Outcome, Verdict
 from gateway.bind import Bind
 from gateway.carriers import Carrier
-from gateway.dispatcher import Attempt, Dispatcher, StoppedError, Work, submit_sm
+from gateway.dispatcher import Dispatcher, StoppedError, Work, submit_sm
+from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
 from gateway.errors import QueueUnavailableError
 from gateway.messages import Status

@@ -144,6 +144,17 @@ async def wait_for_binds(
         await asyncio.sleep(0.01)
 
 
+async def wait_for_carrier_count(
+    sim: RunningSimulator, count: int, proc: Process, log: Path, within: float = 20.0
+) -> None:
+    """Poll the simulator until it has stored `count` messages (the gateway must stay up)."""
+    deadline = time.monotonic() + within
+    while sim.stats()["messages_stored"] < count:
+        assert proc.returncode is None, f"gateway exited early:\n{log_tail(log)}"
+        assert time.monotonic() < deadline, f"gateway stalled: {sim.stats()}"
+        await asyncio.sleep(0.005)
+
+
 def instance_metric(port: int, name: str, **labels: str) -> float:
     """Sum of one metric's samples with these labels, from a gateway's /metrics."""
     url = f"http://127.0.0.1:{port}/metrics"
@@ -219,11 +230,7 @@ async def test_gateway_killed_with_sigkill_under_load_loses_nothing_and_duplicat
         async with gateway_process(config_a, redis_server.url, log_a) as gw_a:
             await wait_for_binds(sim, 1, [(gw_a, log_a)])
             await enqueue(redis_client, messages)
-            deadline = time.monotonic() + 20
-            while sim.stats()["messages_stored"] < total // 4:
-                assert gw_a.returncode is None, f"gw-a exited early:\n{log_tail(log_a)}"
-                assert time.monotonic() < deadline, f"gw-a stalled: {sim.stats()}"
-                await asyncio.sleep(0.005)
+            await wait_for_carrier_count(sim, total // 4, gw_a, log_a)
             gw_a.kill()
             at_kill = sim.stats()["messages_stored"]
             await gw_a.wait()

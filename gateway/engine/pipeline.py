@@ -109,6 +109,8 @@ class Pipeline:
             if isinstance(plan, Admit):
                 ready.append((work, plan))
             else:
+                if plan.verdict is not None:  # refused or deferred by a static rule
+                    d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
                 finished.append((work, plan))
         d.observer.stage("plan", started)
         try:
@@ -148,8 +150,6 @@ class Pipeline:
         self, records: OpBatch, work: Work, plan: Finish | Defer, now: float
     ) -> None:
         d = self._d
-        if plan.verdict is not None:
-            d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
         country = plan.country
         if isinstance(plan, Finish):
             record_final(records, d.ctx, work.origin, plan.status, now, code=plan.code,

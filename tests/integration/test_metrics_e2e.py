@@ -165,6 +165,9 @@ async def test_metrics_scraped_during_a_run_agree_with_the_events_stream(
         accepted=len(ids), submitted=8, delivered=6, undelivered=1, expired=1, rejected=2
     )
     assert as_dict(event_counts(events)) == as_dict(expected)
+    # each accepted message is judged by compliance exactly once (the bad number included)
+    verdicts = totals(samples, "smsgw_compliance_verdicts_total", "outcome")
+    assert verdicts == {"allow": len(ids) - 1, "reject": 1}, verdicts
     parts = sum(e["parts"] for e in events if e["status"] == "submitted")
     assert parts == 5 + 3 + 1 + 1
     assert sum(totals(samples, "smsgw_segments_total", "encoding").values()) == parts

@@ -272,6 +272,27 @@ class SmppClientProtocol(asyncio.Protocol):
                 self.session.forget(sequence_number)
             raise
 
+    def try_request(self, pdu: PduBase, gate: SendGate | None = None) -> asyncio.Future[Pdu] | None:
+        """`request` without a coroutine, when it would not wait: a window slot is free and
+        nobody waits for one, the gate does not pace, the transport takes writes. The future
+        resolves (or fails) as `request` returns (or raises). None: use `request`."""
+        if gate is not None and gate.paced:
+            return None
+        if not self._can_write.is_set() or not self.window.try_acquire():
+            return None
+        try:
+            sequence_number = self._send_request(pdu)
+        except BaseException:
+            self.window.release()
+            raise
+        future = self.window.add(sequence_number, self._loop.time())
+        if self.session.queued_pdus >= FLUSH_EVERY:  # see FLUSH_EVERY
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return future
+
     async def _admit(self, gate: SendGate) -> None:
         """Wait for the gate, unless requests are refused first (a drain): NotBoundError."""
         admit = asyncio.ensure_future(gate.admit())
@@ -499,6 +520,29 @@ class Bind:
         if response.command_status == 0:
             self.submits_accepted += 1
         return response
+
+    def try_submit(self, pdu: PduBase) -> asyncio.Future[Pdu] | None:
+        """`submit` without a coroutine when it would not wait (see
+        SmppClientProtocol.try_request); None: use `submit`.
+
+        Raises:
+            NotBoundError: the bind is down or draining; nothing was sent.
+        """
+        protocol = self._protocol
+        if protocol is None or self._refusing:
+            raise NotBoundError(f"{self.name} is not bound")
+        future = protocol.try_request(pdu, self.send_gate)
+        if future is not None:
+            future.add_done_callback(self._count_accepted)
+        return future
+
+    def _count_accepted(self, future: asyncio.Future[Pdu]) -> None:
+        if (
+            not future.cancelled()
+            and future.exception() is None
+            and future.result().command_status == 0
+        ):
+            self.submits_accepted += 1
 
     def refuse_requests(self) -> None:
         """Start no more requests (shutdown): see SmppClientProtocol.refuse_requests."""

@@ -63,6 +63,13 @@ class Window(Generic[T]):
                 self._waiters.remove(waiter)
             raise
 
+    def try_acquire(self) -> bool:
+        """Take a free slot now if one is free and nobody waits for one (no waiting)."""
+        if self._refusal is None and self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
     def refuse(self, reason: str) -> None:
         """Refuse every request from now on, those waiting for a slot included, so that a
         drain waits only for what is already on the wire."""

@@ -35,7 +35,7 @@ from gateway.carriers import Carrier
 from gateway.dispatcher import Dispatcher, StoppedError, Work, submit_sm
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
-from gateway.errors import QueueUnavailableError
+from gateway.errors import NotBoundError, QueueUnavailableError
 from gateway.messages import Status
 from gateway.receipts import candidate_ids
 from gateway.records import record_deferred, record_final, record_inflight, record_submitted
@@ -242,7 +242,7 @@ class Pipeline:
         sending.waiting = len(pdus)
         sending.started = time.perf_counter()
         for index, pdu in enumerate(pdus):
-            future = asyncio.ensure_future(bind.submit(pdu))
+            future = _submit_now(bind, pdu)
             future.add_done_callback(
                 lambda f, i=index: self._answered(carrier, sending, i, f)  # type: ignore[misc]
             )
@@ -343,6 +343,19 @@ class Pipeline:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _submit_now(bind: Bind, pdu: Pdu) -> asyncio.Future[Pdu]:
+    """The submit's answer as a future: written at once with no coroutine when the window
+    has room (the common case), else a task waiting its turn as `Bind.submit` does."""
+    loop = asyncio.get_running_loop()
+    try:
+        future = bind.try_submit(pdu)
+    except NotBoundError as error:
+        failed: asyncio.Future[Pdu] = loop.create_future()
+        failed.set_exception(error)
+        return failed
+    return future if future is not None else loop.create_task(bind.submit(pdu))
 
 
 def _fresh(work: Work) -> bool:

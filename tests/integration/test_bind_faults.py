@@ -336,6 +336,27 @@ async def test_requests_queued_for_a_window_slot_fail_as_not_bound_when_the_conn
     assert simulator.stats()["pdus_received"].get("submit_sm", 0) <= 2
 
 
+async def test_try_submit_writes_at_once_while_the_window_has_room_and_never_waits(
+    simulator: RunningSimulator,
+) -> None:
+    """The batch path's submit with no coroutine: a future while a slot is free, None once
+    the window is full (the caller then waits as `submit` does); answers count as accepted;
+    draining refuses it (nothing sent)."""
+    simulator.set_faults(response_delay=0.2)
+    async with running_bind(simulator.bind_settings(window=2)) as bind:
+        first, second = bind.try_submit(submit_sm(1)), bind.try_submit(submit_sm(2))
+        assert first is not None
+        assert second is not None
+        assert bind.try_submit(submit_sm(3)) is None  # window full: no slot, no wait
+        answers = await asyncio.wait_for(asyncio.gather(first, second), WAIT)
+        assert [a.command_status for a in answers] == [0, 0]
+        assert bind.submits_accepted == 2
+        bind.refuse_requests()
+        with pytest.raises(NotBoundError):
+            bind.try_submit(submit_sm(4))
+    assert simulator.stats()["pdus_received"].get("submit_sm", 0) == 2
+
+
 # --- (b) throttling --------------------------------------------------------------------------
 
 

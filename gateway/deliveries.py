@@ -40,6 +40,8 @@ from gateway.state_store import OpBatch, StateWriter
 
 log = structlog.get_logger()
 
+UNMATCHED_LOG_INTERVAL = 1.0  # seconds between two dlr_unmatched lines of one carrier
+
 # MAXLEN for the confirmations we enqueue: never trim the outbound stream (it is work).
 OUTBOUND_NO_TRIM = 2**62
 
@@ -73,6 +75,8 @@ class CarrierDeliveries:
     profile: EncodingProfile = field(default_factory=EncodingProfile)
     inbound_maxlen: int = 1_000_000
     clock: Callable[[], float] = time.time
+    _unmatched_logged_at: float = field(default=float("-inf"), init=False)
+    _unmatched_suppressed: int = field(default=0, init=False)
     reassembler: Reassembler = field(
         default_factory=lambda: Reassembler(clock=time.monotonic, timeout=600.0)
     )
@@ -101,8 +105,7 @@ class CarrierDeliveries:
         for (receipt, handset), result in zip(receipts, results, strict=True):
             self.observer.receipt_applied(self.carrier, result, receipt, handset)
             if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
-                log.warning("dlr_unmatched", carrier=self.carrier, result=result,
-                            receipted_message_id=receipt.message_id, kept_seconds=600)  # fmt: skip
+                self._log_unmatched(receipt, now)
         replies = OpBatch()
         for mo in mos:
             outcome = None
@@ -117,6 +120,19 @@ class CarrierDeliveries:
         if replies.args:
             await self.writer.write(replies)
         return [CommandStatus.ESME_ROK] * len(batch)
+
+    def _log_unmatched(self, receipt: Receipt, now: float) -> None:
+        """`dlr_unmatched`, at most once a second per carrier: a fast carrier's receipts often
+        beat their submit_sm_resp (parked, then applied: smsgw_receipts_matched_late_total),
+        and a line for each cost more than the receipt. `suppressed` counts the receipts not
+        logged since the last line; the metric counts every one."""
+        if now - self._unmatched_logged_at < UNMATCHED_LOG_INTERVAL:
+            self._unmatched_suppressed += 1
+            return
+        log.warning("dlr_unmatched", carrier=self.carrier, result="unmatched",
+                    receipted_message_id=receipt.message_id, kept_seconds=600,
+                    suppressed=self._unmatched_suppressed)  # fmt: skip
+        self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
     def _add_receipt(self, ops: OpBatch, pdu: DeliverSm | DataSm, receipt: Receipt,
                      now: float) -> None:  # fmt: skip

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from structlog.testing import capture_logs
+
 from compliance.encoding import Encoding, EncodingProfile, encode_message
 from compliance.encoding.gsm7 import gsm7_codec, pack_septets
 from compliance.verdict import MoAction, MoOutcome
@@ -149,3 +151,36 @@ async def test_receipts_are_decoded_with_the_carrier_profile() -> None:
         ("42", "delivered", True),
         ("42", "delivered", True),
     ]
+
+
+async def test_unmatched_receipts_are_logged_at_most_once_a_second_with_a_count() -> None:
+    """A fast carrier's receipts often beat their submit_sm_resp; a dlr_unmatched line for
+    each would cost more than the receipt. The metric counts every one (observer)."""
+    now = [1e9]
+    writer = FakeWriter()
+    writer.write = _answering("unmatched", writer)  # type: ignore[method-assign]
+    observer = FakeObserver()
+    handler = CarrierDeliveries(
+        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
+        mo_policy=None, observer=observer, clock=lambda: now[0],
+    )  # fmt: skip
+    text = "id:{} sub:001 dlvrd:001 submit date:2612020930 done date:2612020931 stat:DELIVRD"
+    receipts = [
+        DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, short_message=text.format(n).encode())
+        for n in range(4)
+    ]
+    with capture_logs() as logs:
+        await run(handler, receipts[:3])
+        now[0] += 1.5
+        await run(handler, receipts[3:])
+    lines = [e for e in logs if e["event"] == "dlr_unmatched"]
+    assert [(e["receipted_message_id"], e["suppressed"]) for e in lines] == [("0", 0), ("3", 2)]
+    assert len(observer.receipts) == 4
+
+
+def _answering(result: str, writer: FakeWriter) -> Any:
+    async def write(batch: OpBatch) -> list[str]:
+        writer.batches.append(batch)
+        return [result] * batch.results
+
+    return write

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,15 @@ from compliance.encoding import EncodingProfile
 from compliance.errors import ComplianceError
 from compliance.numbers import Destination, NumberParser
 from compliance.registration import sender_program
-from compliance.segment import count_parts
 from compliance.sender_id import sender_address
 from compliance.settings import load_compliance_config
-from compliance.verdict import Category, ComplianceRequest, Verdict
+from compliance.verdict import Category, Outcome, Reason, Verdict
 from gateway.carriers import encoding_profile
 from gateway.compliance_wiring import build_policy
 from gateway.config import DEFAULT_CONFIG, Settings
+from gateway.engine.plan import Admit, Defer, Finish, Plan, PlanContext, plan_message, refusal
 from gateway.inspect_report import build_inspect_report, render_inspect_text
+from gateway.messages import OutboundMessage
 from gateway.routing_table import routing_table
 from gateway.smpp.constants import Npi, Ton
 from routing.errors import NoRouteError
@@ -48,7 +49,9 @@ async def inspect_message(
     )
     if args.to:
         report["sender"] = _sender(settings, args)
-        report["compliance"] = await _verdict(settings, args, profile)
+        report["compliance"], plan = await _verdict(settings, args)
+        if plan is not None:
+            report["plan"] = plan
         destination = report["compliance"].get("destination_addr")
         country = report["compliance"].get("country")
         if destination is None:  # no verdict (e.g. Redis down): the route needs only the number
@@ -94,27 +97,39 @@ def _profile(settings: Settings, carrier: str | None) -> EncodingProfile:
 
 
 async def _verdict(
-    settings: Settings, args: argparse.Namespace, profile: EncodingProfile
-) -> dict[str, Any]:
-    parts = count_parts(args.text, profile)
-    request = ComplianceRequest(
-        to=args.to,
-        sender=args.sender or "",
-        category=Category(args.category),
-        country_hint=None,
-        text=args.text,
-        parts=parts,
-    )
+    settings: Settings, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The compliance verdict and the engine's plan for the message, decided as `smsgw run`
+    decides them (gateway/engine/plan.py, then the shared-state checks), with caps not
+    counted; every carrier is taken to be up."""
+    message = OutboundMessage(id="inspect", to=args.to, sender=args.sender or "",
+                              text=args.text, category=Category(args.category))  # fmt: skip
     client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     try:
         policy = build_policy(settings, client)
-        verdict = await policy.evaluate(request, datetime.now(UTC), consume=False)
+        context = PlanContext(
+            policy=policy,
+            routes=routing_table(settings.routes),
+            is_available=lambda _name: True,  # a dry run does not know which binds are up
+            profile=lambda name: encoding_profile(settings.carrier(name)),
+            rng=random.Random(0),
+        )
+        plan = plan_message(message, time.time(), context, reference=1, consume=False)
+        verdict = await policy.admit(plan.prepared) if isinstance(plan, Admit) else plan.verdict
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        return {"error": f"redis unreachable: {error}"}
+        return {"error": f"redis unreachable: {error}"}, None
     except ComplianceError as error:
-        return {"error": str(error)}
+        return {"error": str(error)}, None
     finally:
         await client.aclose()
+    if verdict is None:  # refused by the plan itself: too many parts for the carrier
+        verdict = Verdict(outcome=Outcome.reject, reason=Reason.too_many_parts,
+                          detail=plan.detail if not isinstance(plan, Admit) else "",
+                          country=plan.country)  # fmt: skip
+    return _verdict_keys(verdict), _plan_keys(plan, verdict)
+
+
+def _verdict_keys(verdict: Verdict) -> dict[str, Any]:
     return {
         "outcome": verdict.outcome.value,
         "reason": verdict.reason.value,
@@ -129,6 +144,32 @@ async def _verdict(
         "flags": list(verdict.flags),
         "quiet_hours": _quiet_hours(verdict),
     }
+
+
+def _plan_keys(plan: Plan, verdict: Verdict) -> dict[str, Any]:
+    """What `smsgw run` would do: `decision` (send, rejected, suppressed, deferred, failed)
+    with its `reason`, and for a message it sends the carrier, encoding and parts."""
+    if isinstance(plan, Admit) and verdict.outcome is not Outcome.allow:
+        plan = refusal(verdict)
+    if isinstance(plan, Defer):
+        return _decision("deferred", plan.code)
+    if isinstance(plan, Finish):
+        return _decision(plan.status.value, plan.code)
+    if plan.route_error is not None or plan.encoded is None:
+        return _decision("failed", "no_route" if isinstance(plan.route_error, NoRouteError)
+                         else "no_carrier_available")  # fmt: skip
+    return {
+        "decision": "send",
+        "reason": None,
+        "carrier": plan.carriers[0],
+        "encoding": plan.encoded.encoding.value,
+        "parts": len(plan.encoded.parts),
+    }
+
+
+def _decision(decision: str, reason: str) -> dict[str, Any]:
+    return {"decision": decision, "reason": reason, "carrier": None, "encoding": None,
+            "parts": None}  # fmt: skip
 
 
 def _quiet_hours(verdict: Verdict) -> dict[str, Any] | None:

@@ -333,7 +333,7 @@ def render_inspect_text(report: Report) -> str:
     if report["error"]:
         lines.append(f"REJECTED: {report['error']['message']}")
     lines += _parts_table(report["parts"])
-    for key in ("sender", "route", "compliance"):
+    for key in ("sender", "route", "compliance", "plan"):
         if report.get(key) is not None:
             lines.append(f"{key}: {report[key]}")
     return "\n".join(lines)

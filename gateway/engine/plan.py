@@ -111,6 +111,7 @@ def plan_message(
     *,
     reference: int,
     exclude: frozenset[str] = frozenset(),
+    consume: bool = True,
 ) -> Plan:
     """Decide what `message` needs next (see the module docstring).
 
@@ -121,6 +122,8 @@ def plan_message(
         reference: the message's concatenation reference seed (fitted to each carrier's
             reference size by `fit_reference`).
         exclude: carriers this message already failed over from.
+        consume: whether admitting it records the send against the frequency caps (False
+            for a dry run: `smsgw inspect`).
     """
     timing = due_now(message, now)
     if timing is not None:
@@ -134,7 +137,7 @@ def plan_message(
         parts=0,  # counted below, once encoded for the carrier it goes to
         message_id=message.id,
     )
-    prepared = ctx.policy.prepare(request, datetime.fromtimestamp(now, UTC))
+    prepared = ctx.policy.prepare(request, datetime.fromtimestamp(now, UTC), consume=consume)
     if isinstance(prepared, Verdict):
         return _refusal(prepared)
     try:

@@ -48,6 +48,9 @@ async def test_inspect_shows_route_and_verdict_and_consumes_nothing(
     assert report["compliance"]["destination_addr"] == "447911200001"
     assert report["compliance"]["source_addr_ton"] == 5  # alphanumeric sender
     assert report["route"] == {"carriers": ["sim"], "error": None}
+    # the engine's own plan (gateway/engine/plan.py), as `smsgw run` would take it
+    assert report["plan"] == {"decision": "send", "reason": None, "carrier": "sim",
+                              "encoding": "gsm7", "parts": 1}  # fmt: skip
     assert await redis_client.dbsize() == 0  # a dry run: no cap counted, nothing queued
 
 
@@ -60,6 +63,7 @@ async def test_inspect_shows_an_opt_out_verdict_for_marketing(
                            "--category", "marketing")  # fmt: skip
     assert report["compliance"]["outcome"] == "suppress"
     assert report["compliance"]["reason"] == "opted_out"
+    assert report["plan"]["decision"] == "suppressed"
 
 
 async def test_inspect_without_redis_still_gives_encoding_and_route() -> None:

@@ -142,7 +142,11 @@ class Pipeline:
         elif admit.route_error is not None or admit.encoded is None:
             self._spawn(work, self._d.send(work, verdict, admit))
         else:
-            carrier = self._d.pool.get(admit.carriers[0])
+            try:
+                carrier = self._d.pool.get(admit.carriers[0])
+            except KeyError:  # removed by a reload since the plan: route it again
+                self._spawn(work, self._d.send(work, verdict, Admit(admit.prepared, (), None)))
+                return
             sending = _Sending(work, verdict, admit, admit.encoded, carrier, now)
             groups.setdefault(carrier.name, []).append(sending)
 
@@ -205,9 +209,8 @@ class Pipeline:
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in chunk], error)
             return False
-        binds = [carrier.pick_bind() for _ in chunk]
-        if None in binds:  # a bind went down meanwhile: the per-message path fails over
-            for sending in chunk:
+        if carrier.pick_bind() is None:  # binds went down meanwhile: the per-message path
+            for sending in chunk:  # fails over
                 self._spawn(sending.work, d.send(sending.work, sending.verdict, sending.admit))
             return True
         started = time.process_time()
@@ -228,8 +231,10 @@ class Pipeline:
                 self._spawn(sending.work, d.take_back(sending.work))
             return False
         started = time.process_time()
-        for sending, bind in zip(chunk, binds, strict=True):
-            self._submit(carrier, bind, sending)  # type: ignore[arg-type]  # checked above
+        for sending in chunk:
+            # the least busy bind for each message: the submits just written count
+            bind = carrier.pick_bind() or carrier.binds[0]  # a bind down now fails NotBound
+            self._submit(carrier, bind, sending)
         d.observer.stage("submit", started)
         return True
 

@@ -19,6 +19,8 @@ from gateway.smpp.pdu import Pdu
 STAGES = ("read", "plan", "admit", "submit", "commit", "receipt")
 """The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""
 
+STAGE_FLUSH = 0.1  # seconds between two updates of the stage counters
+
 RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
 """The words apply.lua answers when a receipt finished its message (the final status)."""
 
@@ -29,10 +31,28 @@ class EngineObserver:
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
         self._stages = {stage: metrics.stage_cpu.labels(stage) for stage in STAGES}
+        self._stage_seconds = dict.fromkeys(STAGES, 0.0)  # not yet added to the counters
+        self._stage_flushed = time.perf_counter()
 
     def stage(self, stage: str, since: float) -> None:
-        """Add the CPU time since `since` (a `time.process_time()` reading) to `stage`."""
-        self._stages[stage].inc(time.process_time() - since)
+        """Add the time since `since` (a `time.perf_counter()` reading) to `stage`.
+
+        Stages are measured across synchronous stretches of code only, so their wall time is
+        their CPU time unless the process was preempted; `perf_counter` costs 40 ns where
+        `process_time` costs 500 (a system call). The counters are updated at most every
+        STAGE_FLUSH seconds, not per batch."""
+        now = time.perf_counter()
+        self._stage_seconds[stage] += now - since
+        if now - self._stage_flushed >= STAGE_FLUSH:
+            self.flush_stages(now)
+
+    def flush_stages(self, now: float | None = None) -> None:
+        """Add the stage time measured since the last flush to the counters."""
+        for name, seconds in self._stage_seconds.items():
+            if seconds:
+                self._stages[name].inc(seconds)
+                self._stage_seconds[name] = 0.0
+        self._stage_flushed = time.perf_counter() if now is None else now
 
     def finished(
         self, status: Status, carrier: str | None, reason: str | None, country: str | None = None

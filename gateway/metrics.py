@@ -433,7 +433,8 @@ class GatewayMetrics:
             r,
             "smsgw_stage_cpu_seconds",
             "CPU time of the engine's own work by stage (read, plan, admit, submit, commit, "
-            "receipt), measured per batch; Redis client and socket I/O not included.",
+            "receipt): the time of its synchronous code per batch; Redis client and socket "
+            "I/O not included.",
             ("stage",),
         )
 

@@ -88,7 +88,7 @@ class Pipeline:
     async def run_batch(self, batch: Sequence[Work]) -> None:
         """Plan, admit and start submitting one batch (returns once the submits are out)."""
         d = self._d
-        started = time.process_time()
+        started = time.perf_counter()
         now = d.clock()
         records = OpBatch()
         finished: list[tuple[Work, Finish | Defer]] = []
@@ -118,7 +118,7 @@ class Pipeline:
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in ready], error)
             ready, verdicts = [], []
-        started = time.process_time()
+        started = time.perf_counter()
         groups: dict[str, list[_Sending]] = {}
         for (work, admit), verdict in zip(ready, verdicts, strict=True):
             self._sort(work, admit, verdict, finished, groups, now)
@@ -213,7 +213,7 @@ class Pipeline:
             for sending in chunk:  # fails over
                 self._spawn(sending.work, d.send(sending.work, sending.verdict, sending.admit))
             return True
-        started = time.process_time()
+        started = time.perf_counter()
         marks = OpBatch()
         for sending in chunk:
             work, count = sending.work, len(sending.encoded.parts)
@@ -230,7 +230,7 @@ class Pipeline:
             for sending in chunk:
                 self._spawn(sending.work, d.take_back(sending.work))
             return False
-        started = time.process_time()
+        started = time.perf_counter()
         for sending in chunk:
             # the least busy bind for each message: the submits just written count
             bind = carrier.pick_bind() or carrier.binds[0]  # a bind down now fails NotBound
@@ -288,7 +288,7 @@ class Pipeline:
     async def _commit(self, accepted: list[_Sending]) -> None:
         """Record a tick's accepted submits in one state write; count and release them."""
         d = self._d
-        started = time.process_time()
+        started = time.perf_counter()
         now = d.clock()
         batch = OpBatch()
         spans: list[tuple[_Sending, str, int]] = []
@@ -310,7 +310,7 @@ class Pipeline:
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in accepted], error)
             return
-        started = time.process_time()
+        started = time.perf_counter()
         offset = 0
         for sending, carrier_name, count in spans:
             work = sending.work

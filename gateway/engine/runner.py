@@ -332,7 +332,7 @@ class Engine:
         Each entry is judged alone: one that cannot be read or stored is rejected with a
         reason and acknowledged, and the others go on.
         """
-        started = time.process_time()
+        started = time.perf_counter()
         fresh = [e for e in entries if e.entry_id not in self._held]
         self._held.update(e.entry_id for e in fresh)
         queued: set[str] = set()

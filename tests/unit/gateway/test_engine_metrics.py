@@ -100,3 +100,18 @@ def test_verdicts_and_throttle_waits_are_counted() -> None:
     assert registry.get_sample_value("smsgw_compliance_verdicts_total", labels) == 1
     waited = registry.get_sample_value("smsgw_throttle_wait_seconds_total", {"carrier": "acme"})
     assert waited == 0.25
+
+
+def test_stage_time_is_summed_and_reaches_the_counter_in_one_flush() -> None:
+    """Per-batch stage timings cost a float addition; the counter is updated per flush."""
+    registry = CollectorRegistry()
+    observer = EngineObserver(GatewayMetrics(registry, carriers=["c"], version="t"))
+    start = time.perf_counter()
+    observer.stage("plan", start - 0.25)
+    observer.stage("plan", start - 0.5)
+    observer.flush_stages()
+    value = registry.get_sample_value("smsgw_stage_cpu_seconds_total", {"stage": "plan"})
+    assert value is not None
+    assert 0.75 <= value < 1.0
+    observer.flush_stages()  # nothing new: unchanged
+    assert registry.get_sample_value("smsgw_stage_cpu_seconds_total", {"stage": "plan"}) == value

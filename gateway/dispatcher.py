@@ -142,7 +142,8 @@ class StoppedError(Exception):
 
 @dataclass(slots=True, kw_only=True)
 class Dispatcher:
-    """Runs `process(work)` for each message; shared by all worker tasks."""
+    """The per-message path: `process(work)` for messages the batch path hands over
+    (gateway/engine/pipeline.py); also what both paths share (records, observer)."""
 
     ctx: RecordContext
     writer: StateWriter

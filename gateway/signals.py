@@ -8,7 +8,7 @@ Any app can send them with plain Redis:
 
 `conversion` suppresses marketing to that recipient for `window_seconds` (default: the
 compliance config's `conversion_suppression_seconds`). Because every message is checked
-against the store when a worker takes it, the suppression and the opt-outs reach messages
+against the store when the engine plans it, the suppression and the opt-outs reach messages
 already queued and in the deferred set, not only new ones. `country` is a hint for national
 numbers; `sender` scopes an opt-out to one sender (absent: all senders).
 

@@ -90,7 +90,7 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        # Hundreds of workers share a bounded pool and wait for a free connection, instead of
+        # The engine's tasks share a bounded pool and wait for a free connection, instead of
         # failing with "Too many connections" (redis-py's default pool caps and raises).
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=settings.engine.redis_connections, timeout=10
@@ -152,7 +152,7 @@ class Engine:
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
         self._held: set[str] = set()
         self._stopping = asyncio.Event()
-        self._waiting_workers: set[asyncio.Task[Any]] = set()  # the pump, idle on the queue
+        self._waiting_pump: set[asyncio.Task[Any]] = set()  # the pump, while idle on the queue
         self._slow_tasks: set[asyncio.Task[None]] = set()  # messages on the per-message path
         self._room = asyncio.Event()  # set when a message under work is released
         self._ticks = asyncio.Semaphore(TICKS_IN_FLIGHT)
@@ -191,7 +191,7 @@ class Engine:
         await self.consumer.ensure_group()
         await self.signals.ensure_group()
         self.pool.start()
-        workers = [self._supervised("pump", self._pump_forever)]
+        pump = [self._supervised("pump", self._pump_forever)]
         feeders = [
             self._supervised("ingest", self._ingest_forever),
             self._supervised("reclaim", self._reclaim_forever),
@@ -204,7 +204,7 @@ class Engine:
         try:
             await stop.wait()
         finally:
-            await self._shutdown(feeders, workers)
+            await self._shutdown(feeders, pump)
 
     def _receipt_timeouts(self) -> Awaitable[None]:
         interval = self.settings.engine.scheduler_interval
@@ -216,7 +216,7 @@ class Engine:
         self._stopping.set()
 
     async def _shutdown(self, feeders: Sequence[asyncio.Task[None]],
-                        workers: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
+                        pump: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
         """Stop reading, start no new submit, wait for the responses of what is on the wire
         (up to `engine.shutdown_drain`), unbind. Everything else is left as it was: stream
         entries pending (resumed by this consumer name's next run, or reclaimed by another
@@ -225,13 +225,13 @@ class Engine:
         await cancel_and_wait(feeders)
         self.dispatcher.stop()
         self.pool.refuse_requests()
-        for task in list(self._waiting_workers):  # idle: take nothing more from the queue
+        for task in list(self._waiting_pump):  # idle: take nothing more from the queue
             task.cancel()
         deadline = time.monotonic() + self.settings.engine.shutdown_drain
         if self._busy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.settings.engine.shutdown_drain)
-        await cancel_and_wait(workers)
+        await cancel_and_wait(pump)
         await cancel_and_wait(list(self._tick_tasks))
         await cancel_and_wait(list(self._slow_tasks))
         await self.pipeline.close()
@@ -478,7 +478,7 @@ class Engine:
                                   outcome=item.outcome, ref=item.ref, cids=item.cids,
                                   dest=item.dest))  # fmt: skip
 
-    # --- workers and gauges --------------------------------------------------------------------
+    # --- the pump, the per-message path, gauges -------------------------------------------------
 
     async def _pump_forever(self) -> None:
         """Batches from the lanes to the batch path, one tick after another: while one batch
@@ -490,12 +490,14 @@ class Engine:
                 self._room.clear()
                 await self._room.wait()
             if me is not None:
-                self._waiting_workers.add(me)
+                self._waiting_pump.add(me)
             try:
                 _, _, first = await queue.get()
             finally:
                 if me is not None:
-                    self._waiting_workers.discard(me)
+                    self._waiting_pump.discard(me)
+            if self.dispatcher.is_stopping():  # stopped while waiting: leave it for next run
+                return
             batch = [first]
             limit = min(PIPELINE_BATCH, self.capacity - self._busy)
             while len(batch) < limit and not queue.empty():

@@ -74,15 +74,6 @@ def encode_message(
     return _message(choice, profile, parts, concatenation, reference)
 
 
-def count_parts(text: str, profile: EncodingProfile) -> int:
-    """How many parts `text` needs under `profile`, even when that is more than its
-    `max_parts` (a compliance estimate must see a too-long text, not fail on it)."""
-    try:
-        return len(encode_message(text, profile, reference=1).parts)
-    except TooManyPartsError as error:
-        return error.parts
-
-
 def _single_gsm7(text: str, septets: bytes, profile: EncodingProfile) -> EncodedMessage:
     """`choose_encoding` + `_build_parts` + `_message` for the commonest case, inlined."""
     count = len(septets)

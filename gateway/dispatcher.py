@@ -220,25 +220,6 @@ class Dispatcher:
         work.excluded = work.excluded | {carrier.name}
         await self._route_and_send(work, verdict, Admit(plan.prepared, (), None))
 
-    def plan_context(self) -> PlanContext:
-        """What `plan_message` needs from the dispatcher's world, as of now."""
-        return self._plan_context()
-
-    def next_reference(self) -> int:
-        return self._next_reference()
-
-    async def wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
-        await self._wait_for_rate(carrier, tokens)
-
-    def collect(
-        self, result: Attempt, carrier: Carrier, todo: Sequence[int],
-        answers: Sequence[object], elapsed: float,
-    ) -> bool:  # fmt: skip
-        return self._collect(result, carrier, todo, answers, elapsed)
-
-    def count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
-        self._count_early(results, carrier, country)
-
     async def _process(self, work: Work) -> None:
         now = self.clock()
         message = work.message
@@ -249,9 +230,9 @@ class Dispatcher:
         if (work.inflight or work.outcome == "unknown") and await self._settle_unknown(work, now):
             return
         if work.ref is None:
-            work.ref = self._next_reference()
+            work.ref = self.next_reference()
         plan = plan_message(
-            message, now, self._plan_context(), reference=work.ref, exclude=work.excluded
+            message, now, self.plan_context(), reference=work.ref, exclude=work.excluded
         )
         verdict: Verdict | None = None
         plan_after: Finish | Defer | Admit = plan
@@ -271,7 +252,28 @@ class Dispatcher:
         elif verdict is not None:
             await self._route_and_send(work, verdict, plan_after)
 
-    def _plan_context(self) -> PlanContext:
+    def add_submitted(
+        self, batch: OpBatch, work: Work, carrier: Carrier, cids: Sequence[str], now: float
+    ) -> None:
+        """The record of `work` accepted by `carrier` (this attempt), into `batch`."""
+        record_submitted(
+            batch, self.ctx, work.origin, now,
+            carrier=carrier.name, carrier_ids=cids,
+            id_keys=[candidate_ids(c) for c in cids], attempt=work.attempt + 1,
+            receipt_due=carrier.config.receipt_deadline(now),
+        )  # fmt: skip
+
+    def count_submitted(
+        self, work: Work, carrier: str, encoded: EncodedMessage, applied: Sequence[str],
+        now: float,
+    ) -> None:  # fmt: skip
+        """Metrics for a recorded submit; `applied` is what its record's write answered."""
+        self.observer.submitted(carrier, len(encoded.parts), encoded.encoding.value,
+                                now - work.enqueued_at, work.country)  # fmt: skip
+        self.count_early(applied, carrier, work.country)
+
+    def plan_context(self) -> PlanContext:
+        """What `plan_message` needs from the dispatcher's world, as of now."""
         return PlanContext(
             policy=self.gate,
             routes=self.routes,
@@ -339,7 +341,7 @@ class Dispatcher:
         "fail over to the next carrier"."""
         if encoded is None:
             message = work.message
-            reference = fit_reference(work.ref or self._next_reference(), carrier.profile)
+            reference = fit_reference(work.ref or self.next_reference(), carrier.profile)
             try:
                 encoded = encode_message(message.text, carrier.profile, reference=reference)
             except TooManyPartsError as error:
@@ -369,7 +371,7 @@ class Dispatcher:
                 result.disposition = Disposition.FAILOVER
                 result.detail = "no bind up"
                 return result
-            await self._wait_for_rate(carrier, len(todo))
+            await self.wait_for_rate(carrier, len(todo))
             if not marked:  # in flight from here: a crash now leaves the outcome unknown
                 await self._mark_inflight(work, verdict, carrier, len(encoded.parts))
                 marked = True
@@ -380,7 +382,7 @@ class Dispatcher:
                 bind, [submit_sm(verdict, carrier, encoded, i) for i in todo]
             )
             elapsed = time.perf_counter() - started
-            throttled = self._collect(result, carrier, todo, answers, elapsed)
+            throttled = self.collect(result, carrier, todo, answers, elapsed)
             if self.is_stopping() and result.not_sent and not result.unknown:
                 await self._take_back(work, result, carrier)
             if not throttled or result.disposition is not Disposition.SUCCESS:
@@ -392,7 +394,7 @@ class Dispatcher:
         result.detail = "still throttled after repeated rounds"
         return result
 
-    async def _wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
+    async def wait_for_rate(self, carrier: Carrier, tokens: int) -> None:
         """The carrier's shared rate; `stop()` cancels the wait (nothing is marked yet)."""
         if self.is_stopping():
             raise StoppedError
@@ -424,7 +426,7 @@ class Dispatcher:
         await self.writer.write(batch)
         raise StoppedError
 
-    def _count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
+    def count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
         """Count receipts that arrived before the write that applied them (apply.lua answers
         'early', or 'early:<status>' when the receipt finished the message): each was counted
         unmatched on arrival, and is now matched late."""
@@ -444,7 +446,7 @@ class Dispatcher:
                         verdict.destination_addr or "")  # fmt: skip
         await self.writer.write(batch)
 
-    def _collect(
+    def collect(
         self,
         result: Attempt,
         carrier: Carrier,
@@ -472,18 +474,9 @@ class Dispatcher:
                                  rng=self.rng)  # fmt: skip
         if isinstance(decision, Submitted):
             batch = OpBatch()
-            record_submitted(
-                batch, self.ctx, work.origin, now,
-                carrier=carrier.name, carrier_ids=decision.cids,
-                id_keys=[candidate_ids(c) for c in decision.cids], attempt=attempt,
-                receipt_due=carrier.config.receipt_deadline(now),
-            )  # fmt: skip
+            self.add_submitted(batch, work, carrier, decision.cids, now)
             applied = await self.writer.write(batch)
-            self.observer.submitted(
-                carrier.name, len(decision.cids), encoded.encoding.value,
-                now - work.enqueued_at, work.country,
-            )  # fmt: skip
-            self._count_early(applied, carrier.name, work.country)
+            self.count_submitted(work, carrier.name, encoded, applied, now)
             return True
         if any(c is not None for c in result.cids):
             batch = OpBatch()
@@ -524,7 +517,7 @@ class Dispatcher:
             attempt=work.attempt, extra={"outcome": "unknown"},
         )  # fmt: skip
         record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
-        self._count_early(await self.writer.write(batch), carrier.name, work.country)
+        self.count_early(await self.writer.write(batch), carrier.name, work.country)
         self.observer.retried(carrier.name, "outcome_unknown")
 
     async def _settle_unknown(self, work: Work, now: float) -> bool:
@@ -588,7 +581,7 @@ class Dispatcher:
         self.observer.finished(status, carrier, code, work.country)
         log.info("message_final", status=status.value, reason=code, carrier=carrier)
 
-    def _next_reference(self) -> int:
+    def next_reference(self) -> int:
         """A concatenation reference seed (1..65535, fitted to a carrier's 8 or 16 bits by
         plan.fit_reference): a running counter from a random start, so references for one
         recipient do not repeat in quick succession."""

@@ -37,8 +37,7 @@ from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
 from gateway.errors import NotBoundError, QueueUnavailableError
 from gateway.messages import Status
-from gateway.receipts import candidate_ids
-from gateway.records import record_deferred, record_final, record_inflight, record_submitted
+from gateway.records import record_deferred, record_final, record_inflight
 from gateway.smpp.pdu import Pdu
 from gateway.state_store import OpBatch
 from routing.errors import ThrottleUnavailableError
@@ -57,7 +56,7 @@ class _Sending:
     admit: Admit
     encoded: EncodedMessage
     carrier: Carrier  # kept: a reload may retire it while its submits are out
-    started: float
+    started: float = 0.0  # perf_counter() when its parts were submitted
     answers: list[object] = field(default_factory=list)
     waiting: int = 0
 
@@ -121,7 +120,7 @@ class Pipeline:
         started = time.perf_counter()
         groups: dict[str, list[_Sending]] = {}
         for (work, admit), verdict in zip(ready, verdicts, strict=True):
-            self._sort(work, admit, verdict, finished, groups, now)
+            self._sort(work, admit, verdict, finished, groups)
         for work, plan in finished:
             self._record_refusal(records, work, plan, now)
         d.observer.stage("admit", started)
@@ -132,7 +131,6 @@ class Pipeline:
     def _sort(
         self, work: Work, admit: Admit, verdict: Verdict,
         finished: list[tuple[Work, Finish | Defer]], groups: dict[str, list[_Sending]],
-        now: float,
     ) -> None:  # fmt: skip
         """File one admitted message: refused, per-message path, or a carrier group."""
         self._d.observer.verdict(verdict.outcome.value, verdict.reason.value)
@@ -147,7 +145,7 @@ class Pipeline:
             except KeyError:  # removed by a reload since the plan: route it again
                 self._spawn(work, self._d.send(work, verdict, Admit(admit.prepared, (), None)))
                 return
-            sending = _Sending(work, verdict, admit, admit.encoded, carrier, now)
+            sending = _Sending(work, verdict, admit, admit.encoded, carrier)
             groups.setdefault(carrier.name, []).append(sending)
 
     def _record_refusal(
@@ -293,17 +291,10 @@ class Pipeline:
         batch = OpBatch()
         spans: list[tuple[_Sending, str, int]] = []
         for sending in accepted:
-            work = sending.work
-            carrier = sending.carrier
-            cids = [c for c in work.cids or [] if c is not None]
+            cids = [c for c in sending.work.cids or [] if c is not None]
             before = batch.results
-            record_submitted(
-                batch, d.ctx, work.origin, now,
-                carrier=carrier.name, carrier_ids=cids,
-                id_keys=[candidate_ids(c) for c in cids], attempt=work.attempt + 1,
-                receipt_due=carrier.config.receipt_deadline(now),
-            )  # fmt: skip
-            spans.append((sending, carrier.name, batch.results - before))
+            d.add_submitted(batch, sending.work, sending.carrier, cids, now)
+            spans.append((sending, sending.carrier.name, batch.results - before))
         d.observer.stage("commit", started)
         try:
             results = await d.writer.write(batch)
@@ -313,13 +304,10 @@ class Pipeline:
         started = time.perf_counter()
         offset = 0
         for sending, carrier_name, count in spans:
-            work = sending.work
-            parts = len(sending.encoded.parts)
-            d.observer.submitted(carrier_name, parts, sending.encoded.encoding.value,
-                                 now - work.enqueued_at, work.country)  # fmt: skip
-            d.count_early(results[offset : offset + count], carrier_name, work.country)
+            applied = results[offset : offset + count]
+            d.count_submitted(sending.work, carrier_name, sending.encoded, applied, now)
             offset += count
-            self._done(work)
+            self._done(sending.work)
         d.observer.stage("commit", started)
 
     # --- bookkeeping -----------------------------------------------------------------------

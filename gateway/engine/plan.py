@@ -139,7 +139,7 @@ def plan_message(
     )
     prepared = ctx.policy.prepare(request, datetime.fromtimestamp(now, UTC), consume=consume)
     if isinstance(prepared, Verdict):
-        return _refusal(prepared)
+        return refusal(prepared)
     try:
         carriers = tuple(
             select_carriers(
@@ -174,10 +174,6 @@ def fit_reference(seed: int, profile: EncodingProfile) -> int:
 
 def refusal(verdict: Verdict) -> Finish | Defer:
     """The plan for a verdict that does not allow the message."""
-    return _refusal(verdict)
-
-
-def _refusal(verdict: Verdict) -> Finish | Defer:
     if verdict.outcome is Outcome.defer and verdict.defer_until is not None:
         due = verdict.defer_until.timestamp()
         return Defer(due, verdict.reason, verdict.detail, verdict.country, verdict)

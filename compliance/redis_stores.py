@@ -1,7 +1,7 @@
 """Redis-backed compliance store: opt-outs, conversion suppression and frequency caps.
 
 The only module of the compliance package that imports redis. An evaluation runs
-`_CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record) atomically, so caps
+`CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record) atomically, so caps
 hold across gateway instances. The evaluations asked for during one loop iteration (hundreds of
 workers evaluate at once) go to Redis together, as one EVALSHA that runs them in the order they
 were asked (a group commit, as gateway/state_store.py's StateWriter does for message state):
@@ -28,13 +28,14 @@ from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
 from gateway.group_commit import GroupCommit
 
-# KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
+# The check script (CHECK_SCRIPT, public for gateway/engine/admission.py, which runs it inside
+# its own). KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
 # ARGV[1]: a JSON array with one array of strings per evaluation, in order: now_ms, sender,
 #   category, check_opt_out, check_suppression, run_caps, consume, member, then per cap:
 #   limit, window_ms, categories (",a,b," or "" for every category).
 # Returns, per evaluation, 4 integers: opt_out (0 none, 1 global, 2 sender),
 #   suppressed_until_ms, exceeded cap (-1), retry_ms.
-_CHECK_SCRIPT = """
+CHECK_SCRIPT = """
 local function check(optout, suppress, caps_key, a)
   local now = tonumber(a[1])
   if a[4] == '1' then
@@ -151,7 +152,7 @@ class RedisComplianceStore:
         """Args: a redis.asyncio client (bytes or str replies), and the key builder."""
         self._client = client
         self._keys = keys
-        self._check = client.register_script(_CHECK_SCRIPT)
+        self._check = client.register_script(CHECK_SCRIPT)
         self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
         self._group: GroupCommit[RecipientQuery, tuple[int, ...]] = GroupCommit(self._check_all)
@@ -162,28 +163,31 @@ class RedisComplianceStore:
         Evaluations asked for in the same loop iteration run in one script call, in the order
         they were asked; each is atomic, as if it had its own call.
         """
-        return _state(await self._group.submit(query))
+        return recipient_state(await self._group.submit(query))
 
     async def check_recipients(self, queries: Sequence[RecipientQuery]) -> list[RecipientState]:
         """`check_recipient` for a batch the caller gathered itself: one script call, run in
         order, each query atomic."""
         if not queries:
             return []
-        return [_state(answer) for answer in await self._check_all(list(queries))]
+        return [recipient_state(answer) for answer in await self._check_all(list(queries))]
 
     async def _check_all(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
+        keys, args = self.check_call(queries)
+        with map_redis_errors():
+            reply = await self._check(keys=keys, args=[args])
+        return check_answers(reply, len(queries))
+
+    def check_call(self, queries: Sequence[RecipientQuery]) -> tuple[list[str], str]:
+        """The KEYS and the one ARGV of `CHECK_SCRIPT` for `queries`, for a caller that runs
+        the script inside a larger one (gateway/engine/admission.py)."""
         keys: list[str] = []
         for query in queries:
             keys += self._recipient_keys(query.msisdn)
         args = json.dumps(
             [_query_args(query) for query in queries], ensure_ascii=False, separators=(",", ":")
         )
-        with map_redis_errors():
-            reply = await self._check(keys=keys, args=[args])
-        if not isinstance(reply, list) or len(reply) != 4 * len(queries):
-            raise ComplianceStoreError(f"unexpected compliance script reply {reply!r}")
-        values = [int(x) for x in reply]
-        return [tuple(values[i : i + 4]) for i in range(0, len(values), 4)]
+        return keys, args
 
     async def check_and_record(
         self,
@@ -261,7 +265,20 @@ class RedisComplianceStore:
             await self._opt_out(keys=[self._keys.opt_out(msisdn)], args=args)
 
 
-def _state(answer: tuple[int, ...]) -> RecipientState:
+def check_answers(reply: object, count: int) -> list[tuple[int, ...]]:
+    """`CHECK_SCRIPT`'s reply for `count` queries: 4 integers each.
+
+    Raises:
+        ComplianceStoreError: a reply of another shape.
+    """
+    if not isinstance(reply, list) or len(reply) != 4 * count:
+        raise ComplianceStoreError(f"unexpected compliance script reply {reply!r}")
+    values = [int(x) for x in reply]
+    return [tuple(values[i : i + 4]) for i in range(0, len(values), 4)]
+
+
+def recipient_state(answer: tuple[int, ...]) -> RecipientState:
+    """One query's answer (4 integers of `CHECK_SCRIPT`) as the policy reads it."""
     opt_out, suppressed, exceeded, retry = answer
     return RecipientState(
         opted_out=_SCOPE_BY_CODE.get(opt_out),

@@ -26,6 +26,7 @@ import random
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 import redis.asyncio as aioredis
 import structlog
@@ -94,6 +95,18 @@ def bind_settings(config: CarrierConfig) -> BindSettings:
     )
 
 
+UNPACED: Final = 1 << 30  # the grant cap of a carrier nothing paces
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How a tick's admit call may take a carrier's rate (gateway/engine/admission.py): from
+    `bucket` (None: nothing paces the carrier), at most `cap` submits per call."""
+
+    bucket: RedisTokenBucket | None
+    cap: int
+
+
 class CarrierRate:
     """One carrier's send rate in this instance: see the module docstring.
 
@@ -154,6 +167,20 @@ class CarrierRate:
             tokens -= chunk
             if bucket is self._episode:
                 self._prepaid += chunk
+
+    def pacing(self) -> Pacing | None:
+        """How a tick's admit call may take this rate itself (gateway/engine/admission.py):
+        from the configured bucket when no caller waits for it, or with no grant at all when
+        nothing paces the carrier; None during an adaptive episode (the usual way)."""
+        bucket = self.bucket
+        if bucket is not None:
+            return Pacing(bucket, bucket.max_acquire) if bucket.idle else None
+        if self._episode is not None:
+            return None
+        now = asyncio.get_running_loop().time()
+        if self._meter.due(now):
+            self._meter.sample(now, self._accepted())
+        return Pacing(None, UNPACED)
 
     def throttled(self) -> None:
         """The carrier answered ESME_RTHROTTLED / ESME_RMSGQFUL: cut the shared rate (AIMD);

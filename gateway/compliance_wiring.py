@@ -14,8 +14,10 @@ from compliance.registration import SenderRegistry
 from compliance.sender_id import SenderProgram
 from compliance.settings import load_compliance_config
 from gateway.config import DEFAULT_CONFIG, Settings
+from gateway.engine.admission import Admission
 from gateway.errors import ConfigError
 from gateway.routing_table import routing_table
+from gateway.state_store import Scope
 from routing.select import select_route
 
 
@@ -32,6 +34,14 @@ def build_policy(settings: Settings, client: aioredis.Redis) -> CompliancePolicy
         raise ConfigError(f"compliance: {error}") from None
     store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
     return CompliancePolicy(config, store, registry=sender_registry(settings))
+
+
+def build_admission(
+    settings: Settings, client: aioredis.Redis, policy: CompliancePolicy, scope: Scope
+) -> Admission:
+    """The tick's one admit call (gateway/engine/admission.py) for `policy`'s store."""
+    store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+    return Admission(client, store, scope, conclude=policy.conclude)
 
 
 def sender_registry(settings: Settings) -> SenderRegistry:

@@ -252,11 +252,7 @@ class StateStore:
         the rest of a write. Numbers are spelt as redis-py would (`repr`), so the script
         reads exactly the strings it read when each op field was its own argument.
         """
-        ops = json.dumps(
-            [arg if isinstance(arg, str) or arg is None else repr(arg) for arg in args],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        ops = json.dumps(spelt(args), ensure_ascii=False, separators=(",", ":"))
         with map_redis_errors():
             result = await self._apply(args=[ops])
         return [_text(r) for r in result]
@@ -306,6 +302,16 @@ class StateStore:
             raw = await self._expire(keys=[self.keys.receipt_due], args=args)
         words = [_text(r) for r in raw[1:]]
         return int(raw[0]), [TimedOut(*words[i : i + 3]) for i in range(0, len(words), 3)]
+
+
+def spelt(words: Sequence[Word]) -> list[str | None]:
+    """apply.lua's words as the script reads them: numbers spelt as redis-py would."""
+    return [w if isinstance(w, str) or w is None else repr(w) for w in words]
+
+
+def lua_script(name: str) -> str:
+    """The text of gateway/lua/<name>.lua."""
+    return (_LUA_DIR / f"{name}.lua").read_text()
 
 
 def _text(value: Any) -> str:

@@ -59,7 +59,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 
-__all__ = ["AdaptiveRate", "RedisTokenBucket"]
+__all__ = ["BUCKET_SCRIPT", "AdaptiveRate", "RedisTokenBucket"]
 
 # KEYS[1] state hash, KEYS[2] grant log; ARGV want, need, rate (TPS), burst.
 # Grants min(want, available) when at least `need` is available, else 0, and returns
@@ -128,6 +128,10 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return {grant, wait_for(math.max(need, math.ceil(math.min(want, cap) / 2)))}
 """
 
+BUCKET_SCRIPT: Final = _SCRIPT
+"""The grant script's text, for a caller that runs it inside a larger script of its own
+(gateway/engine/admission.py): KEYS and ARGV as above, same reply."""
+
 _MIN_SLEEP: Final = 0.0002  # seconds; never spin on a rounding-sized wait
 
 
@@ -181,6 +185,21 @@ class RedisTokenBucket:
     def key(self) -> str:
         """The Redis key of the state hash."""
         return self._keys[0]
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The state hash and the grant log (the script's KEYS)."""
+        return self._keys[0], self._keys[1]
+
+    @property
+    def burst(self) -> int:
+        """The most tokens granted at one instant."""
+        return self._burst
+
+    @property
+    def idle(self) -> bool:
+        """No caller waits here: a grant taken elsewhere (a fused script) jumps no queue."""
+        return not self._waiters
 
     @property
     def max_acquire(self) -> int:

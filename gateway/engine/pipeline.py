@@ -3,12 +3,15 @@
 Each tick takes a batch of messages from the priority lanes and, for the batch as a whole:
 1. **plan** each message (gateway/engine/plan.py, no I/O): final, deferred, or ready with its
    route and its text encoded for the first carrier;
-2. **admit** the ready ones: the shared-state checks (opt-out, suppression, caps) of the whole
-   batch in one store call;
-3. **commit** the refusals and deferrals of the tick in one state write;
-4. per carrier: wait for the batch's share of the carrier's rate (one grant), mark the whole
-   group in flight (one state write, before the first byte), and **submit** every part;
-5. as each message's parts are answered, its **outcome** is judged; the accepted ones of a
+2. **admit** the ready ones in one Redis call (gateway/engine/admission.py): the shared-state
+   checks (opt-out, suppression, caps) of the whole batch, and for the messages they let
+   through, their carrier's rate granted and their in-flight mark written, before any byte;
+3. **submit** every part of the messages so marked, at once;
+4. **commit** the refusals and deferrals of the tick in one state write;
+5. the messages the admit call could not grant (a paced carrier short of tokens, callers
+   already waiting for its bucket, an adaptive episode) go per carrier the older way: wait
+   for a grant, mark the group in flight (one state write), then submit;
+6. as each message's parts are answered, its **outcome** is judged; the accepted ones of a
    tick are committed together (one state write).
 
 Everything that is not the common case goes to the dispatcher's per-message path with the
@@ -33,11 +36,12 @@ from compliance.verdict import Outcome, Verdict
 from gateway.bind import Bind
 from gateway.carriers import Carrier
 from gateway.dispatcher import Dispatcher, StoppedError, Work, submit_sm
+from gateway.engine.admission import Admission, Candidate
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
 from gateway.errors import NotBoundError, QueueUnavailableError
 from gateway.messages import Status
-from gateway.records import record_deferred, record_final, record_inflight
+from gateway.records import record_deferred, record_final, record_inflight, record_not_sent
 from gateway.smpp.pdu import Pdu
 from gateway.state_store import OpBatch
 from routing.errors import ThrottleUnavailableError
@@ -76,10 +80,12 @@ class Pipeline:
         *,
         spawn: Callable[[Work, Awaitable[None]], None],
         done: Callable[[Work], None],
+        admission: Admission | None = None,
     ) -> None:
         self._d = dispatcher
         self._spawn = spawn
         self._done = done
+        self._admission = admission
         self._accepted: list[_Sending] = []
         self._commit_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,6 +97,38 @@ class Pipeline:
         now = d.clock()
         records = OpBatch()
         finished: list[tuple[Work, Finish | Defer]] = []
+        ready = self._plan(batch, now, finished)
+        d.observer.stage("plan", started)
+        try:
+            admitted = await self._admit(ready)
+        except _REDIS_DOWN as error:
+            self._left_pending([w for w, _ in ready], error)
+            ready, admitted = [], []
+        started = time.perf_counter()
+        groups: dict[str, list[_Sending]] = {}
+        marked: dict[str, list[_Sending]] = {}
+        for (work, admit), (verdict, is_marked) in zip(ready, admitted, strict=True):
+            if is_marked and verdict.outcome is Outcome.allow:
+                self._sort(work, admit, verdict, finished, marked)
+                continue
+            if is_marked:  # a clean state refused all the same: the mark goes back
+                record_not_sent(records, d.ctx, work.message.id)
+            self._sort(work, admit, verdict, finished, groups)
+        for work, plan in finished:
+            self._record_refusal(records, work, plan, now)
+        d.observer.stage("admit", started)
+        for sending in marked.values():
+            self._send_marked(sending[0].carrier, sending)
+        await self._commit_refusals(records, finished)
+        for sending in groups.values():
+            self._start(self._send_group(sending[0].carrier, sending))
+
+    def _plan(
+        self, batch: Sequence[Work], now: float, finished: list[tuple[Work, Finish | Defer]]
+    ) -> list[tuple[Work, Admit]]:
+        """Plan each message; the final and deferred ones go to `finished`, the messages to
+        admit are returned, and those with an earlier submit behind them go their own way."""
+        d = self._d
         ready: list[tuple[Work, Admit]] = []
         context = d.plan_context()
         for work in batch:
@@ -111,22 +149,65 @@ class Pipeline:
                 if plan.verdict is not None:  # refused or deferred by a static rule
                     d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
                 finished.append((work, plan))
-        d.observer.stage("plan", started)
+        return ready
+
+    async def _admit(self, ready: list[tuple[Work, Admit]]) -> list[tuple[Verdict, bool]]:
+        """Each ready message's verdict, and whether it is marked in flight and granted its
+        carrier's rate already: one call (gateway/engine/admission.py), or the compliance
+        check alone where the engine has no Admission."""
+        if self._admission is None:
+            verdicts = await self._d.gate.admit_many([admit.prepared for _, admit in ready])
+            return [(verdict, False) for verdict in verdicts]
+        candidates = [self._candidate(work, admit) for work, admit in ready]
+        return [(a.verdict, a.marked) for a in await self._admission.admit(candidates)]
+
+    def _candidate(self, work: Work, admit: Admit) -> Candidate:
+        """What the admit call needs to mark `work` in flight too, when the common case
+        holds: a route, a carrier up and not paced by an episode, the engine not stopping."""
+        d = self._d
+        if admit.route_error is not None or admit.encoded is None or d.is_stopping():
+            return Candidate(admit.prepared)
         try:
-            verdicts = await d.gate.admit_many([admit.prepared for _, admit in ready])
-        except _REDIS_DOWN as error:
-            self._left_pending([w for w, _ in ready], error)
-            ready, verdicts = [], []
+            carrier = d.pool.get(admit.carriers[0])
+        except KeyError:
+            return Candidate(admit.prepared)
+        pacing = carrier.rate.pacing()
+        if pacing is None or carrier.pick_bind() is None:
+            return Candidate(admit.prepared)
+        parts = len(admit.encoded.parts)
+        mark = (
+            work.message.id,
+            carrier.name,
+            work.ref or 0,
+            parts,
+            admit.prepared.destination.e164,
+        )
+        return Candidate(admit.prepared, pacing, carrier.name, mark)
+
+    def _send_marked(self, carrier: Carrier, group: list[_Sending]) -> None:
+        """Submit a group the admit call granted and marked in flight (no await before the
+        first byte)."""
+        d = self._d
+        if d.is_stopping():
+            for sending in group:
+                self._spawn(sending.work, d.take_back(sending.work))
+            return
+        if carrier.pick_bind() is None:  # binds went down meanwhile: unmark, fail over
+            for sending in group:
+                self._spawn(sending.work, self._unmark_and_send(sending))
+            return
         started = time.perf_counter()
-        groups: dict[str, list[_Sending]] = {}
-        for (work, admit), verdict in zip(ready, verdicts, strict=True):
-            self._sort(work, admit, verdict, finished, groups)
-        for work, plan in finished:
-            self._record_refusal(records, work, plan, now)
-        d.observer.stage("admit", started)
-        await self._commit_refusals(records, finished)
-        for sending in groups.values():
-            self._start(self._send_group(sending[0].carrier, sending))
+        for sending in group:
+            sending.work.cids = [None] * len(sending.encoded.parts)
+            self._submit(carrier, carrier.pick_bind() or carrier.binds[0], sending)
+        d.observer.stage("submit", started)
+
+    async def _unmark_and_send(self, sending: _Sending) -> None:
+        d = self._d
+        batch = OpBatch()
+        record_not_sent(batch, d.ctx, sending.work.message.id)
+        await d.writer.write(batch)
+        await d.send(sending.work, sending.verdict, sending.admit)
 
     def _sort(
         self, work: Work, admit: Admit, verdict: Verdict,

@@ -35,10 +35,11 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from compliance.errors import ComplianceStoreError
+from compliance.policy import CompliancePolicy
 from gateway import receipt_timeout
 from gateway.bind import BindListener, DeliveryHandler
 from gateway.carriers import CarrierPool, encoding_profile, retry_policy
-from gateway.compliance_wiring import build_policy
+from gateway.compliance_wiring import build_admission, build_policy
 from gateway.config import Settings
 from gateway.deliveries import CarrierDeliveries, MoPolicy
 from gateway.dispatcher import Dispatcher, Gate, Work, resume_work
@@ -98,9 +99,10 @@ class Engine:
         self.redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         self.keys = Keys(settings.key_prefix, settings.streams)
         self.policy: SignalPolicy | None = None
+        policy: CompliancePolicy | None = None
         if gate is None:
-            self.policy = build_policy(settings, self.redis)
-            gate, mo_policy = self.policy, mo_policy or self.policy
+            self.policy = policy = build_policy(settings, self.redis)
+            gate, mo_policy = policy, mo_policy or policy
         self.registry = registry or CollectorRegistry()
         self.metrics = GatewayMetrics(
             self.registry,
@@ -157,7 +159,12 @@ class Engine:
         self._room = asyncio.Event()  # set when a message under work is released
         self._ticks = asyncio.Semaphore(TICKS_IN_FLIGHT)
         self._tick_tasks: set[asyncio.Task[None]] = set()
-        self.pipeline = Pipeline(self.dispatcher, spawn=self._spawn_slow, done=self._release)
+        admission = None
+        if policy is not None:  # the compliance state is in Redis: admit a tick in one call
+            admission = build_admission(settings, self.redis, policy, self.ctx.scope)
+        self.pipeline = Pipeline(
+            self.dispatcher, spawn=self._spawn_slow, done=self._release, admission=admission
+        )
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
         self._failing: dict[str, str] = {}

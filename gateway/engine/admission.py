@@ -1,0 +1,202 @@
+"""Admit a tick in one Redis call: shared-state checks, the carriers' rate, the in-flight mark.
+
+Without it a tick makes three calls one after another before its first submit: the
+compliance check (opt-out, suppression, caps), a grant of each carrier's rate, and the
+in-flight mark. `Admission` runs the three scripts that do them inside one script
+(`ADMIT_SCRIPT`, composed from their unchanged text), so for the common tick all of it is one
+round trip:
+
+1. the compliance check of every message (CHECK_SCRIPT of compliance/redis_stores.py: each
+   message atomic and in order, caps consumed for the messages it lets through);
+2. per carrier, the parts of the messages whose shared state is clean (not opted out, not
+   suppressed, no cap exceeded), up to the carrier's grant size, granted all or nothing by
+   the carrier's token bucket (BUCKET_SCRIPT of routing/throttle.py); a carrier nothing
+   paces needs no grant;
+3. the in-flight mark (apply.lua's `inflight`) of each message so granted, before its first
+   byte goes out.
+
+A message the call did not mark (its carrier paced by an adaptive episode or by callers
+already waiting for the bucket, a grant refused, a chunk beyond the grant size) takes the
+pipeline's usual way: a grant, a mark, then its submit. Which messages pass is decided in
+Python afterwards, from the same answers (`CompliancePolicy.conclude`); a clean state in the
+script is what an allowed verdict needs, so a marked message is always an allowed one, and
+the pipeline takes back the mark of any that is not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import redis.asyncio as aioredis
+
+from compliance.errors import ComplianceStoreError
+from compliance.policy import Prepared
+from compliance.redis_stores import (
+    CHECK_SCRIPT,
+    RedisComplianceStore,
+    check_answers,
+    map_redis_errors,
+    recipient_state,
+)
+from compliance.store import RecipientState
+from compliance.verdict import Verdict
+from gateway.carriers import Pacing
+from gateway.state_store import Scope, lua_script, spelt
+from routing.throttle import BUCKET_SCRIPT
+
+
+def _as_function(name: str, params: str, body: str) -> str:
+    return f"local function {name}({params})\n{body}\nend\n"
+
+
+def _apply_function() -> str:
+    body = lua_script("apply")
+    decode = "local a = cjson.decode(ARGV[1])\n"
+    if body.count(decode) != 1:
+        raise RuntimeError("apply.lua: the line that decodes its ops moved; update admission.py")
+    return _as_function("apply_ops", "a", body.replace(decode, ""))
+
+
+# KEYS: 3 per message (the check's), then 2 per carrier with a bucket (the bucket's).
+# ARGV[1]: the check's ARGV[1]. ARGV[2]: JSON {scope: apply.lua scope words, carriers: per
+#   carrier {first key (0 = no bucket), rate, burst, cap}, messages: per message, in the
+#   check's order, {carrier (1-based, 0 = none), parts, inflight words (5)}}.
+# Returns {the check's answers (4 per message), marked (1/0 per message)}.
+_DRIVER: Final = """
+local checks = check_recipients(KEYS, ARGV)
+local plan = cjson.decode(ARGV[2])
+local messages, carriers = plan.messages, plan.carriers
+local chosen, want = {}, {}
+for q = 1, #messages do
+  local m = messages[q]
+  local c = m[1]
+  local b = 4 * q - 4
+  if c > 0 and checks[b + 1] == 0 and checks[b + 2] == 0 and checks[b + 3] == -1 then
+    local total = (want[c] or 0) + m[2]
+    if total <= carriers[c][4] then
+      want[c] = total
+      chosen[q] = c
+    end
+  end
+end
+local granted = {}
+for c, n in pairs(want) do
+  local k = carriers[c]
+  if k[1] == 0 then
+    granted[c] = true
+  else
+    local r = take_tokens({KEYS[k[1]], KEYS[k[1] + 1]}, {n, n, k[2], k[3]})
+    granted[c] = r[1] >= n
+  end
+end
+local ops = plan.scope
+local scope_words = #ops
+local marked = {}
+for q = 1, #messages do
+  local c = chosen[q]
+  if c and granted[c] then
+    marked[q] = 1
+    ops[#ops + 1] = 'inflight'
+    for _, word in ipairs(messages[q][3]) do ops[#ops + 1] = word end
+  else
+    marked[q] = 0
+  end
+end
+if #ops > scope_words then
+  local r = apply_ops(ops)
+  if r.err then return r end
+end
+return {checks, marked}
+"""
+
+ADMIT_SCRIPT: Final = (
+    _as_function("check_recipients", "KEYS, ARGV", CHECK_SCRIPT)
+    + _as_function("take_tokens", "KEYS, ARGV", BUCKET_SCRIPT)
+    + _apply_function()
+    + _DRIVER
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One message of the tick: its prepared checks and, when it may be marked in the same
+    call, its carrier's pacing and its in-flight mark (message, carrier, ref, parts, dest)."""
+
+    prepared: Prepared
+    pacing: Pacing | None = None
+    carrier: str = ""
+    mark: tuple[str, str, int, int, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """The call's answer for one candidate: its verdict, and whether it is marked in flight
+    (granted its carrier's rate too: it may go out at once)."""
+
+    verdict: Verdict
+    marked: bool
+
+
+class Admission:
+    """Runs `ADMIT_SCRIPT` for a tick's candidates (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        store: RedisComplianceStore,
+        scope: Scope,
+        *,
+        conclude: Callable[[Prepared, RecipientState], Verdict],
+    ) -> None:
+        self._script = client.register_script(ADMIT_SCRIPT)
+        self._store = store
+        self._scope = spelt(scope.words())
+        self._conclude = conclude
+
+    async def admit(self, candidates: Sequence[Candidate]) -> list[Admitted]:
+        """One call for the tick.
+
+        Raises:
+            ComplianceStoreError: Redis is unreachable, or the script failed.
+        """
+        if not candidates:
+            return []
+        keys, checks = self._store.check_call([c.prepared.query for c in candidates])
+        carriers: dict[str, int] = {}
+        plan_carriers: list[list[object]] = []
+        messages: list[list[object]] = []
+        for candidate in candidates:
+            pacing, mark = candidate.pacing, candidate.mark
+            if pacing is None or mark is None:
+                messages.append([0, 0, []])
+                continue
+            index = carriers.get(candidate.carrier)
+            if index is None:
+                index = carriers[candidate.carrier] = len(plan_carriers) + 1
+                plan_carriers.append(_carrier_words(pacing, keys))
+            messages.append([index, mark[3], [str(word) for word in mark]])
+        plan = {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
+        args = [checks, json.dumps(plan, ensure_ascii=False, separators=(",", ":"))]
+        with map_redis_errors():
+            reply = await self._script(keys=keys, args=args)
+        if not isinstance(reply, list) or len(reply) != 2:
+            raise ComplianceStoreError(f"unexpected admit script reply {reply!r}")
+        answers = check_answers(reply[0], len(candidates))
+        conclude = self._conclude
+        return [
+            Admitted(conclude(c.prepared, recipient_state(answer)), bool(int(flag)))
+            for c, answer, flag in zip(candidates, answers, reply[1], strict=True)
+        ]
+
+
+def _carrier_words(pacing: Pacing, keys: list[str]) -> list[object]:
+    """A carrier's entry of the plan; its bucket's keys are appended to `keys`."""
+    bucket = pacing.bucket
+    if bucket is None:
+        return [0, 0, 0, pacing.cap]
+    first = len(keys) + 1
+    keys += bucket.keys
+    return [first, repr(bucket.effective_rate()), bucket.burst, pacing.cap]

@@ -122,7 +122,6 @@ class RouteConfig:
     name: str
     countries: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
-    mccmnc: tuple[str, ...] = ()
     targets: tuple[RouteTargetConfig, ...]
     fallbacks: tuple[str, ...] = ()
 

@@ -43,6 +43,8 @@ def test_environment_overrides_redis_url_and_path(tmp_path: Path) -> None:
         # removed (never read): an old config naming it is told so, as for any unknown key
         ({"carriers": [{**CARRIER, "supports_query_sm": False}]},
          "carriers[0].supports_query_sm: unknown key"),
+        ({"carriers": [CARRIER], "routes": [{**ROUTE, "mccmnc": ["23430"]}]},
+         "routes[0].mccmnc: unknown key"),
         ({"carriers": [{"name": "a"}]}, "carriers[0].system_id: required key is missing"),
         ({"carriers": [{**CARRIER, "bind_type": "tx"}]}, "carriers[0].bind_type: expected one"),
         ({"carriers": [CARRIER, CARRIER]}, "carriers[1].name: duplicate carrier name"),

@@ -210,12 +210,6 @@ class RedisComplianceStore:
         )
         return (await self.check_recipient(query)).caps
 
-    async def release(self, msisdn: str, member: str) -> None:
-        """Forget a recorded send, whatever its category."""
-        members = [f"{category.value}:{member}" for category in Category]
-        with map_redis_errors():
-            await self._client.zrem(self._keys.caps(msisdn), *members)
-
     async def add_opt_out(self, msisdn: str, sender: str | None, now: datetime) -> None:
         """Record an opt-out (global when `sender` is None: clears per-sender entries)."""
         await self._run_opt_out("add", msisdn, sender, now)

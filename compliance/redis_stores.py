@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from common.group_commit import GroupCommit
 from compliance.errors import ComplianceStoreError
 from compliance.frequency_cap import CapCheck, CapRule
 from compliance.redis_keys import ComplianceKeys
 from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
-from gateway.group_commit import GroupCommit
 
 # KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
 # ARGV[1]: a JSON array with one array of strings per evaluation, in order: now_ms, sender,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.group_commit import GroupCommit
+from common.group_commit import GroupCommit
 
 
 class Recorder:

@@ -3,7 +3,7 @@
 The rule semantics live here as a pure function, `check_caps`, which the in-memory test store
 uses and which the Redis Lua script in redis_stores.py mirrors (a sorted set per recipient,
 checked and recorded in one atomic step). A message is identified by a member id: evaluating the
-same message twice never counts it twice, and `release` gives its slot back.
+same message twice never counts it twice.
 """
 
 from __future__ import annotations
@@ -101,8 +101,4 @@ class FrequencyCapStore(Protocol):
         consume: bool,
     ) -> CapCheck:
         """Check `caps`; when within them and `consume`, record the send in the same step."""
-        ...
-
-    async def release(self, msisdn: str, member: str) -> None:
-        """Forget a recorded send (the message was finally not sent)."""
         ...

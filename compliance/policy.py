@@ -17,8 +17,8 @@ Order of checks (the first that fails decides; each is a `Verdict` with a reason
 
 Caps are check-and-record in that same call (`consume=True`, the default) and idempotent per
 `message_id`, so the engine may evaluate again just before submitting a queued or deferred
-message (to honour opt-outs and conversions that arrived meanwhile) without double counting;
-`release` returns the slot of a message that was finally not sent.
+message (to honour opt-outs and conversions that arrived meanwhile) without double counting.
+A slot stays taken when the message is finally not sent (nothing gives it back).
 """
 
 from __future__ import annotations
@@ -167,19 +167,6 @@ class CompliancePolicy:
         if p.quiet is not None:
             verdict = _with_quiet_plan(verdict, p.quiet, p.rule)
         return replace(verdict, flags=p.flags + verdict.flags) if p.flags else verdict
-
-    async def release(self, request: ComplianceRequest, to: str | None = None) -> None:
-        """Give back the cap slot of a message that was allowed but finally not sent.
-
-        Args:
-            request: the message as evaluated (its `message_id` identifies the slot).
-            to: the verdict's `destination_addr`, to skip re-parsing (optional).
-        """
-        if request.message_id is None:
-            return
-        msisdn = to or self._msisdn(request.to, request.country_hint)
-        if msisdn is not None:
-            await self._store.release(msisdn, request.message_id)
 
     async def record_conversion(
         self, to: str, now: datetime, *, window: timedelta | None = None, hint: str | None = None

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from common.group_commit import GroupCommit
 from compliance.errors import ComplianceStoreError
 from compliance.frequency_cap import CapCheck, CapRule
 from compliance.redis_keys import ComplianceKeys
 from compliance.store import RecipientQuery, RecipientState, from_ms, to_ms
 from compliance.verdict import Category, OptOutScope
-from gateway.group_commit import GroupCommit
 
 # The check script (CHECK_SCRIPT, public for gateway/engine/admission.py, which runs it inside
 # its own). KEYS: per evaluation, its opt-out hash, suppression deadline and cap zset (3 keys each).
@@ -213,12 +213,6 @@ class RedisComplianceStore:
             caps=caps,
         )
         return (await self.check_recipient(query)).caps
-
-    async def release(self, msisdn: str, member: str) -> None:
-        """Forget a recorded send, whatever its category."""
-        members = [f"{category.value}:{member}" for category in Category]
-        with map_redis_errors():
-            await self._client.zrem(self._keys.caps(msisdn), *members)
 
     async def add_opt_out(self, msisdn: str, sender: str | None, now: datetime) -> None:
         """Record an opt-out (global when `sender` is None: clears per-sender entries)."""

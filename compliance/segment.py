@@ -53,7 +53,7 @@ def encode_message(
         text: the message text.
         profile: the carrier's encoding profile.
         reference: concatenation reference for a multi-part message (0-255, or 0-65535 with
-            reference_bits=16); ignored for a single part. Take it from a ReferenceAllocator.
+            reference_bits=16); ignored for a single part.
         smart: force smart encoding on or off for this message; None follows the profile.
 
     Returns:

@@ -96,7 +96,6 @@ class CarrierConfig:
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     receipt_id_mode: Literal["auto", "exact", "hex_to_dec", "dec_to_hex", "strip_zeros"] = "auto"
     on_unknown_outcome: Literal["hold", "resend"] = "hold"
-    supports_query_sm: bool = False
     retry: RetryConfig | None = None
     required: bool = True
     registered_senders: RegisteredSendersConfig = field(default_factory=RegisteredSendersConfig)
@@ -123,7 +122,6 @@ class RouteConfig:
     name: str
     countries: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
-    mccmnc: tuple[str, ...] = ()
     targets: tuple[RouteTargetConfig, ...]
     fallbacks: tuple[str, ...] = ()
 

@@ -1,4 +1,9 @@
-"""Every Redis key smsgw uses, built in one place under the configured prefix (default smsgw:).
+"""Every Redis key smsgw uses, under the configured prefix (default smsgw:): the map and a builder.
+
+The table is the map of all keys. The Lua scripts (gateway/lua/) receive the prefix and build
+the per-message keys themselves, and are the only code that touches the receipt indexes (cid,
+early, earlydest). `Keys` builds the ones Python reads or writes, plus the destination indexes
+(unknown, inflight) that tests inspect to check the scripts' bookkeeping.
 
 | key | type | what |
 |---|---|---|
@@ -61,12 +66,6 @@ class Keys:
 
     def history(self, message_id: str) -> str:
         return f"{self.prefix}msg:{message_id}:history"
-
-    def carrier_message(self, carrier: str, carrier_message_id: str) -> str:
-        return f"{self.prefix}cid:{carrier}:{carrier_message_id}"
-
-    def early_receipt(self, carrier: str, carrier_message_id: str) -> str:
-        return f"{self.prefix}early:{carrier}:{carrier_message_id}"
 
     def unknown_outcome(self, carrier: str, msisdn: str) -> str:
         return f"{self.prefix}unknown:{carrier}:{msisdn}"

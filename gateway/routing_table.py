@@ -24,7 +24,6 @@ def routing_table(routes: Sequence[RouteConfig]) -> RoutingTable:
                     name=route.name,
                     countries=frozenset(c.upper() for c in route.countries),
                     prefixes=tuple(p.lstrip("+") for p in route.prefixes),
-                    mccmnc=frozenset(route.mccmnc),
                     targets=tuple(
                         RouteTarget(carrier=t.carrier, weight=t.weight) for t in route.targets
                     ),

@@ -21,8 +21,8 @@ from typing import Any, Final, TypeAlias
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from common.group_commit import GroupCommit
 from gateway.errors import QueueUnavailableError
-from gateway.group_commit import GroupCommit
 from gateway.keys import Keys
 from gateway.messages import iso_ts
 

@@ -1,16 +1,15 @@
 """The routing table: routes, their carriers and weights, and the look-up index built per table.
 
-A `Route` matches a message by any of its criteria (OR, not AND): a destination prefix, a
-network (MCC+MNC) or a destination country. A route with no criteria is the default route.
-When several routes match, the most specific wins, in this order (see `routing.select`):
+A `Route` matches a message by any of its criteria (OR, not AND): a destination prefix or a
+destination country. A route with no criteria is the default route. When several routes match,
+the most specific wins, in this order (see `routing.select`):
 
 1. the route with the longest matching destination prefix,
-2. then the route listing the message's MCC+MNC,
-3. then the route listing the message's country,
-4. then the default route.
+2. then the route listing the message's country,
+3. then the default route.
 
-Because a match is decided by one key at each level, two routes claiming the same prefix,
-network or country would make the choice arbitrary; the table rejects that when it is built,
+Because a match is decided by one key at each level, two routes claiming the same prefix or
+country would make the choice arbitrary; the table rejects that when it is built,
 as it rejects a second default route. Building a `RoutingTable` also builds the index that
 `routing.select` reads, so selection never scans the routes.
 
@@ -28,7 +27,6 @@ from routing.errors import RoutingError
 
 _DIGITS: Final = re.compile(r"[0-9]+")
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
-_MCCMNC: Final = re.compile(r"[0-9]{5,6}")  # MCC is 3 digits, MNC 2 or 3 (ITU-T E.212)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +52,6 @@ class Route:
         name: unique within the table; used in errors and logs.
         countries: ISO 3166-1 alpha-2 codes, upper case (e.g. "GB").
         prefixes: E.164 digit prefixes without "+" (e.g. "4479").
-        mccmnc: networks as MCC+MNC digit strings (e.g. "23415").
         targets: carriers sharing the load by weight, tried first in weighted-random order.
         fallbacks: carrier names tried in this order after every target.
     """
@@ -62,7 +59,6 @@ class Route:
     name: str
     countries: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
-    mccmnc: frozenset[str] = frozenset()
     targets: tuple[RouteTarget, ...]
     fallbacks: tuple[str, ...] = ()
     # (carrier, 1 / weight) per target, precomputed for routing.select's weighted order.
@@ -73,7 +69,6 @@ class Route:
             raise RoutingError("name: must not be empty")
         _check_all(self.name, "countries", self.countries, _COUNTRY, "ISO alpha-2")
         _check_all(self.name, "prefixes", self.prefixes, _DIGITS, "digits")
-        _check_all(self.name, "mccmnc", self.mccmnc, _MCCMNC, "5-6 digits")
         if len(set(self.prefixes)) != len(self.prefixes):
             raise RoutingError(f"route {self.name!r}: prefixes: duplicate prefix")
         if not self.targets and not self.fallbacks:
@@ -89,7 +84,7 @@ class Route:
     @property
     def is_default(self) -> bool:
         """True when the route has no match criteria and so catches everything else."""
-        return not (self.countries or self.prefixes or self.mccmnc)
+        return not (self.countries or self.prefixes)
 
 
 def _check_all(
@@ -105,14 +100,13 @@ class RoutingTable:
     """All routes, plus the look-up index `routing.select` uses (built here, once).
 
     Raises:
-        RoutingError: duplicate route names, two routes claiming the same prefix, network or
-            country, or more than one default route.
+        RoutingError: duplicate route names, two routes claiming the same prefix or country,
+            or more than one default route.
     """
 
     routes: tuple[Route, ...]
     by_prefix: dict[str, Route] = field(init=False, repr=False, compare=False)
     prefix_lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    by_mccmnc: dict[str, Route] = field(init=False, repr=False, compare=False)
     by_country: dict[str, Route] = field(init=False, repr=False, compare=False)
     default: Route | None = field(init=False, repr=False, compare=False)
 
@@ -129,7 +123,6 @@ class RoutingTable:
         lengths = tuple(sorted({len(p) for p in by_prefix}, reverse=True))
         object.__setattr__(self, "by_prefix", by_prefix)
         object.__setattr__(self, "prefix_lengths", lengths)
-        object.__setattr__(self, "by_mccmnc", _index(self.routes, "mccmnc", lambda r: r.mccmnc))
         object.__setattr__(
             self, "by_country", _index(self.routes, "country", lambda r: r.countries)
         )

@@ -1,7 +1,7 @@
 """Carrier selection: which carriers to try for one message, in order.
 
 `select_carriers` picks the most specific matching route (longest destination prefix, then
-MCC+MNC, then country, then the default route; see `routing.model`), and returns that route's
+country, then the default route; see `routing.model`), and returns that route's
 carriers: its targets in weighted-random order, then its fallbacks in configured order.
 Carriers without a bind up, and carriers that already failed this message (`exclude`), are
 left out. Selection never falls through to a less specific route: a route's `fallbacks` are
@@ -26,16 +26,13 @@ from routing.errors import NoCarrierAvailableError, NoMatchingRouteError
 from routing.model import Route, RoutingTable
 
 
-def select_route(
-    table: RoutingTable, *, destination: str, country: str | None, mccmnc: str | None = None
-) -> Route | None:
+def select_route(table: RoutingTable, *, destination: str, country: str | None) -> Route | None:
     """The most specific route matching a message, or None when nothing matches.
 
     Args:
         table: the routing table (its index is built when the table is).
         destination: E.164 digits without "+".
         country: ISO 3166-1 alpha-2 code of the destination, if known (any case).
-        mccmnc: the destination network as MCC+MNC digits, if known.
     """
     by_prefix = table.by_prefix
     size = len(destination)
@@ -44,10 +41,6 @@ def select_route(
             route = by_prefix.get(destination[:length])
             if route is not None:
                 return route
-    if mccmnc is not None:
-        route = table.by_mccmnc.get(mccmnc)
-        if route is not None:
-            return route
     if country is not None:
         route = table.by_country.get(country.upper())
         if route is not None:
@@ -60,7 +53,6 @@ def select_carriers(
     *,
     destination: str,
     country: str | None,
-    mccmnc: str | None = None,
     is_available: Callable[[str], bool],
     rng: random.Random,
     exclude: frozenset[str] = frozenset(),
@@ -71,7 +63,6 @@ def select_carriers(
         table: the routing table.
         destination: E.164 digits without "+".
         country: ISO 3166-1 alpha-2 code of the destination, if known.
-        mccmnc: the destination network as MCC+MNC digits, if known.
         is_available: True when the carrier has a bind up that can take a submit.
         rng: the random source for the weighted order (seed it in tests).
         exclude: carriers that already failed this message; never returned.
@@ -84,11 +75,10 @@ def select_carriers(
         NoMatchingRouteError: no route matches and the table has no default route.
         NoCarrierAvailableError: a route matched but every carrier on it is excluded or down.
     """
-    route = select_route(table, destination=destination, country=country, mccmnc=mccmnc)
+    route = select_route(table, destination=destination, country=country)
     if route is None:
         raise NoMatchingRouteError(
-            f"no route matches (country={country!r}, mccmnc={mccmnc!r}) "
-            "and the routing table has no default route"
+            f"no route matches (country={country!r}) and the routing table has no default route"
         )
     carriers = _weighted_order(route, is_available, rng, exclude)
     if route.fallbacks:

@@ -3,13 +3,13 @@
 The segmenter lives in compliance.segment (it builds on this package); `encode_message` and
 `encode_binary` are re-exported here lazily, so either import path works without an import
 cycle. This package is pure: the standard library and `regex` (UAX #29 grapheme clusters) only,
-no I/O, time and counters injected.
+no I/O, time injected.
 
 Modules: model (values), errors, gsm7 (septet codec and packing), locking_tables and
 shift_tables (3GPP TS 23.038 data; UCS-2 is Python's utf-16-be), capacity (part sizes, safe
 cuts), graphemes (cluster boundaries near a cut), smart (look-alike replacement), choose
 (cheapest encoding), udh (headers and SAR), decode (short_message to text), reassembly
-(concatenated MO), reference (concat references).
+(concatenated MO).
 """
 
 from __future__ import annotations
@@ -40,12 +40,6 @@ from compliance.encoding.model import (
     UdhInfo,
 )
 from compliance.encoding.reassembly import ReassembledMessage, Reassembler
-from compliance.encoding.reference import (
-    MemoryReferenceCounter,
-    ReferenceAllocator,
-    ReferenceCounter,
-    reference_from_count,
-)
 from compliance.encoding.smart import apply_smart_encoding
 from compliance.encoding.udh import concat_from_sar, parse_udh
 
@@ -72,13 +66,10 @@ __all__ = [
     "InvalidProfileError",
     "InvalidReferenceError",
     "MalformedUserDataError",
-    "MemoryReferenceCounter",
     "NationalLanguage",
     "Part",
     "ReassembledMessage",
     "Reassembler",
-    "ReferenceAllocator",
-    "ReferenceCounter",
     "Replacement",
     "TooManyPartsError",
     "UdhInfo",
@@ -90,5 +81,4 @@ __all__ = [
     "encode_message",
     "encoding_for_data_coding",
     "parse_udh",
-    "reference_from_count",
 ]

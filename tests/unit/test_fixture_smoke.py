@@ -1,7 +1,5 @@
 import asyncio
 
-import pytest
-
 
 async def test_loop_is_running() -> None:
     assert asyncio.get_running_loop().is_running()
@@ -10,11 +8,6 @@ async def test_loop_is_running() -> None:
 async def test_redis_round_trip(redis_client) -> None:
     await redis_client.set(b"k", b"v")
     assert await redis_client.get(b"k") == b"v"
-
-
-def test_sync_ok() -> None:
-    with pytest.raises(ZeroDivisionError):
-        _ = 1 / 0
 
 
 async def test_loop_matches_requested_kind() -> None:

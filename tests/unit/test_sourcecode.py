@@ -1,9 +1,13 @@
-"""The pure modules stay pure: no I/O, clock, Redis, logging or metrics imports (style guide §1).
+"""The pure modules stay pure, and imports between our packages only run one way (style guide §1).
 
-Walks the AST of every module in gateway/smpp/, routing/select.py and compliance/segment.py,
-and of every first-party module they import (package __init__ files included), because an
-import anywhere in that closure runs whenever the pure module is imported. Failing, never
-skipping (asyncpg `test__sourcecode.py`).
+Purity: walks the AST of every module in gateway/smpp/, routing/select.py and
+compliance/segment.py, and of every first-party module they import (package __init__ files
+included), because an import anywhere in that closure runs whenever the pure module is
+imported; no I/O, clock, Redis, logging or metrics imports.
+
+Layers: compliance/ and routing/ sit below gateway/ and may take only the protocol core's
+constants from it (gateway.smpp); common/ sits below all of them and imports none. Failing,
+never skipping (asyncpg `test__sourcecode.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("gateway", "routing", "compliance", "simulator")
+FIRST_PARTY = ("common", "gateway", "routing", "compliance", "simulator")
 FORBIDDEN = frozenset(
     {
         "asyncio",
@@ -28,6 +32,12 @@ FORBIDDEN = frozenset(
         "threading",
     }
 )
+# package -> the first-party packages it must not import, and the sub-packages of those it may.
+LOWER_LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "compliance": (frozenset({"gateway", "simulator"}), ("gateway.smpp",)),
+    "routing": (frozenset({"gateway", "simulator", "compliance"}), ("gateway.smpp",)),
+    "common": (frozenset({"gateway", "simulator", "compliance", "routing"}), ()),
+}
 PURE_MODULES = sorted(
     [
         *(ROOT / "gateway" / "smpp").glob("*.py"),
@@ -167,3 +177,53 @@ def test_checker_flags_forbidden_imports(source: str) -> None:
 )
 def test_checker_allows_stdlib_and_look_alike_names(source: str) -> None:
     assert forbidden_imports(source) == []
+
+
+def upward_imports(source: str, forbidden: frozenset[str], allowed: tuple[str, ...]) -> list[str]:
+    """Imports of a `forbidden` package outside its `allowed` sub-packages."""
+    return [
+        f"line {line}: {name}"
+        for name, line in imported_names(ast.parse(source))
+        if name.split(".")[0] in forbidden and not _within(name, allowed)
+    ]
+
+
+def _within(name: str, allowed: tuple[str, ...]) -> bool:
+    """`name` is an allowed sub-package, inside one, or a parent of one (`from gateway import
+    smpp` also yields `gateway`, judged by `gateway.smpp`)."""
+    return any(name == a or name.startswith(f"{a}.") or a.startswith(f"{name}.") for a in allowed)
+
+
+@pytest.mark.parametrize("package", sorted(LOWER_LAYERS))
+def test_lower_layers_never_import_upwards(package: str) -> None:
+    forbidden, allowed = LOWER_LAYERS[package]
+    paths = sorted((ROOT / package).rglob("*.py"))
+    assert paths, f"{package}/ has no modules: renamed? update LOWER_LAYERS"
+    violations = [
+        f"{path.relative_to(ROOT)} {problem}"
+        for path in paths
+        for problem in upward_imports(path.read_text(encoding="utf-8"), forbidden, allowed)
+    ]
+    assert violations == []
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ("from gateway.smpp.constants import Ton", False),
+        ("import gateway.smpp.codec", False),
+        ("from gateway.smpp import constants", False),
+        ("from gateway import smpp", False),
+        ("from gateway.group_commit import GroupCommit", True),
+        ("from gateway import keys", True),
+        ("import gateway.metrics as m", True),
+        ("def f():\n    from gateway.config import Settings\n", True),
+        ("from gateway.smppish import x", True),
+        ("from simulator.smsc import Smsc", True),
+        ("import simulator", True),
+        ("from common.group_commit import GroupCommit", False),
+    ],
+)
+def test_upward_import_checker(source: str, flagged: bool) -> None:
+    found = upward_imports(source, frozenset({"gateway", "simulator"}), ("gateway.smpp",))
+    assert bool(found) is flagged

@@ -68,9 +68,6 @@ class MemoryComplianceStore:
             entries.append(CapEntry(member, category, now_ms))
         return result
 
-    async def release(self, msisdn: str, member: str) -> None:
-        self.history[msisdn] = [e for e in self.history.get(msisdn, []) if e.member != member]
-
     async def add_opt_out(self, msisdn: str, sender: str | None, now: datetime) -> None:
         if sender is None:
             self.opt_outs[msisdn] = {"*"}

@@ -325,16 +325,6 @@ async def test_re_evaluating_a_message_does_not_count_it_twice(
     assert len(store.history["33612345678"]) == 1
 
 
-async def test_release_returns_the_slot(store: MemoryComplianceStore) -> None:
-    policy = CompliancePolicy(make_config(caps=(WEEKLY,)), store)
-    first = request(category=M, text=FR_PROMO, message_id="a")
-    await policy.evaluate(first, TUESDAY_MORNING)
-    await policy.evaluate(request(category=M, text=FR_PROMO, message_id="b"), TUESDAY_MORNING)
-    await policy.release(first)
-    third = request(category=M, text=FR_PROMO, message_id="c")
-    assert (await policy.evaluate(third, TUESDAY_MORNING)).allowed
-
-
 async def test_dry_run_and_quiet_hours_consume_nothing(store: MemoryComplianceStore) -> None:
     policy = CompliancePolicy(make_config(caps=(WEEKLY,)), store)
     promo = request(category=M, text=FR_PROMO, message_id="x")

@@ -40,6 +40,11 @@ def test_environment_overrides_redis_url_and_path(tmp_path: Path) -> None:
         ({"carriers": [{**CARRIER, "window": "ten"}]}, "carriers[0].window: expected int"),
         ({"carriers": [{**CARRIER, "window": 0}]}, "carriers[0].window: expected int 1..1000"),
         ({"carriers": [{**CARRIER, "colour": 1}]}, "carriers[0].colour: unknown key"),
+        # removed (never read): an old config naming it is told so, as for any unknown key
+        ({"carriers": [{**CARRIER, "supports_query_sm": False}]},
+         "carriers[0].supports_query_sm: unknown key"),
+        ({"carriers": [CARRIER], "routes": [{**ROUTE, "mccmnc": ["23430"]}]},
+         "routes[0].mccmnc: unknown key"),
         ({"carriers": [{"name": "a"}]}, "carriers[0].system_id: required key is missing"),
         ({"carriers": [{**CARRIER, "bind_type": "tx"}]}, "carriers[0].bind_type: expected one"),
         ({"carriers": [CARRIER, CARRIER]}, "carriers[1].name: duplicate carrier name"),

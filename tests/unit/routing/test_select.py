@@ -33,7 +33,6 @@ TABLE = RoutingTable(
         _route("uk", "uk-a", "uk-b", countries=frozenset({"GB"}), fallbacks=("global",)),
         _route("uk-mobile", "uk-m", prefixes=("447",)),
         _route("uk-vodafone-prefix", "vf-direct", prefixes=("44779",)),
-        _route("uk-ee-network", "ee-direct", mccmnc=frozenset({"23430"})),
         _route("de", "de-a", countries=frozenset({"DE"})),
         _route("default", "global"),
     )
@@ -51,23 +50,20 @@ def _pick(**kwargs: object) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("destination", "country", "mccmnc", "route"),
+    ("destination", "country", "route"),
     [
-        ("447791234567", "GB", "23430", "uk-vodafone-prefix"),  # longest prefix beats all
-        ("447123456789", "GB", "23430", "uk-mobile"),  # a prefix beats mccmnc
-        ("441234567890", "GB", "23430", "uk-ee-network"),  # mccmnc beats country
-        ("441234567890", "GB", None, "uk"),  # country beats default
-        ("441234567890", "gb", None, "uk"),  # country in any case
-        ("4915112345678", "DE", None, "de"),
-        ("33612345678", "FR", None, "default"),
-        ("33612345678", None, None, "default"),
-        ("44", None, None, "default"),  # shorter than every prefix
+        ("447791234567", "GB", "uk-vodafone-prefix"),  # longest prefix beats all
+        ("447123456789", "GB", "uk-mobile"),  # a prefix beats country
+        ("441234567890", "GB", "uk"),  # country beats default
+        ("441234567890", "gb", "uk"),  # country in any case
+        ("4915112345678", "DE", "de"),
+        ("33612345678", "FR", "default"),
+        ("33612345678", None, "default"),
+        ("44", None, "default"),  # shorter than every prefix
     ],
 )
-def test_most_specific_route_wins(
-    destination: str, country: str | None, mccmnc: str | None, route: str
-) -> None:
-    found = select_route(TABLE, destination=destination, country=country, mccmnc=mccmnc)
+def test_most_specific_route_wins(destination: str, country: str | None, route: str) -> None:
+    found = select_route(TABLE, destination=destination, country=country)
     assert found is not None
     assert found.name == route
 
@@ -209,13 +205,6 @@ def test_order_is_a_permutation_of_usable_carriers(
             ),
             "country 'DE' is claimed",
         ),
-        (
-            (
-                _route("a", "x", mccmnc=frozenset({"26201"})),
-                _route("b", "y", mccmnc=frozenset({"26201"})),
-            ),
-            "mccmnc '26201' is claimed",
-        ),
     ],
 )
 def test_ambiguous_tables_are_rejected(routes: tuple[Route, ...], message: str) -> None:
@@ -232,10 +221,6 @@ def test_ambiguous_tables_are_rejected(routes: tuple[Route, ...], message: str) 
         (
             {"name": "r", "targets": (RouteTarget(carrier="x"),), "countries": frozenset({"gb"})},
             "ISO alpha-2",
-        ),
-        (
-            {"name": "r", "targets": (RouteTarget(carrier="x"),), "mccmnc": frozenset({"234"})},
-            "5-6 digits",
         ),
         ({"name": "", "targets": (RouteTarget(carrier="x"),)}, "name"),
     ],

@@ -1,4 +1,9 @@
-"""GroupCommit: one call per loop iteration's requests, a bounded number of calls in flight."""
+"""GroupCommit: one call per loop iteration's requests, a bounded number of calls in flight.
+
+No sleeps: a test waits for the calls it expects (`Recorder.wait_for_calls`), and checks that a
+call did NOT leave after letting the loop run a few turns (`settle`), more than GroupCommit
+needs to launch one (call_soon, then the task's first step).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ import asyncio
 
 import pytest
 
-from gateway.group_commit import GroupCommit
+from common.group_commit import GroupCommit
+
+
+async def settle(turns: int = 10) -> None:
+    """Let the loop run `turns` iterations (zero-delay sleeps: no wall-clock time)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
 
 
 class Recorder:
@@ -18,9 +29,17 @@ class Recorder:
         self.peak = 0
         self.gate = asyncio.Event()
         self.gate.set()
+        self.arrived = asyncio.Condition()
+
+    async def wait_for_calls(self, count: int) -> None:
+        """Return once `count` calls have been made (fail after 5 s rather than hang)."""
+        async with asyncio.timeout(5), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.calls) >= count)
 
     async def send(self, items: list[int]) -> list[int]:
         self.calls.append(list(items))
+        async with self.arrived:
+            self.arrived.notify_all()
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
@@ -43,9 +62,9 @@ async def test_a_request_does_not_wait_for_the_call_in_flight_when_a_slot_is_fre
     recorder.gate.clear()
     group: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=2)
     first = asyncio.ensure_future(group.submit(1))
-    await asyncio.sleep(0.01)
+    await recorder.wait_for_calls(1)
     second = asyncio.ensure_future(group.submit(2))
-    await asyncio.sleep(0.01)
+    await recorder.wait_for_calls(2)
     assert recorder.calls == [[1], [2]]  # both out before either is answered
     assert recorder.peak == 2
     recorder.gate.set()
@@ -57,9 +76,9 @@ async def test_requests_queue_while_every_slot_is_busy_then_go_in_one_call() -> 
     recorder.gate.clear()
     group: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=1)
     first = asyncio.ensure_future(group.submit(1))
-    await asyncio.sleep(0.01)
+    await recorder.wait_for_calls(1)
     later = [asyncio.ensure_future(group.submit(n)) for n in (2, 3, 4)]
-    await asyncio.sleep(0.01)
+    await settle()
     assert recorder.calls == [[1]]
     recorder.gate.set()
     assert await asyncio.gather(first, *later) == [10, 20, 30, 40]
@@ -97,7 +116,8 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_others() -> None:
     group: GroupCommit[int, int] = GroupCommit(recorder.send)
     quitter = asyncio.ensure_future(group.submit(1))
     stayer = asyncio.ensure_future(group.submit(2))
-    await asyncio.sleep(0.01)
+    await recorder.wait_for_calls(1)
+    assert recorder.calls == [[1, 2]]
     quitter.cancel()
     recorder.gate.set()
     assert await stayer == 20

@@ -1,0 +1,1 @@
+"""Neutral building blocks shared by gateway/, compliance/ and simulator/ (no imports from them)."""

@@ -1,0 +1,64 @@
+"""`GrantLog`: every grant of a RedisTokenBucket, read from Redis while traffic runs, so rate
+tests count tokens per window of Redis time (the clock of the guarantee) instead of timing the
+test process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+
+class GrantLog:
+    """Every grant the bucket's script made, on Redis' own clock (the clock of the guarantee).
+
+    The script logs each grant in `key:window` (score = Redis TIME in us, member = "seq:count")
+    and trims an entry only once it is a second old, so reading the log every few ms while
+    traffic runs sees every grant; `complete` checks that none was missed. Counting tokens per
+    window of Redis time makes the checks exact, whatever the load on the test process.
+    """
+
+    def __init__(self, client: aioredis.Redis, key: str) -> None:
+        self._client = client
+        self._key = f"{key}:window"
+        self.grants: dict[int, tuple[int, int]] = {}  # seq -> (Redis time in us, tokens)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> GrantLog:
+        self._task = asyncio.create_task(self._poll())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._read()
+
+    async def _poll(self) -> None:
+        while True:
+            await self._read()
+            await asyncio.sleep(0.01)  # a poll interval, far below the log's one second
+
+    async def _read(self) -> None:
+        for member, score in await self._client.zrange(self._key, 0, -1, withscores=True):
+            seq, count = member.decode().split(":")
+            self.grants[int(seq)] = (int(score), int(count))
+
+    def complete(self) -> bool:
+        """True when every grant the script made was seen (its sequence numbers run 1..n)."""
+        return sorted(self.grants) == list(range(1, len(self.grants) + 1))
+
+    def tokens(self) -> int:
+        return sum(count for _, count in self.grants.values())
+
+    def most_in_window(self, width_us: int) -> int:
+        """The most tokens granted within any `width_us` of Redis time."""
+        grants = sorted(self.grants.values())
+        best = total = start = 0
+        for at, count in grants:
+            total += count
+            while at - grants[start][0] >= width_us:
+                total -= grants[start][1]
+                start += 1
+            best = max(best, total)
+        return best

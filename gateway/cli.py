@@ -29,31 +29,102 @@ if TYPE_CHECKING:
     from gateway.engine.runner import Engine
 
 
-def _parser() -> argparse.ArgumentParser:
+CONFIG_HELP = "YAML config file (default: $SMSGW_CONFIG, else config/smsgw.yaml)"
+CATEGORIES = ["transactional", "otp", "marketing"]
+
+
+def _config_option() -> argparse.ArgumentParser:
+    """`--config` for each subcommand, so `smsgw run --config F` works as `smsgw --config F run`
+    does. SUPPRESS leaves the namespace alone when it is absent after the subcommand, so it never
+    clobbers the value given before it."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `smsgw` argument parser (every subcommand but `simulator`, which parses its own)."""
     parser = argparse.ArgumentParser(prog="smsgw", description="SMPP gateway and SMS engine")
-    parser.add_argument("--config", help="YAML config file (default: $SMSGW_CONFIG)")
+    parser.add_argument("--config", default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the delivery engine until SIGTERM/SIGINT")
-    send = sub.add_parser("send", help="enqueue one message on the outbound stream")
-    send.add_argument("--to", required=True)
-    send.add_argument("--text", required=True)
-    send.add_argument("--from", dest="sender", default="")
-    send.add_argument("--id", dest="message_id", default=None)
-    send.add_argument("--category", default="transactional",
-                      choices=["transactional", "otp", "marketing"])  # fmt: skip
-    send.add_argument("--country", default=None)
-    send.add_argument("--send-at", default=None)
-    send.add_argument("--expires-at", default=None)
-    send.add_argument("--priority", type=int, default=None)
-    status = sub.add_parser("status", help="print a message's state and history")
-    status.add_argument("message_id")
-    inspect = sub.add_parser("inspect", help="dry run: encoding, parts, route and verdict")
-    inspect.add_argument("--text", required=True)
-    inspect.add_argument("--to", default=None)
-    inspect.add_argument("--from", dest="sender", default=None)
+    config = [_config_option()]
+    sub.add_parser("run", parents=config, help="run the delivery engine until SIGTERM/SIGINT")
+    _add_send(
+        sub.add_parser("send", parents=config, help="enqueue one message on the outbound stream")
+    )
+    status = sub.add_parser("status", parents=config, help="print a message's state and history")
+    status.add_argument("message_id", help="the message's id (the `id` it was enqueued with)")
+    _add_inspect(
+        sub.add_parser(
+            "inspect", parents=config, help="dry run: encoding, parts, route and verdict"
+        )
+    )
+    optout = sub.add_parser("optout", parents=config, help="manage opt-outs")
+    optout.add_argument(
+        "action",
+        choices=["add", "remove", "check"],
+        help="add or remove an opt-out, or check whether one applies",
+    )
+    optout.add_argument("msisdn", help="the number, E.164 (+447911123456)")
+    optout.add_argument(
+        "--sender", default=None, help="the opt-out of this sender only (default: of every sender)"
+    )
+    sub.add_parser("simulator", help="run the SMSC simulator (see `smsgw simulator --help`)")
+    return parser
+
+
+def _add_send(send: argparse.ArgumentParser) -> None:
+    send.add_argument(
+        "--to", required=True, help="recipient: E.164 (+447911123456), or national with --country"
+    )
+    send.add_argument("--text", required=True, help="the message text")
+    send.add_argument(
+        "--from",
+        dest="sender",
+        default="",
+        help="sender: alphanumeric (up to 11), long code or short code",
+    )
+    send.add_argument(
+        "--id",
+        dest="message_id",
+        default=None,
+        help="message id, also the idempotency key (default: a random one)",
+    )
+    send.add_argument(
+        "--category",
+        default="transactional",
+        choices=CATEGORIES,
+        help="default transactional; only marketing is held by quiet hours and caps",
+    )
+    send.add_argument("--country", default=None, help="ISO 3166 alpha-2 hint for a national number")
+    send.add_argument("--send-at", default=None, help="ISO-8601 time: not sent before it")
+    send.add_argument("--expires-at", default=None, help="ISO-8601 time: never sent after it")
+    send.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="-1000..1000, higher goes first within a category",
+    )
+
+
+def _add_inspect(inspect: argparse.ArgumentParser) -> None:
+    inspect.add_argument("--text", required=True, help="the message text to encode and segment")
+    inspect.add_argument(
+        "--to", default=None, help="recipient (E.164): adds route, compliance and plan"
+    )
+    inspect.add_argument(
+        "--from",
+        dest="sender",
+        default=None,
+        help="sender, judged by the destination country's rules",
+    )
     inspect.add_argument("--carrier", default=None, help="use this carrier's encoding profile")
-    inspect.add_argument("--category", default="transactional",
-                         choices=["transactional", "otp", "marketing"])  # fmt: skip
+    inspect.add_argument(
+        "--category",
+        default="transactional",
+        choices=CATEGORIES,
+        help="message category, as the engine would judge it",
+    )
     inspect.add_argument("--json", action="store_true", help="stable JSON output")
     inspect.add_argument(
         "--smart",
@@ -61,22 +132,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="force smart encoding (look-alikes replaced to stay GSM-7) on or off",
     )
-    optout = sub.add_parser("optout", help="manage opt-outs")
-    optout.add_argument("action", choices=["add", "remove", "check"])
-    optout.add_argument("msisdn")
-    optout.add_argument("--sender", default=None, help="per-sender (default: global)")
-    sub.add_parser("simulator", help="run the SMSC simulator (see `smsgw simulator --help`)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `smsgw` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["simulator"]:  # the simulator has its own flags and config
+    simulator_argv = _simulator_argv(args_list)
+    if simulator_argv is not None:  # the simulator has its own flags and config
         from simulator.cli import main as simulator_main
 
-        return simulator_main(args_list[1:])
-    args = _parser().parse_args(args_list)
+        return simulator_main(simulator_argv)
+    args = build_parser().parse_args(args_list)
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
@@ -101,6 +167,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"smsgw: config error: {error}", file=sys.stderr)
         return 2
+
+
+def _simulator_argv(args_list: Sequence[str]) -> list[str] | None:
+    """The simulator's own argv when the command is `simulator`, else None.
+
+    A `--config F` written before the word `simulator` is the simulator's config file, as it
+    is after it: `smsgw --config F simulator` is `smsgw simulator --config F`.
+    """
+    leading: list[str] = []
+    rest = list(args_list)
+    while rest and (rest[0] == "--config" or rest[0].startswith("--config=")):
+        taken = 1 if "=" in rest[0] else 2
+        leading += rest[:taken]
+        rest = rest[taken:]
+    if rest[:1] != ["simulator"]:
+        return None
+    return [*rest[1:], *leading]
 
 
 # Commands that need Redis: it is checked before they start (inspect reports it in its output).

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,12 @@ import redis.asyncio as aioredis
 import yaml
 
 from gateway.child_process import free_port, logged_process, redis_server_args
+from gateway.demo_summary import Enqueued, Tally, progress_line, summary_text
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
-FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "suppressed"}
+WAIT_LIMIT = 60.0  # seconds to wait for every message's final status
+PROGRESS_EVERY = 0.5  # seconds between progress lines (and one when all are final)
 
 
 def _sample_traffic() -> list[dict[str, Any] | str]:
@@ -102,31 +103,43 @@ def _wait_http(url: str, deadline: float) -> None:
     raise SystemExit(f"demo: {url} did not become ready; see .demo/*.log")
 
 
-async def _drive(redis_url: str, traffic: list[dict[str, Any] | str]) -> Counter[str]:
+async def _drive(redis_url: str, traffic: list[dict[str, Any] | str]) -> str:
+    """Enqueue `traffic`, print progress about once a second until every message has a final
+    status (or WAIT_LIMIT passes), and return the summary."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
         started = time.monotonic()
+        entry_ids: list[str] = []
         for item in traffic:
             data = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-            await client.xadd("smsgw:outbound", {"data": data})
-        ids = {item["id"] for item in traffic if isinstance(item, dict)}
-        final: dict[str | None, str] = {}
-        while time.monotonic() - started < 60:
-            final = {}
-            entries: Any = await client.xrange("smsgw:events")  # redis-py types are loose
-            for _, fields in entries:
-                event = json.loads(fields["data"])
-                if event["status"] in FINAL:
-                    final[event["id"]] = event["status"]
-            if ids <= set(final):
+            entry_ids.append(str(await client.xadd("smsgw:outbound", {"data": data})))
+        ids = [item["id"] if isinstance(item, dict) else None for item in traffic]
+        enqueued = Enqueued.from_ids(ids, entry_ids)
+        tally, last = Tally(), "-"
+        printed = started
+        while True:
+            last = await _read_events(client, tally, last)
+            now = time.monotonic()
+            done = enqueued.expected <= tally.final.keys()
+            if done or now - started > WAIT_LIMIT or now - printed >= PROGRESS_EVERY:
+                print(progress_line(now - started, tally, enqueued), flush=True)
+                printed = now
+            if done or now - started > WAIT_LIMIT:
                 break
-            await asyncio.sleep(0.25)
-        elapsed = time.monotonic() - started
-        print(f"\n{len(traffic)} entries enqueued; {len(final)} reached a final status "
-              f"in {elapsed:.1f} s")  # fmt: skip
-        return Counter(final.values())
+            await asyncio.sleep(0.1)
+        return summary_text(tally, enqueued, time.monotonic() - started)
     finally:
         await client.aclose()
+
+
+async def _read_events(client: aioredis.Redis, tally: Tally, last: str) -> str:
+    """Feed `tally` the events after entry `last` ("-": from the start); returns the new last."""
+    start = "-" if last == "-" else f"({last}"
+    entries: Any = await client.xrange("smsgw:events", min=start)  # redis-py types are loose
+    for entry_id, fields in entries:
+        tally.add(json.loads(fields["data"]))
+        last = entry_id
+    return last
 
 
 def main() -> int:
@@ -144,10 +157,9 @@ def main() -> int:
         _process("gateway", [python, "-m", "gateway.cli", "--config", str(gw_config), "run"]),
     ):  # fmt: skip
         _wait_http(f"http://127.0.0.1:{ports['ops']}/readyz", time.monotonic() + 30)
-        counts = asyncio.run(_drive(f"redis://127.0.0.1:{ports['redis']}/0", _sample_traffic()))
-        print("\nstatus        messages")
-        for status, count in sorted(counts.items()):
-            print(f"{status:<13} {count:>8}")
+        print("sending the sample traffic")
+        summary = asyncio.run(_drive(f"redis://127.0.0.1:{ports['redis']}/0", _sample_traffic()))
+        print("\n" + summary)
         print(f"\nmetrics were at http://127.0.0.1:{ports['ops']}/metrics (a sample):")
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['ops']}/metrics") as response:
             for line in response.read().decode().splitlines():

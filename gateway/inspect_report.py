@@ -335,8 +335,27 @@ def render_inspect_text(report: Report) -> str:
     lines += _parts_table(report["parts"])
     for key in ("sender", "route", "compliance", "plan"):
         if report.get(key) is not None:
-            lines.append(f"{key}: {report[key]}")
+            lines += nested_lines(key, report[key])
     return "\n".join(lines)
+
+
+def nested_lines(key: str, value: object, indent: str = "") -> list[str]:
+    """`key: value` lines for a JSON-shaped value: a mapping opens an indented block (two
+    spaces a level), a list of scalars is one comma-separated line, a list of mappings is a
+    block of `[n]` items, None and empty lists show as `-`."""
+    if isinstance(value, dict):
+        lines = [f"{indent}{key}:"]
+        for name, item in value.items():
+            lines += nested_lines(str(name), item, indent + "  ")
+        return lines
+    if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+        lines = [f"{indent}{key}:"]
+        for number, item in enumerate(value):
+            lines += nested_lines(f"[{number}]", item, indent + "  ")
+        return lines
+    if isinstance(value, list):
+        return [f"{indent}{key}: {', '.join(map(str, value)) if value else '-'}"]
+    return [f"{indent}{key}: {_show(value)}"]
 
 
 def _parts_table(parts: list[Report]) -> list[str]:

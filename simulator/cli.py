@@ -54,10 +54,19 @@ def _server_parser() -> argparse.ArgumentParser:
     p.add_argument("--system-id", help="accept this system_id (with --password)")
     p.add_argument("--password", help="password for --system-id")
     p.add_argument("--max-binds", type=int, help="binds allowed per system_id")
+    p.add_argument(
+        "--session-init-timeout",
+        type=float,
+        help="close a connection not bound within this many seconds (default 30; 0 = never)",
+    )
     p.add_argument("--control-host", help="control endpoint address (default 127.0.0.1)")
     p.add_argument("--control-port", type=int, help="control endpoint port (default 9200)")
     p.add_argument("--no-control", action="store_true", help="disable the control endpoint")
-    p.add_argument("--message-id-format", choices=("decimal", "hex"))
+    p.add_argument(
+        "--message-id-format",
+        choices=("decimal", "hex"),
+        help="how message ids are written in submit_sm_resp (default decimal)",
+    )
     p.add_argument("--dlr-delay", type=float, help="seconds from submit to receipt")
     p.add_argument("--dlr-jitter", type=float, help="extra random delay, 0..N seconds")
     p.add_argument(
@@ -68,13 +77,27 @@ def _server_parser() -> argparse.ArgumentParser:
     p.add_argument("--error-status", help="that error (name or number, default ESME_RSYSERR)")
     p.add_argument("--response-delay", type=float, help="seconds before each response")
     p.add_argument("--drop-after", type=int, help="drop each connection after N requests")
-    p.add_argument("--ignore-enquire-link", action="store_true", default=None)
-    p.add_argument("--dlr-before-resp", action="store_true", default=None)
+    p.add_argument(
+        "--ignore-enquire-link",
+        action="store_true",
+        default=None,
+        help="never answer enquire_link (the client should declare the link dead)",
+    )
+    p.add_argument(
+        "--dlr-before-resp",
+        action="store_true",
+        default=None,
+        help="send the receipt before the submit_sm_resp (a correlation race)",
+    )
     p.add_argument("--seed", type=int, help="seed the simulator's random choices")
     p.add_argument(
         "--journal", metavar="PATH", help="append one JSON line per submit_sm/data_sm answered"
     )
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="default info; debug logs reassembled text",
+    )
     return p
 
 
@@ -84,6 +107,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "host": ns.host,
         "port": ns.port,
         "max_binds": ns.max_binds,
+        "session_init_timeout": ns.session_init_timeout,
         "control_host": ns.control_host,
         "control_port": ns.control_port,
         "message_id_format": ns.message_id_format,
@@ -179,7 +203,7 @@ def _mo(argv: list[str]) -> int:
     p.add_argument("--control", default=DEFAULT_CONTROL_URL, help="control endpoint URL")
     p.add_argument("--from", dest="source", required=True, help="sender MSISDN")
     p.add_argument("--to", dest="destination", required=True, help="our number or short code")
-    p.add_argument("--text", required=True)
+    p.add_argument("--text", required=True, help="the message text")
     p.add_argument("--system-id", help="deliver to this account's receiver (default: any)")
     ns = p.parse_args(argv)
     body: dict[str, Any] = {"from": ns.source, "to": ns.destination, "text": ns.text}

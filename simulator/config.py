@@ -126,6 +126,9 @@ class SimulatorConfig:
     system_id: str = "SMSCSIM"
     accounts: tuple[Account, ...] = ()
     max_binds: int = field(default=10, metadata=_range(1, 10_000))
+    # SMPP 3.4 §7.2 session_init_timer: a connection with no accepted bind this many seconds
+    # after it opened is closed; 0 = never.
+    session_init_timeout: float = field(default=30.0, metadata=_range(0, 86_400))
     message_id_format: MessageIdFormat = MessageIdFormat.decimal
     message_id_start: int = field(default=0, metadata=_range(0, 2**63))
     store_size: int = field(default=100_000, metadata=_range(1, 100_000_000))

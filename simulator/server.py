@@ -53,7 +53,10 @@ class SmscProtocol(asyncio.Protocol):
         stream: asyncio.Transport = transport  # type: ignore[assignment]
         self._transport = stream
         peer = transport.get_extra_info("peername")
-        self._link = self._smsc.connect(stream, f"{peer[0]}:{peer[1]}" if peer else "?")
+        self._link = self._smsc.connect(
+            stream, f"{peer[0]}:{peer[1]}" if peer else "?", self._loop.time()
+        )
+        self._server.arm()
 
     def data_received(self, data: bytes) -> None:
         link = self._link

@@ -179,6 +179,7 @@ class Counts:
     responses_unmatched: int = 0
     peer_misbehaved: int = 0
     connections_dropped: int = 0
+    session_init_timeouts: int = 0
 
 
 _Receipt = tuple[MessageRecord, tuple[int, int, str], Outcome, int]
@@ -216,6 +217,8 @@ class Smsc:
         self._receipts: DueQueue[_Receipt] = DueQueue()
         self._responses: DueQueue[tuple[Link, Pdu]] = DueQueue()
         self._retries: DueQueue[tuple[str, Delivery]] = DueQueue()
+        # Connections to close unless bound by then (SMPP 3.4 session_init_timer).
+        self._session_inits: DueQueue[Link] = DueQueue(tick=0.05)
         self._wall_offset = wall_offset
         start = config.message_id_start or int((now + wall_offset) * 1000)
         self._ids = MessageIds(config.message_id_format, start)
@@ -254,10 +257,13 @@ class Smsc:
 
     # --- connection lifecycle -------------------------------------------------------------------
 
-    def connect(self, transport: Transport, peer: str) -> Link:
-        """A new TCP connection; returns the Link to pass back with its bytes."""
+    def connect(self, transport: Transport, peer: str, now: float) -> Link:
+        """A new TCP connection at `now`; returns the Link to pass back with its bytes. It is
+        closed `session_init_timeout` seconds from now unless a bind has been accepted."""
         link = Link(transport, peer)
         self.links.add(link)
+        if self.config.session_init_timeout > 0:
+            self._session_inits.push(now + self.config.session_init_timeout, link)
         return link
 
     def disconnect(self, link: Link) -> None:
@@ -734,13 +740,17 @@ class Smsc:
         """When `run_due` next has work (receipts, delayed responses, retries), or None."""
         times = [
             t
-            for t in (q.next_due() for q in (self._receipts, self._responses, self._retries))
+            for t in (
+                q.next_due()
+                for q in (self._receipts, self._responses, self._retries, self._session_inits)
+            )
             if t is not None
         ]
         return min(times) if times else None
 
     def run_due(self, now: float) -> None:
-        """Do everything due by `now`: delayed responses first, then receipts, then retries."""
+        """Do everything due by `now`: delayed responses first, then receipts, then retries,
+        then connections still unbound at their session_init_timeout."""
         responses = self._responses.pop_due(now)
         if responses:
             self._send_delayed_responses(responses)
@@ -754,6 +764,16 @@ class Smsc:
             touched.add(system_id)
         for system_id in touched:
             self._pump(system_id)
+        for link in self._session_inits.pop_due(now):
+            self._close_unbound(link)
+
+    def _close_unbound(self, link: Link) -> None:
+        """session_init_timer expired: close the connection if it is open and still unbound."""
+        if link in self.links and link.system_id is None and not link.transport.is_closing():
+            self.counts.session_init_timeouts += 1
+            log.info("session_init_timeout", peer=link.peer,
+                     seconds=self.config.session_init_timeout)  # fmt: skip
+            link.transport.close()
 
     def _send_delayed_responses(self, responses: list[tuple[Link, Pdu]]) -> None:
         touched: dict[Link, None] = {}
@@ -790,6 +810,7 @@ class Smsc:
             "responses_unmatched": c.responses_unmatched,
             "peer_misbehaved": c.peer_misbehaved,
             "connections_dropped": c.connections_dropped,
+            "session_init_timeouts": c.session_init_timeouts,
             "reassembly_pending": self.reassembler.pending,
             "faults": dict(_fault_items(self.faults)),
         }

@@ -1,5 +1,6 @@
 -- smsgw: accept a batch of outbound messages idempotently.
 -- ARGV: prefix events maxlen ttl ts, then per message: id entry payload event dest
+-- The hash's `ts` is its accepted event's (ISO-8601), as every state write's is.
 -- Returns per message 8 words: kind, status, inflight, attempt, outcome, ref, cids, dest
 --   'new'       the record was created (status accepted, accepted event written)
 --   'resume'    the record exists for this same stream entry (a reclaim): extra = inflight
@@ -13,7 +14,8 @@ while i <= #ARGV do
   local existing = redis.call('HMGET', mkey, 'entry', 'status', 'inflight', 'attempt',
                              'outcome', 'ref', 'cids', 'dest')
   if not existing[2] then
-    redis.call('HSET', mkey, 'status', 'accepted', 'ts', ts, 'entry', entry, 'payload', payload,
+    local iso = string.match(event, '"ts":"([^"]*)"') or ts
+    redis.call('HSET', mkey, 'status', 'accepted', 'ts', iso, 'entry', entry, 'payload', payload,
                'attempt', '0', 'dest', dest, 'delivered_parts', '0')
     redis.call('EXPIRE', mkey, ttl)
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', event)

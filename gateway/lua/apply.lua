@@ -36,6 +36,7 @@
 --                               apply a delivery receipt (candidates most preferred first)
 -- Every state write is guarded: a final status is never overwritten. The hash and the history
 -- get a fresh TTL (the scope's ttl) with every event, so both live that long after the last.
+-- The hash's `ts` is its latest event's (ISO-8601, from the event JSON); `now` is epoch seconds.
 --
 -- Primitive operations (callers outside gateway/records.py):
 --   H key n f1 v1 .. fn vn      HSET
@@ -77,6 +78,12 @@ local prefix, events, maxlen, ttl, outbound, group  -- the scope (op `scope`)
 
 local function set(value)  -- a hash field that is present and not empty
   return value and value ~= ''
+end
+
+-- An event's ts (ISO-8601) for the hash. gateway/messages.py event_json writes it compact
+-- ('"ts":"..."'); a quote inside a JSON string is always escaped, so only the key matches.
+local function event_ts(data, fallback)
+  return string.match(data, '"ts":"([^"]*)"') or fallback
 end
 
 -- The message's event: on the events stream and its history; the hash and the history live
@@ -244,7 +251,7 @@ function OPS.submitted(i)
   local f = state_of(mkey)
   local holder = f[3]
   if not FINAL[f[1] or ''] then
-    redis.call('HSET', mkey, 'status', 'submitted', 'ts', now, 'submitted_at', now,
+    redis.call('HSET', mkey, 'status', 'submitted', 'ts', event_ts(data, now), 'submitted_at', now,
                'carrier', carrier, 'carrier_message_id', joined, 'cids', cids, 'parts', parts,
                'attempt', attempt, 'inflight', '', 'outcome', '')
     event(mkey, data)
@@ -271,8 +278,8 @@ function OPS.deferred(i)
   local mkey = prefix .. 'msg:' .. msg
   local f = state_of(mkey)
   if not FINAL[f[1] or ''] then
-    local fields = {'status', 'deferred', 'ts', now, 'attempt', attempt, 'inflight', '',
-                    'due', due_iso}
+    local fields = {'status', 'deferred', 'ts', event_ts(data, now), 'attempt', attempt,
+                    'inflight', '', 'due', due_iso}
     for j = 1, 2 * n do fields[10 + j] = a[i + 7 + j] end
     redis.call('HSET', mkey, unpack(fields))
     redis.call('ZADD', prefix .. 'deferred', due, msg)
@@ -289,7 +296,7 @@ function OPS.final(i)
   local mkey = prefix .. 'msg:' .. msg
   local f = state_of(mkey)
   if not FINAL[f[1] or ''] then
-    local fields = {'status', status, 'ts', now, 'inflight', ''}
+    local fields = {'status', status, 'ts', event_ts(data, now), 'inflight', ''}
     if code ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_code', code end
     if reason ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_reason', reason end
     redis.call('HSET', mkey, unpack(fields))
@@ -308,7 +315,7 @@ function OPS.rejected(i)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
   -- never over the record of a good message with the same id
   if redis.call('EXISTS', mkey) == 0 then
-    redis.call('HSET', mkey, 'status', 'rejected', 'ts', now, 'entry', entry,
+    redis.call('HSET', mkey, 'status', 'rejected', 'ts', event_ts(data, now), 'entry', entry,
                'error_code', code, 'error_reason', reason)
     redis.call('EXPIRE', mkey, ttl)
     local hkey = mkey .. ':history'

@@ -17,7 +17,7 @@ for _, id in ipairs(ids) do
                        'attempt', 'dest')
   if f[1] == 'submitted' then
     local carrier, cids, dest = f[2] or '', f[3], f[6]
-    redis.call('HSET', mkey, 'status', 'expired', 'ts', now, 'error_code', code,
+    redis.call('HSET', mkey, 'status', 'expired', 'ts', ts, 'error_code', code,
                'error_reason', reason)
     local event = {id=id, status='expired', ts=ts, carrier=carrier, parts=tonumber(f[4]),
                    attempt=tonumber(f[5]), error={code=code, reason=reason}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -73,7 +74,8 @@ async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_histor
     assert (await redis_client.lrange(KEYS.history("m1"), -1, -1)) == [expected.encode()]
     record = await redis_client.hgetall(KEYS.message("m1"))
     assert {k.decode(): v.decode() for k, v in record.items()} == {
-        "status": "submitted", "ts": "2.0", "submitted_at": "2.0", "carrier": "c",
+        "status": "submitted", "ts": "1970-01-01T00:00:02.000Z", "submitted_at": "2.0",
+        "carrier": "c",
         "carrier_message_id": "a1,a2", "cids": '["a1", "a2"]', "parts": "2", "attempt": "1",
         "inflight": "", "outcome": "", "entry": "1-0", "payload": "{}", "dest": DEST,
         "delivered_parts": "0",
@@ -192,6 +194,43 @@ async def test_a_bad_entry_never_overwrites_a_good_record(redis_client: aioredis
     assert [(e["id"], e["status"]) for e in await events(redis_client)] == [
         ("m1", "accepted"), ("m1", "rejected"), ("3-0", "rejected"),
     ]  # fmt: skip
+
+
+# The op under test, and the status of the event it writes.
+TS_OPS = {"accepted": "accepted", "submitted": "submitted", "deferred": "deferred",
+          "final": "failed", "rejected": "rejected", "receipt": "delivered",
+          "expired": "expired"}  # fmt: skip
+
+
+@pytest.mark.parametrize("op", TS_OPS)
+async def test_the_hash_ts_is_iso_8601_and_that_of_the_latest_event(
+    redis_client: aioredis.Redis, op: str
+) -> None:
+    """Whatever wrote the state, `ts` in smsgw:msg:<id> is ISO-8601 UTC, its latest event's."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    if op in {"submitted", "receipt", "expired"}:
+        await write(writer, record_submitted, origin("m1"), 2.0, carrier="c", carrier_ids=["a1"],
+                    id_keys=[["a1"]], attempt=1, receipt_due=3.0)  # fmt: skip
+    if op == "deferred":
+        await write(writer, record_deferred, origin("m1"), 3.0, 9.0, code="scheduled",
+                    reason="later", attempt=0)  # fmt: skip
+    elif op == "final":
+        await write(writer, record_final, origin("m1"), Status.failed, 3.0, code="x", reason="y")
+    elif op == "rejected":
+        await write(writer, record_rejected_entry, "3-0", None, 3.0, code="invalid_json",
+                    reason="bad")  # fmt: skip
+    elif op == "receipt":  # deliveries.py passes the receipt's time as ISO-8601
+        await write(writer, record_receipt, "c", ["a1"], "delivered", final=True,
+                    error_code="000", ts="1970-01-01T00:00:04.000Z", destination="")  # fmt: skip
+    elif op == "expired":
+        await store.expire_receipts(4.0, 10, code="receipt_timeout", reason="no receipt",
+                                    maxlen=10000, ttl=3600)  # fmt: skip
+    message_id = "3-0" if op == "rejected" else "m1"
+    ts = (await redis_client.hget(KEYS.message(message_id), "ts") or b"").decode()
+    assert datetime.fromisoformat(ts).utcoffset() == timedelta(0), ts
+    [*_, latest] = [e for e in await events(redis_client) if e["id"] == message_id]
+    assert (latest["status"], latest["ts"]) == (TS_OPS[op], ts)
 
 
 async def test_the_writer_sends_a_scope_once_per_call(redis_client: aioredis.Redis) -> None:

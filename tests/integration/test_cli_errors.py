@@ -25,11 +25,16 @@ COMMANDS = {
 }
 
 
-def smsgw(config: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`smsgw --config FILE <command>` in a child process, without the caller's SMSGW_* vars."""
+def smsgw(
+    config: Path, command: str, *, config_after: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`smsgw --config FILE <command>` (or `smsgw <command> --config FILE`) in a child process,
+    without the caller's SMSGW_* vars."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
+    option = ["--config", str(config)]
+    argv = [*COMMANDS[command], *option] if config_after else [*option, *COMMANDS[command]]
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), *COMMANDS[command]],
+        [sys.executable, "-m", "gateway.cli", *argv],
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,11 +67,15 @@ def test_redis_down_at_start_is_one_line_naming_the_masked_url(
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("config_after", [False, True], ids=["config-first", "config-after"])
 @pytest.mark.parametrize("command", COMMANDS)
-def test_redis_url_that_is_not_a_url_is_a_config_error(command: str, tmp_path: Path) -> None:
+def test_redis_url_that_is_not_a_url_is_a_config_error(
+    command: str, config_after: bool, tmp_path: Path
+) -> None:
+    """The file is read whether `--config` comes before the subcommand or after it."""
     config = tmp_path / "smsgw.yaml"
     config.write_text("redis_url: notaurl\n")
-    done = smsgw(config, command)
+    done = smsgw(config, command, config_after=config_after)
     line = one_line(done)
     assert done.returncode == 2, line
     assert line.startswith("smsgw: config error: redis_url: ")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compliance.encoding import EncodingProfile
-from gateway.inspect_report import build_inspect_report, render_inspect_text
+from gateway.inspect_report import build_inspect_report, nested_lines, render_inspect_text
 
 STABLE_KEYS = {
     "to", "from", "encoding", "data_coding", "language", "locking_shift", "single_shift",
@@ -129,3 +129,31 @@ def test_a_cluster_cut_to_save_a_part_is_named() -> None:
 def test_single_part_and_refused_texts_report_no_cut() -> None:
     assert report("hello")["grapheme_split"]["cluster_safe"] is None
     assert report("y" * 153 * 11)["grapheme_split"]["cluster_safe"] is None
+
+
+def test_route_and_compliance_render_as_indented_key_value_lines() -> None:
+    """Human output shows nested values as `key: value` lines, never a Python dict."""
+    built = report("hello")
+    built["route"] = {"carriers": ["sim", "backup"], "error": None}
+    quiet = {"zones": ["Europe/London"], "fallbacks": []}
+    built["compliance"] = {"outcome": "allow", "flags": [], "quiet_hours": quiet}
+    text = render_inspect_text(built)
+    assert "{" not in text
+    assert "'" not in text
+    assert text.splitlines()[-9:] == [
+        "route:",
+        "  carriers: sim, backup",
+        "  error: -",
+        "compliance:",
+        "  outcome: allow",
+        "  flags: -",
+        "  quiet_hours:",
+        "    zones: Europe/London",
+        "    fallbacks: -",
+    ]
+
+
+def test_nested_lines_numbers_the_mappings_of_a_list() -> None:
+    assert nested_lines("tlvs", [{"tag": 1}, {"tag": 2}]) == [
+        "tlvs:", "  [0]:", "    tag: 1", "  [1]:", "    tag: 2",
+    ]  # fmt: skip

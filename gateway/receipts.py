@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -340,17 +341,27 @@ def parse_receipt_date(value: str | None, *, near: dt.datetime | None = None) ->
     """
     if not value or len(value) not in (10, 12, 14) or not (value.isascii() and value.isdigit()):
         return None
-    if len(value) == 10:
-        return _date(_two_digit_year(value[:2]), value[2:], seconds=False)
-    if len(value) == 14:
-        return _date(_four_digit_year(value[:4]), value[4:], seconds=True)
-    short = _date(_two_digit_year(value[:2]), value[2:], seconds=True)
-    long = _date(_four_digit_year(value[:4]), value[4:], seconds=False)
+    short, long = _layouts(value)
     if short is None or long is None:
         return short or long
     if near is not None and abs(long - near) < abs(short - near):
         return long
     return short
+
+
+@functools.lru_cache(maxsize=256)
+def _layouts(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The date `value` (10, 12 or 14 ASCII digits) gives in its 2-digit-year layout and in
+    its 4-digit-year one (one of them None but for 12 digits). Memoised: the receipts of a
+    minute share their dates."""
+    if len(value) == 10:
+        return _date(_two_digit_year(value[:2]), value[2:], seconds=False), None
+    if len(value) == 14:
+        return None, _date(_four_digit_year(value[:4]), value[4:], seconds=True)
+    return (
+        _date(_two_digit_year(value[:2]), value[2:], seconds=True),
+        _date(_four_digit_year(value[:4]), value[4:], seconds=False),
+    )
 
 
 def _two_digit_year(yy: str) -> int:

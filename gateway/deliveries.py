@@ -31,9 +31,10 @@ from compliance.encoding import (
     decode_short_message,
 )
 from compliance.verdict import MoOutcome
+from gateway.final_log import log_settled
 from gateway.messages import inbound_json, iso_ts
 from gateway.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
-from gateway.records import RecordContext, record_receipt
+from gateway.records import RecordContext, record_receipt, settled
 from gateway.smpp.constants import CommandStatus, EsmClass, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
 from gateway.state_store import OpBatch, StateWriter
@@ -106,6 +107,8 @@ class CarrierDeliveries:
             self.observer.receipt_applied(self.carrier, result, receipt, handset)
             if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
                 self._log_unmatched(receipt, now)
+            elif (done := settled(result)) is not None:
+                log_settled(done, self.carrier, receipt.error_code)
         replies = OpBatch()
         for mo in mos:
             outcome = None

@@ -59,6 +59,7 @@ from gateway.engine.plan import (
     plan_message,
     refusal,
 )
+from gateway.final_log import log_final, log_settled
 from gateway.messages import OutboundMessage, Status
 from gateway.receipts import candidate_ids
 from gateway.records import (
@@ -71,6 +72,7 @@ from gateway.records import (
     record_partial,
     record_submitted,
     record_unknown_outcome,
+    settled,
 )
 from gateway.smpp.pdu import SubmitSm
 from gateway.state_store import OpBatch, StateWriter
@@ -431,12 +433,13 @@ class Dispatcher:
         'early', or 'early:<status>' when the receipt finished the message): each was counted
         unmatched on arrival, and is now matched late."""
         for result in results:
-            word, colon, rest = result.partition(":")
-            if word != "early":
+            if not result.startswith("early"):
                 continue
             self.observer.receipt_matched_late(carrier)
-            if colon:
-                self.observer.finished(Status(rest.partition(" ")[0]), carrier, None, country)
+            done = settled(result)
+            if done is not None:
+                self.observer.finished(Status(done.status), carrier, None, country)
+                log_settled(done, carrier)
 
     async def _mark_inflight(
         self, work: Work, verdict: Verdict, carrier: Carrier, parts: int
@@ -579,7 +582,7 @@ class Dispatcher:
                      reason=reason, carrier=carrier, attempt=work.attempt or None)  # fmt: skip
         await self.writer.write(batch)
         self.observer.finished(status, carrier, code, work.country)
-        log.info("message_final", status=status.value, reason=code, carrier=carrier)
+        log_final(work.message.id, status.value, reason=code, carrier=carrier)
 
     def next_reference(self) -> int:
         """A concatenation reference seed (1..65535, fitted to a carrier's 8 or 16 bits by

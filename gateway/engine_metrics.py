@@ -14,15 +14,13 @@ from compliance.verdict import MoAction, MoOutcome
 from gateway.messages import Status
 from gateway.metrics import BindMetrics, GatewayMetrics
 from gateway.receipts import Receipt
+from gateway.records import settled
 from gateway.smpp.pdu import Pdu
 
 STAGES = ("read", "plan", "admit", "submit", "commit", "receipt")
 """The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""
 
 STAGE_FLUSH = 0.1  # seconds between two updates of the stage counters
-
-RECEIPT_FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
-"""The words apply.lua answers when a receipt finished its message (the final status)."""
 
 
 class EngineObserver:
@@ -108,16 +106,17 @@ class EngineObserver:
         c.message(Status.expired, country).inc()
 
     def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
-        """`result` is apply.lua's word: '<final status> <submitted_at>' when this receipt
-        finished its message, else 'matched', 'unmatched', 'duplicate', ..."""
+        """`result` is apply.lua's word: '<final status> <submitted_at> <msg>' when this
+        receipt finished its message, else 'matched', 'unmatched', 'duplicate', ..."""
         c = self.metrics.carrier(carrier)
-        word, _, submitted_at = result.partition(" ")
-        if word == "unmatched":
+        if result == "unmatched":
             c.receipts_unmatched.inc()
-        elif word in RECEIPT_FINAL_STATUSES:
-            c.message(word, country_of(handset)).inc()
-            if submitted_at:
-                c.delivery_latency.observe(max(0.0, time.time() - float(submitted_at)))
+            return
+        done = settled(result)
+        if done is not None:
+            c.message(done.status, country_of(handset)).inc()
+            if done.submitted_at:
+                c.delivery_latency.observe(max(0.0, time.time() - float(done.submitted_at)))
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         c = self.metrics.carrier(carrier)

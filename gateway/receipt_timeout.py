@@ -20,6 +20,7 @@ from typing import Final, Protocol
 
 import structlog
 
+from gateway.final_log import log_final
 from gateway.records import RecordContext
 from gateway.state_store import StateStore
 
@@ -44,7 +45,7 @@ async def expire_due(
     )
     for message in settled:
         observer.receipt_timed_out(message.carrier, message.dest)
-        log.info("receipt_timeout", message_id=message.id, carrier=message.carrier)
+        log_final(message.id, "expired", reason="receipt_timeout", carrier=message.carrier)
     return taken
 
 

@@ -174,3 +174,28 @@ def record_receipt(
     first); its result word says what it did (apply.lua)."""
     batch.apply_receipt(ctx.scope, carrier, candidates, state, final, error_code, ts,
                         destination)  # fmt: skip
+
+
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})
+"""The final statuses a receipt gives a message (apply.lua's result words)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A result of apply.lua saying a receipt finished its message."""
+
+    status: str
+    submitted_at: str  # epoch seconds of the accepted submit, or "" if unknown
+    message_id: str
+    early: bool  # the receipt came before the write that applied it
+
+
+def settled(result: str) -> Settled | None:
+    """Read '<status> <submitted_at> <msg>' (a receipt that finished its message) or the same
+    behind 'early:' (one parked until its submit was recorded); None for any other result."""
+    early = result.startswith("early:")
+    status, _, rest = result.removeprefix("early:").partition(" ")
+    if status not in FINAL_STATUSES:
+        return None
+    submitted_at, _, message_id = rest.partition(" ")
+    return Settled(status, submitted_at, message_id, early)

@@ -40,6 +40,7 @@ from gateway.engine.admission import Admission, Candidate
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
 from gateway.errors import NotBoundError, QueueUnavailableError
+from gateway.final_log import log_final
 from gateway.messages import Status
 from gateway.records import record_deferred, record_final, record_inflight, record_not_sent
 from gateway.smpp.pdu import Pdu
@@ -238,8 +239,7 @@ class Pipeline:
             record_final(records, d.ctx, work.origin, plan.status, now, code=plan.code,
                          reason=plan.detail, attempt=work.attempt or None)  # fmt: skip
             d.observer.finished(plan.status, None, plan.code, country)
-            log.info("message_final", message_id=work.message.id, status=plan.status.value,
-                     reason=plan.code, carrier=None)  # fmt: skip
+            log_final(work.message.id, plan.status.value, reason=plan.code, carrier=None)
         else:
             record_deferred(records, d.ctx, work.origin, now, plan.due, code=plan.code,
                             reason=plan.detail, attempt=work.attempt)  # fmt: skip

@@ -46,6 +46,7 @@ from gateway.dispatcher import Dispatcher, Gate, Work, resume_work
 from gateway.engine.pipeline import Pipeline
 from gateway.engine_metrics import BindObserver, EngineObserver
 from gateway.errors import QueueUnavailableError
+from gateway.final_log import log_final
 from gateway.keys import Keys
 from gateway.messages import (
     OutboundMessage,
@@ -378,6 +379,8 @@ class Engine:
         record_rejected_entry(batch, self.ctx, entry.entry_id, rejected.id, now,
                               code=rejected.reason, reason=rejected.detail)  # fmt: skip
         self.observer.finished(Status.rejected, None, rejected.reason)
+        log_final(rejected.id or entry.entry_id, Status.rejected.value, reason=rejected.reason,
+                  carrier=None)  # fmt: skip
 
     async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> set[str]:
         """accept.lua for the batch; returns the entry ids queued for work."""

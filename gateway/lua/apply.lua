@@ -46,10 +46,10 @@
 --   S key member ttl            SADD + EXPIRE
 --
 -- Results, in op order: one per mapped id of `submitted` and `partial`: 'mapped' | 'early' |
--- 'early:<final status> <submitted_at>'; one per `hold`: 'held' | 'early:<final status> ...';
--- one per `receipt`: '<final status> <submitted_at>' when it finished the message
--- ('delivered 1733125600.5') | 'matched' (a part, more to come) | 'unmatched' | 'duplicate' |
--- 'intermediate'.
+-- 'early:<final status> <submitted_at> <msg>'; one per `hold`: 'held' | 'early:<final status>
+-- ...'; one per `receipt`: '<final status> <submitted_at> <msg>' when it finished the message
+-- ('delivered 1733125600.5 m1'; gateway/records.py `settled` reads it) | 'matched' (a part,
+-- more to come) | 'unmatched' | 'duplicate' | 'intermediate'.
 -- Keys are built here from the prefix (single-instance Redis; not cluster-safe by design).
 --
 -- Receipts by destination. A submit whose response never came is held, indexed under
@@ -142,7 +142,7 @@ local function finish(mkey, msg, f, status, carrier, err, ts, fields, by_dest)
     redis.call('ZREM', prefix .. 'deferred', msg)
   end
   settle(msg, f[7], carrier, by_dest or set(f[8]), by_dest or set(f[9]))
-  return status .. ' ' .. (f[4] or '')
+  return status .. ' ' .. (f[4] or '') .. ' ' .. msg
 end
 
 -- The status word of a result ("delivered 1733.5" -> "delivered").

@@ -137,7 +137,7 @@ async def test_the_destination_indexes_follow_the_message(redis_client: aioredis
     assert not await redis_client.exists(KEYS.inflight(DEST))
     assert await redis_client.smembers(KEYS.unknown_outcome("c", DEST)) == {b"m1"}
     # its receipt matched by id settles it and drops it from the held index and the deferred set
-    assert await receipt(writer, "a1", "undelivered") == "undelivered "
+    assert await receipt(writer, "a1", "undelivered") == "undelivered  m1"
     assert not await redis_client.exists(KEYS.unknown_outcome("c", DEST))
     assert await redis_client.zcard(KEYS.deferred) == 0
 
@@ -163,7 +163,7 @@ async def test_part_receipts_are_recorded_as_before(redis_client: aioredis.Redis
     assert await receipt(writer, "a1") == "matched"
     fields = await redis_client.hmget(KEYS.message("m1"), "p0", "p1", "p2", "delivered_parts")
     assert fields == [b"delivered", b"delivered", None, b"2"]
-    assert await receipt(writer, "a3", "expired") == "expired 2.0"
+    assert await receipt(writer, "a3", "expired") == "expired 2.0 m1"
     record = await redis_client.hgetall(KEYS.message("m1"))
     assert (record[b"p2"], record[b"delivered_parts"], record[b"status"]) == (
         b"expired", b"2", b"expired",
@@ -290,7 +290,7 @@ async def test_what_the_life_of_a_message_costs_redis(redis_client: aioredis.Red
         "get": 1, "srem": 1, "xack": 1,
     }  # fmt: skip
     await redis_client.config_resetstat()
-    assert await receipt(writer, "a1") == "delivered 2.0"
+    assert await receipt(writer, "a1") == "delivered 2.0 m1"
     assert await commands(redis_client) == {
         "get": 1, "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "expire": 2, "zrem": 1,
     }  # fmt: skip

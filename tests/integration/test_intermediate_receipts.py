@@ -57,7 +57,7 @@ async def test_apply_lua_notes_an_intermediate_receipt_on_the_history_only(
          "receipt_state": "enroute", "part": 0},
     ]  # fmt: skip
     assert await receipt(writer, "a1", "delivered", True) == "matched"
-    assert await receipt(writer, "a2", "delivered", True) == "delivered 2.0"
+    assert await receipt(writer, "a2", "delivered", True) == "delivered 2.0 m1"
     # after the final status, a late intermediate receipt is a duplicate and noted nowhere
     assert await receipt(writer, "a1", "enroute", False) == "duplicate"
     assert len(await history(redis_client, "m1")) == 5  # accepted, submitted, 2 notes, final

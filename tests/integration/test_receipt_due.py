@@ -71,7 +71,7 @@ async def test_submitted_waits_in_the_due_set_until_its_final_receipt(
     assert await redis_client.zscore(KEYS.receipt_due, "m1") == DUE
     assert await receipt(writer, "a1") == "matched"  # one part of two: still waiting
     assert await redis_client.zscore(KEYS.receipt_due, "m1") == DUE
-    assert await receipt(writer, "a2") == f"delivered {SUBMITTED_AT}"
+    assert await receipt(writer, "a2") == f"delivered {SUBMITTED_AT} m1"
     assert await redis_client.zcard(KEYS.receipt_due) == 0
 
 
@@ -88,7 +88,7 @@ async def test_a_receipt_that_beat_the_submit_resp_leaves_nothing_due(
     store, writer = await setup(redis_client)
     await accept(store, "m1")
     assert await receipt(writer, "a1", "undelivered") == "unmatched"  # parked early
-    assert await submit(writer, "m1", ["a1"]) == [f"early:undelivered {SUBMITTED_AT}"]
+    assert await submit(writer, "m1", ["a1"]) == [f"early:undelivered {SUBMITTED_AT} m1"]
     assert await redis_client.zcard(KEYS.receipt_due) == 0
 
 
@@ -101,7 +101,7 @@ async def test_sweep_expires_only_due_submitted_messages_then_late_receipts_are_
         await submit(writer, message_id, [cid])
     await submit(writer, "m3", ["a3"], due=DUE + 100)  # resubmitted: a later deadline
     assert await expire(store, DUE - 1) == (0, [])  # nothing due yet
-    assert await receipt(writer, "a2") == f"delivered {SUBMITTED_AT}"
+    assert await receipt(writer, "a2") == f"delivered {SUBMITTED_AT} m2"
 
     assert await expire(store, DUE) == (1, [TimedOut("m1", "c", "447911200001")])
     assert await redis_client.zrange(KEYS.receipt_due, 0, -1) == [b"m3"]

@@ -67,7 +67,7 @@ async def test_multipart_is_delivered_when_every_part_is(redis_client: aioredis.
     assert await receipt(writer, "a1", "delivered") == "matched"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"submitted"
     # the last part finishes the message: its final status and when it was submitted
-    assert await receipt(writer, "a2", "delivered") == "delivered 2.0"
+    assert await receipt(writer, "a2", "delivered") == "delivered 2.0 m1"
     assert await receipt(writer, "a2", "delivered") == "duplicate"
     statuses = [e["status"] for e in await events(redis_client)]
     assert statuses == ["accepted", "submitted", "delivered"]
@@ -80,7 +80,7 @@ async def test_receipt_before_submit_resp_is_applied_when_resp_is_recorded(
     writer = StateWriter(store)
     await accept(store, "m1", "1-0")
     assert await receipt(writer, "x9", "undelivered") == "unmatched"
-    assert await submit(writer, "m1", ["x9"]) == ["early:undelivered 2.0"]
+    assert await submit(writer, "m1", ["x9"]) == ["early:undelivered 2.0 m1"]
     final = [e for e in await events(redis_client) if e["status"] == "undelivered"]
     assert len(final) == 1
     assert final[0]["error"] == {"code": "000", "reason": "carrier receipt undelivered"}
@@ -98,7 +98,7 @@ async def test_outcome_unknown_is_resolved_by_destination(redis_client: aioredis
     batch = OpBatch()
     batch.sadd(KEYS.unknown_outcome("c", "447700900123"), "m1", 60)
     await writer.write(batch)
-    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "delivered "
+    assert await receipt(writer, "zz", "delivered", dest="447700900123") == "delivered  m1"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
     assert not await redis_client.exists(KEYS.unknown_outcome("c", "447700900123"))
 
@@ -174,7 +174,7 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
     assert await receipt(writer, "never-recorded", "delivered", dest="447700900123") == (
         "unmatched"
     )
-    assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered "]
+    assert await hold_unknown(writer, "m1", "447700900123") == ["early:delivered  m1"]
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
     assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up, final
 
@@ -195,7 +195,7 @@ async def test_receipt_of_a_submit_in_flight_never_settles_an_older_held_message
     await mark_inflight(writer, "m2", dest)
     assert await receipt(writer, "c2", "delivered", dest=dest) == "unmatched"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
-    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0"]
+    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0 m2"]
     assert (await redis_client.hget(KEYS.message("m2"), "status")) == b"delivered"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
 
@@ -213,7 +213,7 @@ async def test_receipt_parked_while_two_submits_fly_is_applied_to_neither_hold(
         await mark_inflight(writer, f"m{n}", dest)
     assert await receipt(writer, "c2", "delivered", dest=dest) == "unmatched"
     assert await hold_unknown(writer, "m1", dest) == ["held"]
-    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0"]
+    assert await submit(writer, "m2", ["c2"]) == ["early:delivered 2.0 m2"]
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
 
 
@@ -232,7 +232,7 @@ async def test_receipt_by_destination_waits_while_another_submit_is_in_flight(
     await mark_inflight(writer, "m2", dest)
     assert await receipt(writer, "zz", "delivered", dest=dest) == "unmatched"
     await submit(writer, "m2", ["c2"])  # m2 settled: nothing else in flight now
-    assert await receipt(writer, "zz2", "delivered", dest=dest) == "delivered "
+    assert await receipt(writer, "zz2", "delivered", dest=dest) == "delivered  m1"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
 
 

@@ -1,4 +1,7 @@
-"""Every Redis key smsgw uses, under the configured prefix (default smsgw:): the map and a builder.
+"""Every Redis key the gateway uses, under the configured prefix (default smsgw:): the map and
+a builder. The compliance layer's keys (opt-outs, suppression, caps: `{p}optout:{<msisdn>}`,
+`{p}suppress:{<msisdn>}`, `{p}caps:{<msisdn>}`) are mapped and built in compliance/redis_keys.py,
+the one place for those; the two tables together list every key smsgw writes.
 
 The table is the map of all keys. The Lua scripts (gateway/lua/) receive the prefix and build
 the per-message keys themselves, and are the only code that touches the receipt indexes (cid,
@@ -20,7 +23,8 @@ early, earlydest). `Keys` builds the ones Python reads or writes, plus the desti
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
 | `{p}inflight:<msisdn>` | set | messages marked in flight to a destination, awaiting a response |
 | `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
-| `{p}throttle:<carrier>` | string | the carrier's shared token bucket |
+| `{p}throttle:<carrier>` | hash | the carrier's shared token bucket (routing/throttle.py) |
+| `{p}throttle:<carrier>:window` | sorted set | its grants of the last second |
 """
 
 from __future__ import annotations

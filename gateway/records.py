@@ -1,4 +1,5 @@
-"""OpBatch builders for each message state change (the only place events are composed).
+"""OpBatch builders for each message state change: the one place message events are composed
+(the `accepted` event included: `accept_row` builds it for accept.lua).
 
 Each builder adds one apply.lua domain op that does, atomically: the hash update, the event on
 the events stream and the history (the JSON built here once), and the bookkeeping that makes
@@ -95,6 +96,14 @@ def record_deferred(
     )
     batch.deferred(ctx.scope, message_id, now, attempt=attempt, due=due, due_iso=iso_ts(due),
                    event=data, entry_id=origin.entry_id, extra=extra or {})  # fmt: skip
+
+
+def accept_row(message_id: str, entry_id: str, payload: str, destination: str,
+               now: float) -> list[str]:  # fmt: skip
+    """accept.lua's five words for one message: id, entry id, payload, the `accepted` event
+    (written only if the id is new), destination."""
+    return [message_id, entry_id, payload, event_json(message_id, Status.accepted, now),
+            destination]  # fmt: skip
 
 
 def record_inflight(batch: OpBatch, ctx: RecordContext, message_id: str, carrier: str,

@@ -52,14 +52,13 @@ from gateway.messages import (
     OutboundMessage,
     Rejected,
     Status,
-    event_json,
     message_to_json,
     parse_outbound,
 )
 from gateway.metrics import GatewayMetrics
 from gateway.ops_server import make_readiness
 from gateway.queue import Entry, StreamConsumer
-from gateway.records import RecordContext, record_rejected_entry
+from gateway.records import RecordContext, accept_row, record_rejected_entry
 from gateway.routing_table import routing_table
 from gateway.signals import BadSignal, Signal, SignalPolicy, apply_signal, parse_signal
 from gateway.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
@@ -635,8 +634,7 @@ def _accept_rows(valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> 
     """accept.lua's five words per message: id, entry id, payload, accepted event, dest."""
     rows: list[str] = []
     for entry, message in valid:
-        event = event_json(message.id, Status.accepted, now)
-        rows += [message.id, entry.entry_id, message_to_json(message), event, message.to]
+        rows += accept_row(message.id, entry.entry_id, message_to_json(message), message.to, now)
     return rows
 
 

@@ -322,9 +322,9 @@ class StateWriter:
     """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call
     (a `GroupCommit`: two calls may be in flight at once)."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, linger: float = 0.0) -> None:
         self._store = store
-        self._group: GroupCommit[OpBatch, list[str]] = GroupCommit(self._apply_all)
+        self._group: GroupCommit[OpBatch, list[str]] = GroupCommit(self._apply_all, linger=linger)
 
     async def write(self, batch: OpBatch) -> list[str]:
         """Apply `batch` durably (with others of this tick); returns its results."""

@@ -71,6 +71,7 @@ DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
 PIPELINE_BATCH = 500  # messages one tick takes from the lanes at most
 TICKS_IN_FLIGHT = 2  # batches planned, admitted or committed at once
+RECEIPT_LINGER = 0.005  # seconds a receipt write waits for others to share its call
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
@@ -113,6 +114,9 @@ class Engine:
         self.observer = EngineObserver(self.metrics)
         self.store = StateStore(self.redis, self.keys)
         self.writer = StateWriter(self.store)
+        # receipts wait a little for each other: their carrier waits for the deliver_sm_resp,
+        # nobody for their event, and at light load each would otherwise cost a call
+        self.receipt_writer = StateWriter(self.store, linger=RECEIPT_LINGER)
         self.ctx = RecordContext(
             keys=self.keys,
             group=settings.consumer.group,
@@ -178,7 +182,7 @@ class Engine:
             receipt_id_mode=config.receipt_id_mode,
             profile=encoding_profile(config),
             ctx=self.ctx,
-            writer=self.writer,
+            writer=self.receipt_writer,
             mo_policy=mo_policy,
             observer=self.observer,
             clock=self.clock,

@@ -130,3 +130,29 @@ def test_max_calls_below_one_is_refused() -> None:
 
     with pytest.raises(ValueError, match="max_calls"):
         GroupCommit(send, max_calls=0)
+
+
+async def test_with_linger_callers_of_later_iterations_share_the_call() -> None:
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send, linger=0.02)
+    first = asyncio.ensure_future(group.submit(1))
+    await settle()  # several loop iterations later, still inside the linger
+    assert recorder.calls == []
+    second = asyncio.ensure_future(group.submit(2))
+    assert await asyncio.gather(first, second) == [10, 20]  # the recorder answers x10
+    assert recorder.calls == [[1, 2]]
+
+
+async def test_without_linger_a_later_iteration_makes_its_own_call() -> None:
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send)
+    first = asyncio.ensure_future(group.submit(1))
+    await settle()
+    second = asyncio.ensure_future(group.submit(2))
+    assert await asyncio.gather(first, second) == [10, 20]  # the recorder answers x10
+    assert recorder.calls == [[1], [2]]
+
+
+def test_a_negative_linger_is_refused() -> None:
+    with pytest.raises(ValueError, match="linger"):
+        GroupCommit(Recorder().send, linger=-1)

@@ -8,6 +8,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY common ./common
 COPY gateway ./gateway
 COPY routing ./routing
 COPY compliance ./compliance
@@ -27,7 +28,7 @@ COPY --from=build /wheels /wheels
 # Install, then fail the build if uvloop or the entry point is missing.
 RUN pip install --no-index --find-links=/wheels smsgw \
     && rm -rf /wheels \
-    && python -c "import uvloop, gateway, routing, compliance, simulator" \
+    && python -c "import uvloop, common, gateway, routing, compliance, simulator" \
     && command -v smsgw
 # Defaults baked in; docker-compose mounts ./config over this read-only. Relative config
 # paths (compliance files under ./config) resolve from the working directory, so ./config

@@ -502,7 +502,7 @@ def test_dockerfile_copies_only_what_exists_and_is_not_dockerignored() -> None:
             for source in sources:
                 assert (ROOT / source).exists(), source
                 assert source not in ignored, source
-    for package in ("gateway", "routing", "compliance", "simulator"):
+    for package in ("common", "gateway", "routing", "compliance", "simulator"):
         assert any(op == "COPY" and args.startswith(package) for op, args in dockerfile())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("gateway", "routing", "compliance", "simulator")
+FIRST_PARTY = ("common", "gateway", "routing", "compliance", "simulator")
 FORBIDDEN = frozenset(
     {
         "asyncio",

@@ -163,8 +163,8 @@ def _run_async(coroutine: Any) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from common.logging import configure_logging
     from gateway.engine.runner import Engine
-    from gateway.logging import configure_logging
     from gateway.ops_server import start_ops_server
 
     configure_logging(settings.logging.level, render_json=settings.logging.json)

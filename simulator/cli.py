@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import ConfigError
-from gateway.logging import configure_logging
+from common.logging import configure_logging
 from simulator.config import SimulatorConfig, load_config
 from simulator.server import SimulatorServer
 

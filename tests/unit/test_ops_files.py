@@ -24,8 +24,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from gateway.config import load_settings
-from gateway.metrics import GatewayMetrics, SimulatorMetrics
+from gateway.metrics import GatewayMetrics
 from simulator.config import load_config as load_simulator_config
+from simulator.metrics import SimulatorMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import signal
@@ -194,9 +193,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         await engine.run(stop)
     finally:
         if server is not None:
-            server.close()
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
+            await server.stop()
     return 0
 
 

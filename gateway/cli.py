@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import signal
@@ -246,8 +245,8 @@ def _run_async(coroutine: Any) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from common.logging import configure_logging
     from gateway.engine.runner import Engine
-    from gateway.logging import configure_logging
     from gateway.ops_server import start_ops_server
 
     configure_logging(settings.logging.level, render_json=settings.logging.json)
@@ -277,9 +276,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         await engine.run(stop)
     finally:
         if server is not None:
-            server.close()
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
+            await server.stop()
     return 0
 
 

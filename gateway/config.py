@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import yaml
 from redis.connection import parse_url
 
-from gateway.config_loader import build
-from gateway.errors import ConfigError
+from common.config_loader import build, read_yaml_file
+from common.errors import ConfigError
 from gateway.smpp.constants import BindType
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "smsgw.yaml"
@@ -279,17 +278,7 @@ def load_settings(
             value (the message names it).
     """
     env = os.environ if environ is None else environ
-    chosen = Path(path or env.get("SMSGW_CONFIG") or DEFAULT_CONFIG)
-    try:
-        data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{chosen}: cannot read config file: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{chosen}: not valid YAML: {error}") from None
-    if data is None:  # empty, or only comments: most likely the wrong file or a failed write
-        raise ConfigError(f"{chosen}: config file is empty (write `{{}}` for all defaults)")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{chosen}: expected a mapping of settings, got {type(data).__name__}")
+    data = read_yaml_file(path or env.get("SMSGW_CONFIG") or DEFAULT_CONFIG)
     if env.get("SMSGW_REDIS_URL"):
-        data = {**data, "redis_url": env["SMSGW_REDIS_URL"]}
+        data["redis_url"] = env["SMSGW_REDIS_URL"]
     return settings_from_mapping(data)

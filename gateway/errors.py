@@ -2,11 +2,26 @@
 
 Protocol errors proper live in gateway/smpp/errors.py; these are what a caller of a bind or the
 queue sees. Third-party exceptions (OSError, redis errors) are translated at the boundary.
+`ConfigError` lives in `common.errors` (the simulator raises it too) and is re-exported here.
 """
 
 from __future__ import annotations
 
+from common.errors import ConfigError
 from gateway.smpp.errors import SmppError
+
+__all__ = [
+    "BindConnectError",
+    "BindError",
+    "BindRefusedError",
+    "ConfigError",
+    "ConnectionLostError",
+    "NotBoundError",
+    "OutcomeUnknownError",
+    "QueueError",
+    "QueueUnavailableError",
+    "ResponseTimeoutError",
+]
 
 
 class BindError(SmppError):
@@ -50,7 +65,3 @@ class QueueError(Exception):
 
 class QueueUnavailableError(QueueError):
     """Redis could not be reached or timed out."""
-
-
-class ConfigError(Exception):
-    """Invalid configuration; the message names the key path (e.g. carriers[1].window)."""

@@ -1,9 +1,9 @@
 """Every Prometheus metric smsgw exports, defined once with HELP text, and bound-child helpers.
 
-This module owns metric names, types, label sets and buckets for the gateway (`GatewayMetrics`)
-and for the SMSC simulator's own endpoint (`SimulatorMetrics`). Both take an injected
-`CollectorRegistry`, so tests and several instances in one process never collide, and neither
-touches a global registry.
+This module owns metric names, types, label sets and buckets for the gateway (`GatewayMetrics`;
+the SMSC simulator defines its own in `simulator.metrics`, with the same toolkit from
+`common.metric_specs`). It takes an injected `CollectorRegistry`, so tests and several
+instances in one process never collide, and never touches a global registry.
 
 Naming follows the Prometheus conventions (https://prometheus.io/docs/practices/naming/): an
 `smsgw_` prefix, base units (`_seconds`), `_total` on counters (prometheus-client appends it),
@@ -25,20 +25,22 @@ from __future__ import annotations
 import enum
 import platform
 import re
-from collections.abc import Callable, Collection, Hashable, Sequence
-from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from collections.abc import Collection, Hashable, Sequence
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from common.metric_specs import MetricDefiner as _Definer
+from common.metric_specs import MetricSpec
+from common.metric_specs import cached as _cached
+from common.metric_specs import counter as _counter
+from common.metric_specs import gauge as _gauge
+from common.metric_specs import histogram as _histogram
 from gateway.messages import Status
-from gateway.smpp.constants import CommandId, CommandStatus, MessageState, status_name
-
-_T = TypeVar("_T")
-_K = TypeVar("_K", bound=Hashable)
+from gateway.smpp.constants import CommandStatus, status_name
 
 OTHER: Final = "other"
 """Label value for a country outside the configured set, or a malformed code label."""
@@ -82,7 +84,6 @@ DELIVERY_LATENCY_BUCKETS: Final = (
 
 _CODE_LABEL: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
-_CACHE_LIMIT: Final = 4096
 
 
 def _value(item: object) -> object:
@@ -119,52 +120,6 @@ def _encoding(item: object) -> str:
     ):
         return value
     raise ValueError(f"encoding: {value!r} is not one of {ENCODINGS} or gsm7_<language>")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetricSpec:
-    """One metric as defined here: base name (counters without `_total`), type, HELP, labels."""
-
-    name: str
-    kind: Literal["counter", "gauge", "histogram"]
-    documentation: str
-    labels: tuple[str, ...]
-
-
-class _Definer:
-    """Registers metrics on a registry and keeps their specs (for docs and config checks)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.specs: list[MetricSpec] = []
-
-
-def _counter(r: _Definer, name: str, doc: str, labels: Sequence[str]) -> Counter:
-    r.specs.append(MetricSpec(name=name, kind="counter", documentation=doc, labels=(*labels,)))
-    return Counter(name, doc, labels, registry=r.registry)
-
-
-def _gauge(r: _Definer, name: str, doc: str, labels: Sequence[str]) -> Gauge:
-    r.specs.append(MetricSpec(name=name, kind="gauge", documentation=doc, labels=(*labels,)))
-    return Gauge(name, doc, labels, registry=r.registry)
-
-
-def _histogram(
-    r: _Definer, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
-) -> Histogram:
-    r.specs.append(MetricSpec(name=name, kind="histogram", documentation=doc, labels=(*labels,)))
-    return Histogram(name, doc, labels, buckets=buckets, registry=r.registry)
-
-
-def _cached(cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
-    """Return `cache[key]`, building it with `make()` on a miss (cache size is capped)."""
-    try:
-        return cache[key]
-    except KeyError:
-        child = make()
-        if len(cache) < _CACHE_LIMIT:
-            cache[key] = child
-        return child
 
 
 class CarrierMetrics:
@@ -555,95 +510,3 @@ def _check_countries(countries: Collection[str]) -> frozenset[str]:
         if not _COUNTRY.fullmatch(code):
             raise ValueError(f"countries: {code!r} is not an ISO 3166-1 alpha-2 code")
     return codes
-
-
-def _command_name(command_id: int) -> str:
-    try:
-        return CommandId(command_id).name
-    except ValueError:
-        return "unknown"
-
-
-def _state_name(message_state: int) -> str:
-    try:
-        return MessageState(message_state).name
-    except ValueError:
-        return "unknown"
-
-
-class SimulatorMetrics:
-    """The SMSC simulator's own metrics (prefix `smsgw_simulator_`) on an injected registry."""
-
-    def __init__(self, registry: CollectorRegistry, *, version: str) -> None:
-        self.registry = registry
-        r = _Definer(registry)
-        self.build_info = _gauge(
-            r, "smsgw_simulator_build_info", "Always 1; labels carry the build.", ("version",)
-        )
-        self.build_info.labels(version).set(1)
-        self.sessions_bound = _gauge(
-            r, "smsgw_simulator_sessions_bound", "ESME sessions currently bound.", ("bind_type",)
-        )
-        self.pdus_received = _counter(
-            r,
-            "smsgw_simulator_pdus_received",
-            "PDUs received from ESMEs, by command (unknown for an unrecognised command_id).",
-            ("command",),
-        )
-        self.submit_responses = _counter(
-            r,
-            "smsgw_simulator_submit_responses",
-            "submit_sm_resp PDUs sent, by command_status name.",
-            ("command_status",),
-        )
-        self.receipts_sent = _counter(
-            r,
-            "smsgw_simulator_receipts_sent",
-            "Delivery receipts sent, by final message_state (SMPP 3.4 §5.2.28).",
-            ("state",),
-        )
-        self.mo_sent = _counter(
-            r, "smsgw_simulator_mo_sent", "Mobile-originated deliver_sm PDUs sent.", ()
-        )
-        self.specs: tuple[MetricSpec, ...] = tuple(r.specs)
-        """Every metric this class defines (name, type, HELP, labels)."""
-        self._pdus: dict[int, Counter] = {}
-        self._responses: dict[int, Counter] = {}
-        self._receipts: dict[int, Counter] = {}
-        self._sessions: dict[Hashable, Gauge] = {}
-        for bind_type in BIND_TYPES:
-            self.sessions(bind_type)
-        for command in (CommandId.bind_transceiver, CommandId.submit_sm, CommandId.enquire_link):
-            self.pdu_received(command)
-        self.throttled: Counter = self.submit_response(CommandStatus.ESME_RTHROTTLED)
-        """Submits answered ESME_RTHROTTLED (a child of the submit_responses counter)."""
-        self.submit_response(CommandStatus.ESME_ROK)
-        self.receipt_sent(MessageState.DELIVERED)
-
-    def sessions(self, bind_type: object) -> Gauge:
-        """The bound-sessions gauge child for a bind type."""
-        return _cached(
-            self._sessions, bind_type, lambda: self.sessions_bound.labels(_bind_type(bind_type))
-        )
-
-    def pdu_received(self, command_id: int) -> Counter:
-        """The PDUs-received child for a raw or enum command_id."""
-        return _cached(
-            self._pdus, command_id, lambda: self.pdus_received.labels(_command_name(command_id))
-        )
-
-    def submit_response(self, command_status: int) -> Counter:
-        """The submit-responses child for a raw or enum command_status."""
-        return _cached(
-            self._responses,
-            command_status,
-            lambda: self.submit_responses.labels(status_name(command_status)),
-        )
-
-    def receipt_sent(self, message_state: int) -> Counter:
-        """The receipts-sent child for a message_state."""
-        return _cached(
-            self._receipts,
-            message_state,
-            lambda: self.receipts_sent.labels(_state_name(message_state)),
-        )

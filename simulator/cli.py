@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigError
-from gateway.logging import configure_logging
+from common.errors import ConfigError
+from common.logging import configure_logging
 from simulator.config import SimulatorConfig, load_config
 from simulator.server import SimulatorServer
 

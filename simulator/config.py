@@ -1,9 +1,10 @@
 """The simulator's configuration: frozen dataclasses, the YAML loader and CLI-flag overrides.
 
-Every key is documented in `config/simulator.yaml`. The dataclasses are built by
-`gateway.config_loader.build`, which walks `dataclasses.fields()`, so unknown keys are errors
-that name their path (`faults.tps_bust: unknown key`). Keys ending in `_status` take a
-command_status name (`ESME_RTHROTTLED`) or a number; names are resolved here.
+Every key is documented in `config/simulator.yaml`. The file is read and the dataclasses are
+built by `common.config_loader` (the gateway's loader too), which walks `dataclasses.fields()`,
+so unknown keys are errors that name their path (`faults.tps_bust: unknown key`). Keys ending
+in `_status` take a command_status name (`ESME_RTHROTTLED`) or a number; names are resolved
+here.
 
 An empty `accounts` list means "accept any system_id and password": handy on a laptop, and
 said loudly in the log at startup.
@@ -19,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from gateway.config_loader import build
-from gateway.errors import ConfigError
+from common.config_loader import build, merge, read_yaml_file
+from common.errors import ConfigError
 from gateway.smpp.constants import CommandStatus
 
 _STAT_WORD = re.compile(r"[A-Za-z0-9_]{1,10}")
@@ -157,17 +156,10 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     """Read `path` (when given), apply `overrides` (nested, like the YAML), and build.
 
     Raises:
-        ConfigError: the file is unreadable or invalid YAML, or a key is wrong.
+        ConfigError: the file is unreadable, not YAML, empty or not a mapping, or a key is
+            wrong (the message names the file or the key).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"{path}: {error}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        data = loaded or {}
+    data = read_yaml_file(path) if path is not None else {}
     return config_from_mapping(merge(data, overrides or {}))
 
 
@@ -179,18 +171,6 @@ def patch_faults(current: FaultSettings, patch: Mapping[str, Any]) -> FaultSetti
     """
     merged = merge({"faults": _as_mapping(current)}, {"faults": dict(patch)})
     return config_from_mapping(merged).faults
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two YAML-shaped mappings; `override` wins, nested mappings merge."""
-    result = dict(base)
-    for key, value in override.items():
-        current = result.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            result[key] = merge(current, value)
-        else:
-            result[key] = value
-    return result
 
 
 def resolve_status_names(data: object, path: str = "") -> Any:

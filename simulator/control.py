@@ -1,4 +1,4 @@
-"""The simulator's control endpoint: a small HTTP/1.1 server on loopback.
+"""The simulator's control endpoint: its routes, served by aiohttp on loopback.
 
 Routes (one request per connection, `Connection: close`, RFC 9112 §9.6):
 
@@ -11,54 +11,30 @@ Routes (one request per connection, `Connection: close`, RFC 9112 §9.6):
     POST /mo         JSON {"from", "to", "text", "system_id"?} -> {"parts": n}; 409 when no
                      receiver or transceiver is bound
 
-`gateway/ops_server.py` serves GET only, so the simulator keeps its own listener; it borrows the
-same defences: a bounded request head and body, a deadline for the whole request, and nothing
-a client sends can raise out of the handler.
+Errors are JSON `{"error": "..."}`. `common.http_server` serves the routes with the same
+defences as the gateway's ops endpoint (request timeout, bounded head); bodies past
+`MAX_BODY` bytes get 413.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
-import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from gateway.errors import ConfigError
+from common.errors import ConfigError
+from common.http_server import DEFAULT_TIMEOUT, HttpServer
 from simulator.config import FaultSettings
 from simulator.errors import ControlRequestError, NoReceiverError
 from simulator.reassembly import ReceivedMessage
 
-log = structlog.get_logger()
-
-MAX_REQUEST_HEAD: Final = 8192
 MAX_BODY: Final = 65536
-REQUEST_TIMEOUT: Final = 5.0
-
-_REASONS: Final = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-}
-_JSON: Final = "application/json"
-_TEXT: Final = "text/plain; charset=utf-8"
-_ROUTES: Final = {
-    "/healthz": ("GET",),
-    "/metrics": ("GET",),
-    "/stats": ("GET",),
-    "/messages": ("GET",),
-    "/faults": ("GET", "POST"),
-    "/mo": ("POST",),
-}
+REQUEST_TIMEOUT: Final = DEFAULT_TIMEOUT
 
 
 class Controlled(Protocol):
@@ -80,90 +56,56 @@ class ControlServer:
 
     def __init__(self, target: Controlled) -> None:
         self._target = target
-        self._server: asyncio.Server | None = None
+        self._http: HttpServer | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the bound port (useful with port 0)."""
-        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_REQUEST_HEAD)
-        bound: int = self._server.sockets[0].getsockname()[1]
+        gets = {
+            "/healthz": self._healthz,
+            "/metrics": self._metrics,
+            "/stats": self._stats,
+            "/messages": self._messages,
+            "/faults": self._faults,
+        }
+        routes = [web.get(path, _answering(h), allow_head=False) for path, h in gets.items()]
+        routes.append(web.post("/faults", _answering(self._patch_faults)))
+        routes.append(web.post("/mo", _answering(self._inject_mo)))
+        http = HttpServer(
+            routes, error_body=_error, request_timeout=REQUEST_TIMEOUT, max_body=MAX_BODY
+        )
+        bound = await http.start(host, port)
+        self._http = http
         return bound
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # The top of its connection's task: cancellation at shutdown ends it quietly, and any
-        # bug is logged and answered with 500 rather than raised into the loop.
-        try:
-            status, content_type, body = await asyncio.wait_for(
-                self._serve(reader), REQUEST_TIMEOUT
-            )
-            await self._send(writer, status, content_type, body)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a supervisor boundary: log with traceback and keep serving
-            log.exception("control_request_failed")
-            with contextlib.suppress(Exception):
-                await self._send(writer, 500, _TEXT, b"internal error\n")
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(writer.wait_closed(), REQUEST_TIMEOUT)
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.Response(text="ok\n", content_type="text/plain")
 
-    async def _serve(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            return _error(431, "request head too large")
-        try:
-            method, path, query, length = _parse_head(head)
-            if length > MAX_BODY:
-                return _error(413, "body too large")
-            body = await reader.readexactly(length) if length else b""
-            return self._route(method, path, query, body)
-        except ControlRequestError as error:
-            return _error(error.status, str(error))
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = self._target.metrics_text()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    def _route(
-        self, method: str, path: str, query: dict[str, str], body: bytes
-    ) -> tuple[int, str, bytes]:
-        allowed = _ROUTES.get(path)
-        if allowed is None:
-            return _error(404, "not found")
-        if method not in allowed:
-            return _error(405, "method not allowed")
-        t = self._target
-        if path == "/healthz":
-            return 200, _TEXT, b"ok\n"
-        if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, t.metrics_text()
-        if path == "/stats":
-            return _json(t.stats())
-        if path == "/messages":
-            return _json(_messages(t.messages(), query))
-        if path == "/faults":
-            if method == "POST":
-                return self._patch_faults(body)
-            return _json(_faults(t.faults))
-        return self._inject_mo(body)
+    async def _stats(self, _request: web.Request) -> web.Response:
+        return _json(self._target.stats())
 
-    def _patch_faults(self, body: bytes) -> tuple[int, str, bytes]:
-        patch = _json_object(body)
-        try:
-            faults = self._target.patch_faults(patch)
-        except ConfigError as error:
-            return _error(400, str(error))
+    async def _messages(self, request: web.Request) -> web.Response:
+        return _json(_messages(self._target.messages(), request.query))
+
+    async def _faults(self, _request: web.Request) -> web.Response:
+        return _json(_faults(self._target.faults))
+
+    async def _patch_faults(self, request: web.Request) -> web.Response:
+        faults = self._target.patch_faults(await _json_body(request))
         return _json(_faults(faults))
 
-    def _inject_mo(self, body: bytes) -> tuple[int, str, bytes]:
-        request = _json_object(body)
-        source, destination, text = (request.get(k) for k in ("from", "to", "text"))
-        system_id = request.get("system_id")
+    async def _inject_mo(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        source, destination, text = (body.get(k) for k in ("from", "to", "text"))
+        system_id = body.get("system_id")
         if not all(isinstance(v, str) and v for v in (source, destination)) or not isinstance(
             text, str
         ):
@@ -181,36 +123,37 @@ class ControlServer:
             return _error(400, str(error))
         return _json({"parts": parts})
 
-    @staticmethod
-    async def _send(
-        writer: asyncio.StreamWriter, status: int, content_type: str, body: bytes
-    ) -> None:
-        head = (
-            f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(head.encode("ascii") + body)
-        await writer.drain()
+
+def _answering(handler: Handler) -> Handler:
+    """`handler`, with a bad request (ControlRequestError) or a bad fault key or value
+    (ConfigError, naming the key) answered as a JSON error."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ControlRequestError as error:
+            return _error(error.status, str(error))
+        except ConfigError as error:
+            return _error(400, str(error))
+
+    return answer
 
 
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], int]:
-    """(method, path, query, content length) from a request head (RFC 9112 §3, §6.3)."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        raise ControlRequestError("bad request line")
-    target = urllib.parse.urlsplit(parts[1])
-    query = dict(urllib.parse.parse_qsl(target.query))
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            if not value.strip().isdigit():
-                raise ControlRequestError("bad Content-Length")
-            length = int(value.strip())
-        elif name.strip().lower() == "transfer-encoding":
-            raise ControlRequestError("chunked bodies are not supported; send Content-Length")
-    return parts[0], target.path, query, length
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, read within the request timeout.
+
+    Raises:
+        ControlRequestError: too large (413), too slow (408), not JSON or not an object (400).
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ControlRequestError("body too large", status=413)
+    try:
+        body = await asyncio.wait_for(request.read(), REQUEST_TIMEOUT)
+    except web.HTTPRequestEntityTooLarge:
+        raise ControlRequestError("body too large", status=413) from None
+    except TimeoutError:
+        raise ControlRequestError("body not received in time", status=408) from None
+    return _json_object(body)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -223,11 +166,13 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _json(value: object, status: int = 200) -> tuple[int, str, bytes]:
-    return status, _JSON, json.dumps(value, sort_keys=True, default=str).encode() + b"\n"
+def _json(value: object, status: int = 200) -> web.Response:
+    body = json.dumps(value, sort_keys=True, default=str).encode() + b"\n"
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
-def _error(status: int, message: str) -> tuple[int, str, bytes]:
+def _error(status: int, message: str) -> web.Response:
+    """A JSON error answer `{"error": message}` (this endpoint's `ErrorBody`)."""
     return _json({"error": message}, status)
 
 
@@ -236,7 +181,7 @@ def _faults(faults: FaultSettings) -> dict[str, object]:
 
 
 def _messages(
-    messages: Sequence[ReceivedMessage], query: dict[str, str]
+    messages: Sequence[ReceivedMessage], query: Mapping[str, str]
 ) -> list[dict[str, object]]:
     limit_text = query.get("limit", "100")
     if not limit_text.isdigit():

@@ -1,6 +1,6 @@
 """The simulator's errors: one root, plus the few conditions its callers must tell apart.
 
-Configuration problems raise `gateway.errors.ConfigError` (shared with the gateway's loader,
+Configuration problems raise `common.errors.ConfigError` (shared with the gateway's loader,
 so every config error names its key path the same way); protocol problems stay inside the
 sans-IO session, which answers them on the wire.
 """

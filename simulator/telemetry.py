@@ -2,7 +2,7 @@
 
 The submit path never touches a metric (a labelled `inc()` costs about a microsecond, a tenth
 of the budget for a whole submit). `Smsc.counts` holds plain integers; `CountsExporter.export`
-adds what changed since the last export to the children of `gateway.metrics.SimulatorMetrics`
+adds what changed since the last export to the children of `simulator.metrics.SimulatorMetrics`
 (where every metric is defined), and sets the bound-sessions gauges from the live links. The
 server exports once a second and before every scrape.
 """
@@ -15,7 +15,7 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import generate_latest
 
-from gateway.metrics import BIND_TYPES, SimulatorMetrics
+from simulator.metrics import BIND_TYPES, SimulatorMetrics
 from simulator.smsc import Smsc
 
 

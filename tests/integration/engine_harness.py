@@ -12,10 +12,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from common.config_loader import merge
 from gateway.config import Settings, settings_from_mapping
 from gateway.engine.runner import Engine
 from gateway.messages import FINAL_STATUSES
-from simulator.config import merge
 
 FINAL = {s.value for s in FINAL_STATUSES}
 

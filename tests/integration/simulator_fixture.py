@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from common.config_loader import merge
 from gateway.bind import BindSettings, BindType
-from simulator.config import FaultSettings, SimulatorConfig, config_from_mapping, merge
+from simulator.config import FaultSettings, SimulatorConfig, config_from_mapping
 from simulator.reassembly import ReceivedMessage
 from simulator.server import SimulatorServer
 

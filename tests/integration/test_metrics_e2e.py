@@ -74,10 +74,9 @@ async def ops_port(engine: Engine) -> AsyncIterator[int]:
         ops.host, ops.port, registry=engine.registry, readiness=engine.readiness
     )
     try:
-        yield server.sockets[0].getsockname()[1]
+        yield server.port
     finally:
-        server.close()
-        await server.wait_closed()
+        await server.stop()
 
 
 async def scrape(port: int) -> list[Sample]:

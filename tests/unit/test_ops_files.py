@@ -24,8 +24,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from gateway.config import load_settings
-from gateway.metrics import GatewayMetrics, SimulatorMetrics
+from gateway.metrics import GatewayMetrics
 from simulator.config import load_config as load_simulator_config
+from simulator.metrics import SimulatorMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
@@ -502,7 +503,7 @@ def test_dockerfile_copies_only_what_exists_and_is_not_dockerignored() -> None:
             for source in sources:
                 assert (ROOT / source).exists(), source
                 assert source not in ignored, source
-    for package in ("gateway", "routing", "compliance", "simulator"):
+    for package in ("common", "gateway", "routing", "compliance", "simulator"):
         assert any(op == "COPY" and args.startswith(package) for op, args in dockerfile())
 
 

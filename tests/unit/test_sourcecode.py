@@ -227,3 +227,28 @@ def test_lower_layers_never_import_upwards(package: str) -> None:
 def test_upward_import_checker(source: str, flagged: bool) -> None:
     found = upward_imports(source, frozenset({"gateway", "simulator"}), ("gateway.smpp",))
     assert bool(found) is flagged
+
+
+def first_party_imports(package: str) -> list[tuple[str, str]]:
+    """(module file, imported first-party name) for every import in `package`'s modules."""
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name, _ in imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+            if name.split(".")[0] in FIRST_PARTY:
+                found.append((str(path.relative_to(ROOT)), name))
+    return found
+
+
+def test_common_imports_no_other_first_party_package() -> None:
+    """common/ is neutral ground for the gateway and the simulator: it imports neither."""
+    assert [(f, n) for f, n in first_party_imports("common") if not n.startswith("common")] == []
+
+
+def test_simulator_borrows_only_the_sans_io_core_from_the_gateway() -> None:
+    """The simulator shares gateway/smpp/ (the codec and session rules), nothing else."""
+    borrowed = [
+        (f, n)
+        for f, n in first_party_imports("simulator")
+        if n.split(".")[0] == "gateway" and not n.startswith("gateway.smpp")
+    ]
+    assert borrowed == []

@@ -1,4 +1,4 @@
-"""GatewayMetrics and SimulatorMetrics: naming, HELP text, zero series, bound children, bounds."""
+"""GatewayMetrics: naming, HELP text, zero series, bound children, bounds."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from gateway.metrics import (
     MESSAGE_STATUSES,
     OTHER,
     GatewayMetrics,
-    SimulatorMetrics,
 )
-from gateway.smpp.constants import CommandId, CommandStatus, MessageState
+from gateway.smpp.constants import CommandStatus
 
 ALLOWED_LABELS = {
     "carrier", "country", "status", "encoding", "command_status", "bind_type", "bind",
@@ -276,34 +275,6 @@ def test_two_instances_need_two_registries() -> None:
     assert other.registry is not registry
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         GatewayMetrics(registry, carriers=["acme"], version="x", process_collectors=False)
-
-
-def test_simulator_metrics_are_prefixed_and_bounded() -> None:
-    registry = CollectorRegistry()
-    sim = SimulatorMetrics(registry, version="1.0")
-    sim.sessions("trx").inc()
-    sim.pdu_received(CommandId.submit_sm).inc(2)
-    sim.pdu_received(0x0BADF00D).inc()
-    sim.throttled.inc()
-    sim.submit_response(0).inc()
-    sim.receipt_sent(MessageState.UNDELIVERABLE).inc()
-    sim.receipt_sent(99).inc()
-    sim.mo_sent.inc()
-    families = smsgw_families(registry)
-    assert all(f.name.startswith("smsgw_simulator_") for f in families)
-    assert all(f.documentation for f in families)
-    get = registry.get_sample_value
-    assert get("smsgw_simulator_sessions_bound", {"bind_type": "transceiver"}) == 1
-    assert get("smsgw_simulator_sessions_bound", {"bind_type": "receiver"}) == 0
-    assert get("smsgw_simulator_pdus_received_total", {"command": "submit_sm"}) == 2
-    assert get("smsgw_simulator_pdus_received_total", {"command": "unknown"}) == 1
-    throttled = {"command_status": "ESME_RTHROTTLED"}
-    assert get("smsgw_simulator_submit_responses_total", throttled) == 1
-    assert get("smsgw_simulator_submit_responses_total", {"command_status": "ESME_ROK"}) == 1
-    assert get("smsgw_simulator_receipts_sent_total", {"state": "UNDELIVERABLE"}) == 1
-    assert get("smsgw_simulator_receipts_sent_total", {"state": "unknown"}) == 1
-    assert get("smsgw_simulator_mo_sent_total", {}) == 1
-    assert get("smsgw_simulator_build_info", {"version": "1.0"}) == 1
 
 
 def test_specs_describe_exactly_the_registered_metrics() -> None:

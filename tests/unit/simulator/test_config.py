@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
+from common.errors import ConfigError
 from gateway.smpp.constants import CommandStatus
 from simulator.config import (
     FaultSettings,
@@ -98,6 +98,18 @@ def test_unreadable_or_non_mapping_file_is_a_config_error(tmp_path: Path) -> Non
     listing.write_text("- 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(listing)
+
+
+def test_the_simulator_file_is_read_by_the_gateways_loader(tmp_path: Path) -> None:
+    """One loader, two schemas: the same file errors, naming the file, as for smsgw.yaml."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"empty\.yaml: config file is empty"):
+        load_config(empty)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("faults: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        load_config(broken)
 
 
 def test_patch_faults_changes_only_the_given_keys() -> None:

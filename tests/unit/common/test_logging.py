@@ -12,7 +12,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.logging import REDACTED, configure_logging, mask_msisdn
+from common.logging import REDACTED, configure_logging, mask_msisdn
 from gateway.smpp.pdu import BindTransmitter, SubmitSm
 
 

@@ -1,4 +1,9 @@
-"""Build frozen dataclasses from YAML-shaped data by walking `dataclasses.fields()`.
+"""The one config loader: YAML file in, frozen dataclasses out, for any schema.
+
+The gateway (`gateway.config.Settings`) and the simulator (`simulator.config.SimulatorConfig`)
+each define a schema as dataclasses and load it with the three steps here: `read_yaml_file`
+reads and checks the file, `merge` lays overrides (environment, command-line flags) over it,
+and `build` walks `dataclasses.fields()` to construct the dataclasses.
 
 Keys and attributes cannot diverge (Jasmin's `configs.py` slip): every key must be a field,
 every required field must be present, and every error names its path, e.g.
@@ -10,14 +15,51 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from gateway.errors import ConfigError
+import yaml
+
+from common.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def read_yaml_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping a YAML config file holds (`yaml.safe_load`).
+
+    Raises:
+        ConfigError: naming the file: unreadable, not YAML, empty (most likely the wrong file
+            or a failed write; `{}` asks for all defaults), or not a mapping at the top.
+    """
+    chosen = Path(path)
+    try:
+        data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{chosen}: cannot read config file: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{chosen}: not valid YAML: {error}") from None
+    if data is None:
+        raise ConfigError(f"{chosen}: config file is empty (write `{{}}` for all defaults)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{chosen}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge two YAML-shaped mappings; `override` wins, nested mappings merge."""
+    result = dict(base)
+    for key, value in override.items():
+        current = result.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            result[key] = merge(current, value)
+        else:
+            result[key] = value
+    return result
 
 
 def build(cls: type[T], data: object, path: str = "") -> T:

@@ -42,7 +42,7 @@ integration: $(STAMP) redis
 	$(PY) -m pytest -q tests/integration tests/interop
 
 demo: $(STAMP) redis
-	$(PY) -m gateway.demo
+	$(PY) -m gateway.cli.demo
 
 # Run as modules from the project root, so benchmarks/compliance.py cannot shadow the package.
 bench: $(STAMP) redis

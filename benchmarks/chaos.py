@@ -68,7 +68,7 @@ from benchmarks.chaos_report import (
     print_verdict,
 )
 from benchmarks.e2e_stack import http_get
-from gateway.child_process import free_port
+from gateway.cli.child_process import free_port
 from gateway.config import settings_from_mapping
 from gateway.errors import ConfigError
 from simulator.journal import read_journal

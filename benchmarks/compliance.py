@@ -40,7 +40,7 @@ from compliance.redis_keys import ComplianceKeys  # noqa: E402
 from compliance.redis_stores import RedisComplianceStore  # noqa: E402
 from compliance.settings import load_compliance_config  # noqa: E402
 from compliance.verdict import Category, ComplianceRequest, Outcome  # noqa: E402
-from gateway.child_process import RedisNotReadyError, free_port, redis_server_process  # noqa: E402
+from gateway.cli.child_process import RedisNotReadyError, free_port, redis_server_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260113

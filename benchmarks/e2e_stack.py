@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gateway.child_process import free_port, logged_process, redis_server_process
+from gateway.cli.child_process import free_port, logged_process, redis_server_process
 
 if TYPE_CHECKING:
     from benchmarks.e2e import Options

@@ -17,9 +17,9 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from gateway.engine_metrics import EngineObserver
-from gateway.metrics import GatewayMetrics
-from gateway.receipts import Receipt, ReceiptState
+from gateway.carrier.receipts import Receipt, ReceiptState
+from gateway.ops.engine_metrics import EngineObserver
+from gateway.ops.metrics import GatewayMetrics
 
 MESSAGES = 200_000
 PASSES = 5

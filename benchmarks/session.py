@@ -24,8 +24,8 @@ from typing import Any
 
 import uvloop
 
-from gateway.bind import Bind, BindSettings
-from gateway.child_process import free_port
+from gateway.carrier.bind import Bind, BindSettings
+from gateway.cli.child_process import free_port
 from gateway.smpp.constants import BindType, CommandStatus
 from gateway.smpp.pdu import Pdu, SubmitSm
 

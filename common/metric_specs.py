@@ -1,6 +1,6 @@
 """Defining Prometheus metrics with their specs kept: the shared toolkit of metrics modules.
 
-`gateway.metrics` and `simulator.metrics` each define their own metrics (names, HELP text,
+`gateway.ops.metrics` and `simulator.metrics` each define their own metrics (names, HELP text,
 labels) on an injected `CollectorRegistry`; this module owns how a definition is registered
 and recorded as a `MetricSpec` (docs and config checks compare the specs with what is
 exported), and the capped cache of bound children that hot paths use.

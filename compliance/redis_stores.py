@@ -4,7 +4,7 @@ The only module of the compliance package that imports redis. An evaluation runs
 `CHECK_SCRIPT` (opt-out, then suppression, then caps with check-and-record) atomically, so caps
 hold across gateway instances. The evaluations asked for during one loop iteration (hundreds of
 workers evaluate at once) go to Redis together, as one EVALSHA that runs them in the order they
-were asked (a group commit, as gateway/state_store.py's StateWriter does for message state):
+were asked (a group commit, as gateway/store/state_store.py's StateWriter does for message state):
 redis-py's per-call cost, not Redis, was most of an evaluation's CPU. That call names the keys
 of several recipients, so it needs one Redis instance (as apply.lua does), not a cluster.
 Key layout: redis_keys.py. Redis connection and timeout errors become `ComplianceStoreError`

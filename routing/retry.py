@@ -177,7 +177,7 @@ class RetryPolicy:
         Exponential growth capped at `max_delay`, with "equal jitter": the ceiling is
         `min(max_delay, initial_delay * multiplier ** (attempt - 1))` and the delay is drawn
         uniformly from [ceiling / 2, ceiling], keeping a floor under every wait while spreading
-        retries of a burst of failures (same shape as gateway.backoff.Backoff).
+        retries of a burst of failures (same shape as gateway.carrier.backoff.Backoff).
         """
         exponent = min(max(attempt - 1, 0), _MAX_EXPONENT)
         ceiling = min(self.max_delay, self.initial_delay * self.multiplier**exponent)

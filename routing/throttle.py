@@ -148,7 +148,7 @@ class RedisTokenBucket:
 
     Args:
         redis: a redis.asyncio client (decode_responses either way).
-        key: the Redis key of this limit (one per carrier), e.g. from gateway.keys.
+        key: the Redis key of this limit (one per carrier), e.g. from gateway.store.keys.
         rate: the configured TPS, > 0.
         burst: the most tokens granted at once (and per Redis call), >= 1.
         adaptive: optional AIMD layer; its rate (capped at `rate`) is used for each call.

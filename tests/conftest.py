@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.child_process import RedisNotReadyError, redis_server_process
-from gateway.child_process import free_port as free_port  # re-exported: tests import it from here
+from gateway.cli.child_process import RedisNotReadyError, redis_server_process
+from gateway.cli.child_process import (
+    free_port as free_port,  # re-exported: tests import it from here
+)
 
 # The `simulator` and `simulator_factory` fixtures (an in-process SMSC on a free port).
 pytest_plugins = ["tests.integration.simulator_fixture"]

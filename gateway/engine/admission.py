@@ -43,8 +43,8 @@ from compliance.redis_stores import (
 )
 from compliance.store import RecipientState
 from compliance.verdict import Verdict
-from gateway.carriers import Pacing
-from gateway.state_store import Scope, lua_script, spelt
+from gateway.carrier.pool import Pacing
+from gateway.store.state_store import Scope, lua_script, spelt
 from routing.throttle import BUCKET_SCRIPT
 
 

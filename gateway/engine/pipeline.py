@@ -33,18 +33,18 @@ import structlog
 from compliance.encoding import EncodedMessage
 from compliance.errors import ComplianceStoreError
 from compliance.verdict import Outcome, Verdict
-from gateway.bind import Bind
-from gateway.carriers import Carrier
-from gateway.dispatcher import Dispatcher, StoppedError, Work, submit_sm
+from gateway.carrier.bind import Bind
+from gateway.carrier.pool import Carrier
 from gateway.engine.admission import Admission, Candidate
+from gateway.engine.dispatcher import Dispatcher, StoppedError, Work, submit_sm
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
 from gateway.errors import NotBoundError, QueueUnavailableError
-from gateway.final_log import log_final
 from gateway.messages import Status
-from gateway.records import record_deferred, record_final, record_inflight, record_not_sent
+from gateway.ops.final_log import log_final
 from gateway.smpp.pdu import Pdu
-from gateway.state_store import OpBatch
+from gateway.store.records import record_deferred, record_final, record_inflight, record_not_sent
+from gateway.store.state_store import OpBatch
 from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()

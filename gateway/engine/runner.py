@@ -36,18 +36,17 @@ from prometheus_client import CollectorRegistry
 
 from compliance.errors import ComplianceStoreError
 from compliance.policy import CompliancePolicy
-from gateway import receipt_timeout
-from gateway.bind import BindListener, DeliveryHandler
-from gateway.carriers import CarrierPool, encoding_profile, retry_policy
-from gateway.compliance_wiring import build_admission, build_policy
+from gateway.carrier.bind import BindListener, DeliveryHandler
+from gateway.carrier.pool import CarrierPool, encoding_profile, retry_policy
 from gateway.config import Settings
-from gateway.deliveries import CarrierDeliveries, MoPolicy
-from gateway.dispatcher import Dispatcher, Gate, Work, resume_work
+from gateway.engine import receipt_timeout
+from gateway.engine.compliance_wiring import build_admission, build_policy
+from gateway.engine.deliveries import CarrierDeliveries, MoPolicy
+from gateway.engine.dispatcher import Dispatcher, Gate, Work, resume_work
 from gateway.engine.pipeline import Pipeline
-from gateway.engine_metrics import BindObserver, EngineObserver
+from gateway.engine.routing_table import routing_table
+from gateway.engine.signals import BadSignal, Signal, SignalPolicy, apply_signal, parse_signal
 from gateway.errors import QueueUnavailableError
-from gateway.final_log import log_final
-from gateway.keys import Keys
 from gateway.messages import (
     OutboundMessage,
     Rejected,
@@ -55,13 +54,14 @@ from gateway.messages import (
     message_to_json,
     parse_outbound,
 )
-from gateway.metrics import GatewayMetrics
-from gateway.ops_server import make_readiness
-from gateway.queue import Entry, StreamConsumer
-from gateway.records import RecordContext, accept_row, record_rejected_entry
-from gateway.routing_table import routing_table
-from gateway.signals import BadSignal, Signal, SignalPolicy, apply_signal, parse_signal
-from gateway.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
+from gateway.ops.engine_metrics import BindObserver, EngineObserver
+from gateway.ops.final_log import log_final
+from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.ops_server import make_readiness
+from gateway.store.keys import Keys
+from gateway.store.queue import Entry, StreamConsumer
+from gateway.store.records import RecordContext, accept_row, record_rejected_entry
+from gateway.store.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
 from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()
@@ -317,7 +317,7 @@ class Engine:
                 await self.apply_signals(entries)
 
     async def apply_signals(self, entries: Sequence[Entry]) -> None:
-        """Apply upstream signals (gateway/signals.py), acknowledging each once applied."""
+        """Apply upstream signals (gateway/engine/signals.py), acknowledging each once applied."""
         acks = OpBatch()
         now = datetime.fromtimestamp(self.clock(), UTC)
         for entry in entries:

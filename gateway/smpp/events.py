@@ -1,6 +1,6 @@
 """Events the sans-IO session returns from `Session.receive_data` (past tense, frozen).
 
-The drivers (gateway/bind.py, simulator/server.py) dispatch on these; the core never logs.
+The drivers (gateway/carrier/bind.py, simulator/server.py) dispatch on these; the core never logs.
 """
 
 from __future__ import annotations

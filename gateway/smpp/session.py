@@ -19,7 +19,7 @@ Theory of operation (SMPP 3.4 §2.2 "SMPP Sessions", §2.3 "Allowed operations",
 Transitions are data (`TRANSITIONS`), keyed by *who sent* the PDU (ESME or SMSC) rather than by
 which side we are, so the gateway (role ESME) and the simulator (role SMSC) run the same rules
 (h11 `_state.py`). Time is a parameter (`now`, a monotonic clock reading); the core keeps no
-timers: futures and timeouts live in gateway/window.py.
+timers: futures and timeouts live in gateway/carrier/window.py.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from common.config_loader import merge
-from gateway.bind import BindSettings, BindType
+from gateway.carrier.bind import BindSettings, BindType
 from simulator.config import FaultSettings, SimulatorConfig, config_from_mapping
 from simulator.reassembly import ReceivedMessage
 from simulator.server import SimulatorServer

@@ -13,11 +13,11 @@ from compliance.redis_keys import ComplianceKeys
 from compliance.redis_stores import RedisComplianceStore
 from compliance.settings import ComplianceConfig, load_compliance_config
 from compliance.verdict import Category, ComplianceRequest, Outcome, Reason
-from gateway.carriers import UNPACED, Pacing
+from gateway.carrier.pool import UNPACED, Pacing
 from gateway.config import StreamsConfig
 from gateway.engine.admission import Admission, Candidate
-from gateway.keys import Keys
-from gateway.records import RecordContext
+from gateway.store.keys import Keys
+from gateway.store.records import RecordContext
 from routing.throttle import RedisTokenBucket
 from tests.integration.test_compliance_redis import NOW
 

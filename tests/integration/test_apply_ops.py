@@ -13,9 +13,9 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from gateway.keys import Keys
 from gateway.messages import Status, event_json
-from gateway.records import (
+from gateway.store.keys import Keys
+from gateway.store.records import (
     Origin,
     RecordContext,
     record_deferred,
@@ -28,7 +28,7 @@ from gateway.records import (
     record_submitted,
     record_unknown_outcome,
 )
-from gateway.state_store import OpBatch, StateStore, StateWriter, Word
+from gateway.store.state_store import OpBatch, StateStore, StateWriter, Word
 from tests.integration.test_state_store import CTX, KEYS, accept, events, submit
 
 DEST = "447700900123"

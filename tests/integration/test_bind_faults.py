@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import pytest
 
-from gateway.bind import Bind, BindSettings
+from gateway.carrier.bind import Bind, BindSettings
 from gateway.errors import (
     ConnectionLostError,
     NotBoundError,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import trustme
 
-from gateway.bind import Bind
+from gateway.carrier.bind import Bind
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import DeliverSm, Pdu, SubmitSm, SubmitSmResp
 from tests.integration.simulator_fixture import RunningSimulator

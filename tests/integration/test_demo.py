@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_summarises_every_message_and_explains_the_duplicate() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.demo"],
+        [sys.executable, "-m", "gateway.cli.demo"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from gateway.state_store import OpBatch, StateStore, StateWriter
+from gateway.store.state_store import OpBatch, StateStore, StateWriter
 from tests.conftest import RedisServer
 from tests.integration.engine_harness import enqueue, message, statuses, wait_for_statuses
 from tests.integration.simulator_fixture import simulator_config, start_simulator

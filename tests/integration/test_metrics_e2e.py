@@ -1,6 +1,6 @@
 """Metrics and readiness as an operator sees them: the real engine, its ops HTTP port, scraped.
 
-The ops server is wired to the engine exactly as `gateway/cli.py` does (engine.registry,
+The ops server is wired to the engine exactly as `gateway/cli/main.py` does (engine.registry,
 engine.readiness); every check goes over a loopback socket, with bounded polling only.
 """
 
@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from gateway.engine.runner import Engine
-from gateway.metrics import MESSAGE_STATUSES
-from gateway.ops_server import start_ops_server
+from gateway.ops.metrics import MESSAGE_STATUSES
+from gateway.ops.ops_server import start_ops_server
 from tests.conftest import RedisServer
 from tests.integration.engine_harness import (
     FINAL,

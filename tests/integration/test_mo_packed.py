@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 
 from compliance.encoding import EncodingProfile
 from compliance.verdict import Category, ComplianceRequest, MoOutcome, Reason
-from gateway.bind import Bind
-from gateway.compliance_wiring import build_policy
+from gateway.carrier.bind import Bind
 from gateway.config import Settings
-from gateway.deliveries import CarrierDeliveries
-from gateway.state_store import StateStore, StateWriter
+from gateway.engine.compliance_wiring import build_policy
+from gateway.engine.deliveries import CarrierDeliveries
+from gateway.store.state_store import StateStore, StateWriter
 from tests.conftest import RedisServer
 from tests.integration.engine_harness import engine_settings, running_engine
 from tests.integration.simulator_fixture import simulator_config, start_simulator

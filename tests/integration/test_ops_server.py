@@ -16,8 +16,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from common.http_server import HttpServer
-from gateway.metrics import GatewayMetrics
-from gateway.ops_server import make_readiness, start_ops_server
+from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.ops_server import make_readiness, start_ops_server
 from tests.conftest import free_port
 
 # Generous safety bounds so a broken server fails a test instead of hanging it.

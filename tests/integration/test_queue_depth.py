@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from gateway.queue import QueueDepth, StreamConsumer
+from gateway.store.queue import QueueDepth, StreamConsumer
 
 
 async def test_depth_reports_length_pending_and_consumer_lag(

@@ -9,14 +9,14 @@ import json
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from gateway import receipt_timeout
 from gateway.config import StreamsConfig
-from gateway.engine_metrics import EngineObserver
-from gateway.keys import Keys
+from gateway.engine import receipt_timeout
 from gateway.messages import Status, event_json
-from gateway.metrics import GatewayMetrics
-from gateway.records import Origin, RecordContext, record_submitted
-from gateway.state_store import OpBatch, StateStore, StateWriter, TimedOut
+from gateway.ops.engine_metrics import EngineObserver
+from gateway.ops.metrics import GatewayMetrics
+from gateway.store.keys import Keys
+from gateway.store.records import Origin, RecordContext, record_submitted
+from gateway.store.state_store import OpBatch, StateStore, StateWriter, TimedOut
 
 KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
 CTX = RecordContext(keys=KEYS, group="g", events_maxlen=10000, ttl=3600)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from gateway.bind import Bind, BindSettings, BindType
-from gateway.child_process import free_port, logged_process
+from gateway.carrier.bind import Bind, BindSettings, BindType
+from gateway.cli.child_process import free_port, logged_process
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import SubmitSm, SubmitSmResp
 from simulator.config import SimulatorConfig

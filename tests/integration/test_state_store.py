@@ -7,9 +7,9 @@ import json
 import redis.asyncio as aioredis
 
 from gateway.config import StreamsConfig
-from gateway.keys import Keys
 from gateway.messages import Status, event_json
-from gateway.records import (
+from gateway.store.keys import Keys
+from gateway.store.records import (
     Origin,
     RecordContext,
     record_deferred,
@@ -17,7 +17,7 @@ from gateway.records import (
     record_submitted,
     record_unknown_outcome,
 )
-from gateway.state_store import OpBatch, StateStore, StateWriter
+from gateway.store.state_store import OpBatch, StateStore, StateWriter
 
 KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
 CTX = RecordContext(keys=KEYS, group="g", events_maxlen=10000, ttl=3600)

@@ -1,5 +1,5 @@
 """The shared Redis token bucket against a real redis-server: rate, burst, batching, errors;
-and a carrier's rate on it (gateway.carriers.CarrierRate), configured or not."""
+and a carrier's rate on it (gateway.carrier.pool.CarrierRate), configured or not."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from gateway.bind import Bind, BindSettings
-from gateway.carriers import CarrierRate
+from gateway.carrier.bind import Bind, BindSettings
+from gateway.carrier.pool import CarrierRate
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 from routing.throttle import RedisTokenBucket

@@ -2,7 +2,7 @@
 
 docker-compose.yml, the Dockerfile, Prometheus' config and alert rules, Grafana's provisioning
 and dashboard are parsed here. Every metric a PromQL expression selects must be defined in
-gateway/metrics.py (or be a process/Prometheus built-in), with label matchers that exist on
+gateway/ops/metrics.py (or be a process/Prometheus built-in), with label matchers that exist on
 it; every path compose mounts must exist in the repo; every host:port one service uses to
 reach another must be a compose service exposing that port.
 """
@@ -24,7 +24,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from gateway.config import load_settings
-from gateway.metrics import GatewayMetrics
+from gateway.ops.metrics import GatewayMetrics
 from simulator.config import load_config as load_simulator_config
 from simulator.metrics import SimulatorMetrics
 
@@ -33,7 +33,7 @@ OPS = ROOT / "ops"
 SCRAPE_LABELS = frozenset({"job", "instance"})  # attached by Prometheus to every scraped series
 
 
-# --- what gateway/metrics.py defines -------------------------------------------------------
+# --- what gateway/ops/metrics.py defines -------------------------------------------------------
 
 
 def known_series() -> dict[str, frozenset[str]]:
@@ -146,7 +146,7 @@ def check_expression(expr: str, where: str) -> list[str]:
     for selector in found:
         labels = KNOWN.get(selector.metric)
         if labels is None:
-            problems.append(f"{where}: {selector.metric} is not defined in gateway/metrics.py")
+            problems.append(f"{where}: {selector.metric} is not defined in gateway/ops/metrics.py")
         elif not selector.labels <= labels:
             problems.append(f"{where}: {selector.metric} has no label {selector.labels - labels}")
     return problems

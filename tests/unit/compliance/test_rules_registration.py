@@ -20,8 +20,8 @@ from compliance.registration import SenderRegistry, sender_program
 from compliance.sender_id import SenderProgram, SenderRules, sender_address
 from compliance.settings import load_compliance_config
 from compliance.verdict import Category, ComplianceRequest, Outcome, Reason
-from gateway.compliance_wiring import sender_registry
 from gateway.config import settings_from_mapping
+from gateway.engine.compliance_wiring import sender_registry
 from gateway.smpp.constants import Ton
 from tests.unit.compliance.fake_store import MemoryComplianceStore
 from tests.unit.compliance.test_rules_policy import TUESDAY_MORNING

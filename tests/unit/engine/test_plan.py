@@ -19,8 +19,8 @@ from gateway.engine.plan import (
     fit_reference,
     plan_message,
 )
+from gateway.engine.routing_table import routing_table
 from gateway.messages import OutboundMessage, Status
-from gateway.routing_table import routing_table
 from routing.errors import NoCarrierAvailableError, NoRouteError
 from tests.unit.compliance.fake_store import MemoryComplianceStore
 

@@ -1,4 +1,4 @@
-"""`smsgw run` start-up: the cyclic GC tuning (gateway/cli.py)."""
+"""`smsgw run` start-up: the cyclic GC tuning (gateway/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from gateway import cli
+from gateway.cli import main as cli
 
 
 def test_tune_gc_freezes_startup_objects_and_raises_gen0_threshold(

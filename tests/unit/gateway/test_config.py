@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compliance.encoding import EncodingProfile
-from gateway.carriers import encoding_profile
+from gateway.carrier.pool import encoding_profile
 from gateway.config import DEFAULT_CONFIG, load_settings, redacted_url, settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.smpp.constants import BindType

@@ -18,14 +18,14 @@ from structlog.testing import capture_logs
 from compliance.encoding import Encoding, EncodingProfile, encode_message
 from compliance.encoding.gsm7 import gsm7_codec, pack_septets
 from compliance.verdict import MoAction, MoOutcome
+from gateway.carrier.receipts import Receipt
 from gateway.config import StreamsConfig
-from gateway.deliveries import CarrierDeliveries
-from gateway.keys import Keys
-from gateway.receipts import Receipt
-from gateway.records import RecordContext
+from gateway.engine.deliveries import CarrierDeliveries
 from gateway.smpp.constants import EsmClass
 from gateway.smpp.pdu import DeliverSm
-from gateway.state_store import OpBatch, StateWriter
+from gateway.store.keys import Keys
+from gateway.store.records import RecordContext
+from gateway.store.state_store import OpBatch, StateWriter
 
 CTX = RecordContext(keys=Keys(prefix="t:", streams=StreamsConfig()), group="g",
                     events_maxlen=1000, ttl=60)  # fmt: skip

@@ -1,10 +1,10 @@
-"""`make demo`'s progress line and summary (gateway/demo_summary.py), from events as data."""
+"""`make demo`'s progress line and summary (gateway/cli/demo_summary.py), from events as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.demo_summary import Enqueued, Tally, progress_line, summary_text
+from gateway.cli.demo_summary import Enqueued, Tally, progress_line, summary_text
 
 IDS = ["m1", "m2", "m3", None, "m1", "m4"]  # m1 twice; the fourth entry had no readable id
 ENTRIES = ["1-0", "1-1", "1-2", "1-3", "1-4", "1-5"]

@@ -7,10 +7,10 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.engine_metrics import EngineObserver, country_of
+from gateway.carrier.receipts import Receipt, ReceiptState
 from gateway.messages import Status
-from gateway.metrics import GatewayMetrics
-from gateway.receipts import Receipt, ReceiptState
+from gateway.ops.engine_metrics import EngineObserver, country_of
+from gateway.ops.metrics import GatewayMetrics
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compliance.encoding import EncodingProfile
-from gateway.inspect_report import build_inspect_report, nested_lines, render_inspect_text
+from gateway.cli.inspect_report import build_inspect_report, nested_lines, render_inspect_text
 
 STABLE_KEYS = {
     "to", "from", "encoding", "data_coding", "language", "locking_shift", "single_shift",

@@ -13,7 +13,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.messages import Status
-from gateway.metrics import (
+from gateway.ops.metrics import (
     MESSAGE_STATUSES,
     OTHER,
     GatewayMetrics,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from compliance.encoding import EncodingProfile
 from compliance.encoding.gsm7 import gsm7_codec, pack_septets
-from gateway.receipts import (
+from gateway.carrier.receipts import (
     IdMode,
     ReceiptState,
     _regex_fields,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.signals import BadSignal, Signal, parse_signal
+from gateway.engine.signals import BadSignal, Signal, parse_signal
 
 
 def test_conversion_with_window_and_country_hint_parses() -> None:

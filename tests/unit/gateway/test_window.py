@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from gateway.backoff import Backoff
+from gateway.carrier.backoff import Backoff
+from gateway.carrier.window import Window
 from gateway.errors import ConnectionLostError, NotBoundError, ResponseTimeoutError
-from gateway.window import Window
 
 
 async def test_full_window_blocks_next_acquire_until_a_response() -> None:

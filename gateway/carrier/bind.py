@@ -8,7 +8,7 @@ from many concurrent submits are coalesced per loop iteration, `FLUSH_EVERY` PDU
 enquire_link, declare it dead when enquire_link_resp does not come, reconnect with exponential
 backoff and jitter, and on `close()` drain the window, unbind and disconnect.
 
-A `SendGate` (the carrier's rate, gateway/carriers.py) may pace submits on the wire: a submit
+A `SendGate` (the carrier's rate, gateway/carrier/pool.py) may pace submits on the wire: a submit
 that got its window slot waits at the gate while `gate.paced`, so submits queued for a slot
 before the carrier started throttling wait for the new rate too, instead of all going out.
 
@@ -29,7 +29,8 @@ from typing import Final, Protocol
 
 import structlog
 
-from gateway.backoff import Backoff
+from gateway.carrier.backoff import Backoff
+from gateway.carrier.window import Window
 from gateway.errors import (
     BindConnectError,
     BindRefusedError,
@@ -64,7 +65,6 @@ from gateway.smpp.pdu import (
     Unbind,
 )
 from gateway.smpp.session import BOUND_STATES, Role, Session, SessionState
-from gateway.window import Window
 
 # Writes are coalesced per loop iteration, but not beyond this many PDUs: a window's worth of
 # submits written at once leaves the carrier idle while we encode them and us idle while it

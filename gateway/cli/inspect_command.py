@@ -1,6 +1,6 @@
 """`smsgw inspect`: a dry run of one message, nothing sent and nothing counted.
 
-Adds to the encoder's report (gateway/inspect_report.py) the route the message would take and
+Adds to the encoder's report (gateway/cli/inspect_report.py) the route the message would take and
 the compliance verdict, evaluated with `consume=False` so frequency caps are not touched. The
 verdict needs Redis for opt-outs, caps and suppressions; when Redis is unreachable the report
 says so under `compliance.error` rather than guessing. With `--to`, "sender" shows how the
@@ -27,13 +27,13 @@ from compliance.registration import sender_program
 from compliance.sender_id import sender_address
 from compliance.settings import load_compliance_config
 from compliance.verdict import Category, Outcome, Reason, Verdict
-from gateway.carriers import encoding_profile
-from gateway.compliance_wiring import build_policy
+from gateway.carrier.pool import encoding_profile
+from gateway.cli.inspect_report import build_inspect_report, render_inspect_text
 from gateway.config import DEFAULT_CONFIG, Settings
+from gateway.engine.compliance_wiring import build_policy
 from gateway.engine.plan import Admit, Defer, Finish, Plan, PlanContext, plan_message, refusal
-from gateway.inspect_report import build_inspect_report, render_inspect_text
+from gateway.engine.routing_table import routing_table
 from gateway.messages import OutboundMessage
-from gateway.routing_table import routing_table
 from gateway.smpp.constants import Npi, Ton
 from routing.errors import NoRouteError
 from routing.select import select_carriers

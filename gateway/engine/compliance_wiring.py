@@ -15,9 +15,9 @@ from compliance.sender_id import SenderProgram
 from compliance.settings import load_compliance_config
 from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.engine.admission import Admission
+from gateway.engine.routing_table import routing_table
 from gateway.errors import ConfigError
-from gateway.routing_table import routing_table
-from gateway.state_store import Scope
+from gateway.store.state_store import Scope
 from routing.select import select_route
 
 

@@ -21,10 +21,10 @@ from typing import Any
 import redis.asyncio as aioredis
 import yaml
 
-from gateway.child_process import free_port, logged_process, redis_server_args
-from gateway.demo_summary import Enqueued, Tally, progress_line, summary_text
+from gateway.cli.child_process import free_port, logged_process, redis_server_args
+from gateway.cli.demo_summary import Enqueued, Tally, progress_line, summary_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".demo"
 WAIT_LIMIT = 60.0  # seconds to wait for every message's final status
 PROGRESS_EVERY = 0.5  # seconds between progress lines (and one when all are final)

@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from gateway.state_store import map_redis_errors
+from gateway.store.state_store import map_redis_errors
 
 
 @dataclass(frozen=True, slots=True)

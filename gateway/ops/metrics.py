@@ -196,7 +196,7 @@ class BindMetrics:
 
 
 class QueueMetrics:
-    """Gauges bound to one Redis stream (queue name is a code constant from gateway/keys.py)."""
+    """Gauges bound to one Redis stream (its name is a code constant from gateway/store/keys.py)."""
 
     __slots__ = ("depth", "lag", "pending")
 

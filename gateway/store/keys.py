@@ -3,7 +3,7 @@ a builder. The compliance layer's keys (opt-outs, suppression, caps: `{p}optout:
 `{p}suppress:{<msisdn>}`, `{p}caps:{<msisdn>}`) are mapped and built in compliance/redis_keys.py,
 the one place for those; the two tables together list every key smsgw writes.
 
-The table is the map of all keys. The Lua scripts (gateway/lua/) receive the prefix and build
+The table is the map of all keys. The Lua scripts (gateway/store/lua/) receive the prefix and build
 the per-message keys themselves, and are the only code that touches the receipt indexes (cid,
 early, earlydest). `Keys` builds the ones Python reads or writes, plus the destination indexes
 (unknown, inflight) that tests inspect to check the scripts' bookkeeping.

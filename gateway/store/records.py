@@ -13,9 +13,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.keys import Keys
 from gateway.messages import Status, event_json, iso_ts
-from gateway.state_store import OpBatch, Scope
+from gateway.store.keys import Keys
+from gateway.store.state_store import OpBatch, Scope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

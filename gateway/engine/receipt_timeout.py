@@ -20,9 +20,9 @@ from typing import Final, Protocol
 
 import structlog
 
-from gateway.final_log import log_final
-from gateway.records import RecordContext
-from gateway.state_store import StateStore
+from gateway.ops.final_log import log_final
+from gateway.store.records import RecordContext
+from gateway.store.state_store import StateStore
 
 log = structlog.get_logger()
 

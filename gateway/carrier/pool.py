@@ -32,9 +32,9 @@ import redis.asyncio as aioredis
 import structlog
 
 from compliance.encoding import Encoding, EncodingProfile
-from gateway.bind import Bind, BindListener, BindSettings, DeliveryHandler
+from gateway.carrier.bind import Bind, BindListener, BindSettings, DeliveryHandler
 from gateway.config import CarrierConfig, RetryConfig
-from gateway.keys import Keys
+from gateway.store.keys import Keys
 from routing.adaptive import RateMeter
 from routing.retry import RetryPolicy, retry_policy_from_mapping
 from routing.throttle import AdaptiveRate, RedisTokenBucket
@@ -112,7 +112,7 @@ class CarrierRate:
 
     Args:
         redis: the client for the shared bucket.
-        key: the carrier's Redis throttle key (gateway.keys).
+        key: the carrier's Redis throttle key (gateway.store.keys).
         tps: the configured TPS; 0 = unlimited until the carrier throttles.
         carrier: the carrier's name, for logs.
 

@@ -19,7 +19,7 @@ intermediate (see `FINAL_STATES`).
 
 Matching: at submit time each carrier message id is stored under `candidate_ids(cid)`; a
 receipt is looked up under `receipt_id_candidates(ids, mode)`, in order of preference, and the
-first key that maps to a message wins (gateway/lua/apply.lua). The per-carrier `mode` is the
+first key that maps to a message wins (gateway/store/lua/apply.lua). The per-carrier `mode` is the
 override for carriers whose ids cannot be matched automatically; `auto` only converts where
 the form of the id leaves no doubt (see `receipt_id_candidates`).
 """

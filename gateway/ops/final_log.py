@@ -3,7 +3,7 @@
 Every path that makes a message final logs through here, so the line has one shape:
 `message_final` with `message_id`, `status`, `reason` (an error code, the receipt's `err`, or
 None) and `carrier` (None when no carrier was involved). Receipts finish most messages: their
-lines come from the results of the write that applied them (gateway/records.py `settled`),
+lines come from the results of the write that applied them (gateway/store/records.py `settled`),
 so a line is logged only for a final status actually recorded, once.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import structlog
 
-from gateway.records import Settled
+from gateway.store.records import Settled
 
 log = structlog.get_logger()
 

@@ -11,11 +11,11 @@ import time
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from compliance.verdict import MoAction, MoOutcome
+from gateway.carrier.receipts import Receipt
 from gateway.messages import Status
-from gateway.metrics import BindMetrics, GatewayMetrics
-from gateway.receipts import Receipt
-from gateway.records import settled
+from gateway.ops.metrics import BindMetrics, GatewayMetrics
 from gateway.smpp.pdu import Pdu
+from gateway.store.records import settled
 
 STAGES = ("read", "plan", "admit", "submit", "commit", "receipt")
 """The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""

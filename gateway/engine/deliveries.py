@@ -31,13 +31,13 @@ from compliance.encoding import (
     decode_short_message,
 )
 from compliance.verdict import MoOutcome
-from gateway.final_log import log_settled
+from gateway.carrier.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
 from gateway.messages import inbound_json, iso_ts
-from gateway.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
-from gateway.records import RecordContext, record_receipt, settled
+from gateway.ops.final_log import log_settled
 from gateway.smpp.constants import CommandStatus, EsmClass, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
-from gateway.state_store import OpBatch, StateWriter
+from gateway.store.records import RecordContext, record_receipt, settled
+from gateway.store.state_store import OpBatch, StateWriter
 
 log = structlog.get_logger()
 
@@ -63,7 +63,7 @@ class DeliveryObserver(Protocol):
 
 @dataclass(slots=True, kw_only=True)
 class CarrierDeliveries:
-    """The delivery handler of one carrier's binds (see gateway.bind.DeliveryHandler)."""
+    """The delivery handler of one carrier's binds (see gateway.carrier.bind.DeliveryHandler)."""
 
     carrier: str
     receipt_id_mode: IdMode
@@ -71,7 +71,7 @@ class CarrierDeliveries:
     writer: StateWriter
     mo_policy: MoPolicy | None
     observer: DeliveryObserver
-    # The carrier's profile (gateway.carriers.encoding_profile): how its MO and receipt
+    # The carrier's profile (gateway.carrier.pool.encoding_profile): how its MO and receipt
     # text is decoded. The default is GSM-7 unpacked for data_coding 0.
     profile: EncodingProfile = field(default_factory=EncodingProfile)
     inbound_maxlen: int = 1_000_000

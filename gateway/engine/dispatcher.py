@@ -34,8 +34,9 @@ from compliance.encoding import EncodedMessage, TooManyPartsError
 from compliance.policy import Prepared
 from compliance.segment import encode_message
 from compliance.verdict import Outcome, Verdict
-from gateway.bind import Bind
-from gateway.carriers import Carrier, CarrierPool
+from gateway.carrier.bind import Bind
+from gateway.carrier.pool import Carrier, CarrierPool
+from gateway.carrier.receipts import candidate_ids
 from gateway.engine.outcomes import (
     Attempt,
     Decision,
@@ -59,10 +60,10 @@ from gateway.engine.plan import (
     plan_message,
     refusal,
 )
-from gateway.final_log import log_final, log_settled
 from gateway.messages import OutboundMessage, Status
-from gateway.receipts import candidate_ids
-from gateway.records import (
+from gateway.ops.final_log import log_final, log_settled
+from gateway.smpp.pdu import SubmitSm
+from gateway.store.records import (
     Origin,
     RecordContext,
     record_deferred,
@@ -74,8 +75,7 @@ from gateway.records import (
     record_unknown_outcome,
     settled,
 )
-from gateway.smpp.pdu import SubmitSm
-from gateway.state_store import OpBatch, StateWriter
+from gateway.store.state_store import OpBatch, StateWriter
 from routing.errors import NoCarrierAvailableError, NoRouteError
 from routing.model import RoutingTable
 from routing.retry import Disposition, RetryPolicy
@@ -95,7 +95,7 @@ class Gate(Rules, Protocol):
 
 
 class DispatchObserver(Protocol):
-    """Metrics hooks (implemented in gateway/engine_metrics.py)."""
+    """Metrics hooks (implemented in gateway/ops/engine_metrics.py)."""
 
     def stage(self, stage: str, since: float) -> None: ...
     def finished(

@@ -1,6 +1,6 @@
 """Durable message state in Redis, written in batches through Lua scripts.
 
-`StateStore` owns the scripts (gateway/lua/*.lua) and the op vocabulary of apply.lua; callers
+`StateStore` owns the scripts (gateway/store/lua/*.lua) and the op vocabulary of apply.lua; callers
 build a list of ops per message (`OpBatch`) and `StateWriter` coalesces every batch handed to
 it during one loop iteration into a single EVALSHA, so the state changes of many messages cost
 one round trip and a few microseconds each (one script call per tick, never several commands
@@ -23,8 +23,8 @@ import redis.exceptions
 
 from common.group_commit import GroupCommit
 from gateway.errors import QueueUnavailableError
-from gateway.keys import Keys
 from gateway.messages import iso_ts
+from gateway.store.keys import Keys
 
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -102,7 +102,7 @@ class OpBatch:
     def sadd(self, key: str, member: str, ttl: int) -> None:
         self.args += ["S", key, member, ttl]
 
-    # --- domain ops (gateway/records.py composes them; see apply.lua for what each does) --
+    # --- domain ops (gateway/store/records.py composes them; see apply.lua for what each does) --
 
     def inflight(self, scope: Scope, message_id: str, carrier: str, ref: int, parts: int,
                  destination: str) -> None:  # fmt: skip
@@ -310,7 +310,7 @@ def spelt(words: Sequence[Word]) -> list[str | None]:
 
 
 def lua_script(name: str) -> str:
-    """The text of gateway/lua/<name>.lua."""
+    """The text of gateway/store/lua/<name>.lua."""
     return (_LUA_DIR / f"{name}.lua").read_text()
 
 

@@ -22,7 +22,7 @@ import redis.exceptions
 
 from gateway.config import Settings, load_settings, redacted_url
 from gateway.errors import ConfigError, QueueUnavailableError
-from gateway.keys import Keys
+from gateway.store.keys import Keys
 
 if TYPE_CHECKING:
     from gateway.engine.runner import Engine
@@ -247,7 +247,7 @@ def _run_async(coroutine: Any) -> int:
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from common.logging import configure_logging
     from gateway.engine.runner import Engine
-    from gateway.ops_server import start_ops_server
+    from gateway.ops.ops_server import start_ops_server
 
     configure_logging(settings.logging.level, render_json=settings.logging.json)
     engine = Engine(settings)
@@ -338,7 +338,7 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _inspect(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.inspect_command import inspect_message
+    from gateway.cli.inspect_command import inspect_message
 
     report, text = await inspect_message(settings, args)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else text)
@@ -350,7 +350,7 @@ async def _optout(settings: Settings, args: argparse.Namespace) -> int:
 
     from compliance.redis_keys import ComplianceKeys
     from compliance.redis_stores import RedisComplianceStore
-    from gateway.compliance_wiring import build_policy
+    from gateway.engine.compliance_wiring import build_policy
 
     client = aioredis.Redis.from_url(settings.redis_url)
     policy = build_policy(settings, client)

@@ -1,0 +1,1 @@
+"""The `smsgw` command line: run, send, status, inspect, demo, and the helpers they share."""

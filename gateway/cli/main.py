@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import signal
 import sys
 import uuid
@@ -137,10 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `smsgw` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     simulator_argv = _simulator_argv(args_list)
-    if simulator_argv is not None:  # the simulator has its own flags and config
-        from simulator.cli import main as simulator_main
-
-        return simulator_main(simulator_argv)
+    if simulator_argv is not None:  # the simulator's own command, flags and config: this
+        # process becomes `python -m simulator` (the gateway imports nothing of the simulator)
+        os.execv(sys.executable, [sys.executable, "-m", "simulator", *simulator_argv])  # noqa: S606
     args = build_parser().parse_args(args_list)
     try:
         settings = load_settings(args.config)

@@ -37,6 +37,7 @@ LOWER_LAYERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "compliance": (frozenset({"gateway", "simulator"}), ("gateway.smpp",)),
     "routing": (frozenset({"gateway", "simulator", "compliance"}), ("gateway.smpp",)),
     "common": (frozenset({"gateway", "simulator", "compliance", "routing"}), ()),
+    "gateway": (frozenset({"simulator"}), ()),
 }
 PURE_MODULES = sorted(
     [

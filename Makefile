@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench chaos unit integration interop redis clean
+.PHONY: test-asyncio-debug demo test lint fmt bench chaos unit integration interop redis clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,14 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The whole suite: lint gates, then every test under uvloop, then the asyncio
-# tests again with PYTHONASYNCIODEBUG=1 (asyncpg's and redis-py's habit).
+# The whole suite: lint gates, then every test under uvloop (the loop smsgw runs on).
 test: $(STAMP) redis lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The integration and interop tests again on the plain asyncio loop with PYTHONASYNCIODEBUG=1
+# (asyncpg's and redis-py's habit: never-awaited coroutines, slow callbacks, wrong-thread
+# calls). About 1.5 minutes more; CI runs it after `make test` (.ci/run).
+test-asyncio-debug: $(STAMP) redis
 	PYTHONASYNCIODEBUG=1 SMSGW_TEST_LOOP=asyncio $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/integration tests/interop
 
 unit: $(STAMP)

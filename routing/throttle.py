@@ -42,7 +42,8 @@ carrier's throttle answers with `on_throttled()`. Redis ConnectionError and Time
 become `ThrottleUnavailableError`.
 
 Keys: the state hash at `key` (fields tat, used, seq) and the grant log at `key + ":window"`;
-both expire when idle. On Redis Cluster give `key` a hash tag so both land in one slot.
+both expire when idle. On Redis Cluster give `key` a hash tag so both land in one slot (the
+gateway's `Keys.throttle` is one: `{smsgw:throttle:<carrier>}`).
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ A pytest plugin (tests/conftest.py lists it in `pytest_plugins`). Once per sessi
 `redis-server` processes in cluster mode on free loopback ports (each with its own cluster-bus
 port, AOF on, no RDB, a 2 s node timeout), joins them with
 `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`, and returns once every
-node reports `cluster_state:ok` with all 16384 slots assigned. At the end every node's process
+node reports `cluster_state:ok` with all 16384 slots assigned and every replica is in sync
+(so a killed master can be failed over at once). At the end every node's process
 group is stopped and the directory holding the node configs, AOFs and logs is removed.
 
-Connect with redis-py's own cluster client (no home-made slot routing):
+Connect with redis-py's own cluster client (no home-made slot routing), or take the
+`redis_cluster_client` fixture (one on a flushed cluster, per test):
 
     client = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster.url)
 
@@ -26,12 +28,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot as crc_key_slot
 
 from gateway.cli.child_process import free_port
@@ -76,6 +79,9 @@ class ClusterNode:
             "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
             "--dir", str(self.directory),
             "--appendonly", "yes",
+            # replicas sync at once (the default waits 5 s for more replicas to share one
+            # transfer): until synced, a replica cannot be promoted
+            "--repl-diskless-sync-delay", "0",
             "--save", "",
             "--logfile", str(self.log_path),
         ]  # fmt: skip
@@ -134,7 +140,7 @@ class LocalRedisCluster:
 
     def wait_until_healthy(self, timeout: float = _STARTUP_TIMEOUT) -> None:
         """Return once every live node says cluster_state:ok with all slots assigned and
-        agrees on each slot's master.
+        agrees on each slot's master, and every live replica is in sync with its master.
 
         Raises:
             ClusterNotReadyError: not healthy within `timeout` seconds.
@@ -171,12 +177,15 @@ class LocalRedisCluster:
                 with _client(node.port) as client:
                     info = client.cluster("INFO")
                     slots = client.execute_command("CLUSTER SLOTS")
+                    replication = client.info("replication")
             except redis.RedisError as exc:
                 return f"{node.address}: {exc}"
             if info.get("cluster_state") != "ok":
                 return f"{node.address}: cluster_state {info.get('cluster_state')}"
             if int(info.get("cluster_slots_ok", 0)) != SLOTS:
                 return f"{node.address}: {info.get('cluster_slots_ok')} slots ok"
+            if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+                return f"{node.address}: replica not in sync with its master yet"
             masters.add(tuple(sorted(f"{s[0]}-{s[1]}@{int(s[2][1])}" for s in slots)))
         if len(masters) != 1:
             return "nodes disagree on the slot masters"
@@ -332,3 +341,14 @@ def redis_cluster() -> Iterator[LocalRedisCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def redis_cluster_client(redis_cluster: LocalRedisCluster) -> AsyncIterator[RedisCluster]:
+    """redis-py's asyncio cluster client on the freshly flushed cluster (every master)."""
+    client = RedisCluster.from_url(redis_cluster.url)
+    await client.flushall()
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -6,20 +6,30 @@ hold across gateway instances. The evaluations asked for during one loop iterati
 workers evaluate at once) go to Redis together, as one EVALSHA that runs them in the order they
 were asked (a group commit, as gateway/store/state_store.py's StateWriter does for message state):
 redis-py's per-call cost, not Redis, was most of an evaluation's CPU. That call names the keys
-of several recipients, so it needs one Redis instance (as apply.lua does), not a cluster.
-Key layout: redis_keys.py. Redis connection and timeout errors become `ComplianceStoreError`
-at this boundary.
+of several recipients, so on one Redis it is one call. On Redis Cluster (the client is a
+`redis.asyncio.cluster.RedisCluster`) one script may touch only one slot, and a recipient's
+keys share the `{<msisdn>}` hash tag: the batch is split by slot into one call per slot, run
+concurrently, and the answers are put back in the order asked. Each evaluation stays atomic
+and one recipient's evaluations still run in the order asked (they share a slot); evaluations
+of recipients in different slots share no key, so their relative order is not observable.
+When one of those calls fails, the others may still have run (caps recorded), as when a single
+call's reply is lost to a timeout after the script ran.
+Key layout: redis_keys.py. Redis connection, timeout and cluster-unavailable errors become
+`ComplianceStoreError` at this boundary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
 from common.group_commit import GroupCommit
 from compliance.errors import ComplianceStoreError
@@ -133,25 +143,36 @@ return 0
 
 _SCOPE_BY_CODE = {1: OptOutScope.global_, 2: OptOutScope.sender}
 
+# Errors meaning "Redis cannot answer now": a server or a cluster slot is down or unreachable.
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterError,  # incl. ClusterDownError (CLUSTERDOWN), MasterDownError
+    redis_errors.SlotNotCoveredError,
+    redis_errors.RedisClusterUnreachableError,
+)
+
 
 @contextmanager
 def map_redis_errors() -> Iterator[None]:
     """Translate redis connection / timeout / response errors into ComplianceStoreError."""
     try:
         yield
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+    except _UNAVAILABLE as exc:
         raise ComplianceStoreError(f"compliance store unavailable: {exc}") from exc
-    except redis_errors.ResponseError as exc:
+    except (redis_errors.ResponseError, redis_errors.RedisClusterException) as exc:
         raise ComplianceStoreError(f"compliance store refused a command: {exc}") from exc
 
 
 class RedisComplianceStore:
     """`ComplianceStore` on Redis: one Lua round trip per loop iteration's evaluations."""
 
-    def __init__(self, client: aioredis.Redis, keys: ComplianceKeys) -> None:
-        """Args: a redis.asyncio client (bytes or str replies), and the key builder."""
+    def __init__(self, client: aioredis.Redis | RedisCluster, keys: ComplianceKeys) -> None:
+        """Args: a redis.asyncio client, single or cluster (bytes or str replies), and the key
+        builder."""
         self._client = client
         self._keys = keys
+        self._cluster = isinstance(client, RedisCluster)  # one script call per slot
         self._check = client.register_script(CHECK_SCRIPT)
         self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
@@ -166,17 +187,41 @@ class RedisComplianceStore:
         return recipient_state(await self._group.submit(query))
 
     async def check_recipients(self, queries: Sequence[RecipientQuery]) -> list[RecipientState]:
-        """`check_recipient` for a batch the caller gathered itself: one script call, run in
-        order, each query atomic."""
+        """`check_recipient` for a batch the caller gathered itself: one script call (on a
+        cluster, one per slot), run in order, each query atomic."""
         if not queries:
             return []
         return [recipient_state(answer) for answer in await self._check_all(list(queries))]
 
     async def _check_all(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
+        if self._cluster:
+            return await self._check_by_slot(queries)
+        return await self._check_in_one_call(queries)
+
+    async def _check_in_one_call(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
         keys, args = self.check_call(queries)
         with map_redis_errors():
             reply = await self._check(keys=keys, args=[args])
         return check_answers(reply, len(queries))
+
+    async def _check_by_slot(self, queries: list[RecipientQuery]) -> list[tuple[int, ...]]:
+        """One script call per cluster slot, concurrently; answers in the order asked.
+
+        Raises:
+            ComplianceStoreError: a call failed (the first failure; every call has finished).
+        """
+        positions = slot_groups(self._keys.opt_out(query.msisdn) for query in queries)
+        replies = await asyncio.gather(
+            *(self._check_in_one_call([queries[i] for i in group]) for group in positions),
+            return_exceptions=True,
+        )
+        answers: list[tuple[int, ...]] = [()] * len(queries)
+        for group, reply in zip(positions, replies, strict=True):
+            if isinstance(reply, BaseException):
+                raise reply
+            for position, answer in zip(group, reply, strict=True):
+                answers[position] = answer
+        return answers
 
     def check_call(self, queries: Sequence[RecipientQuery]) -> tuple[list[str], str]:
         """The KEYS and the one ARGV of `CHECK_SCRIPT` for `queries`, for a caller that runs
@@ -257,6 +302,15 @@ class RedisComplianceStore:
         args: list[str | int] = [op, sender or "", to_ms(now)]
         with map_redis_errors():
             await self._opt_out(keys=[self._keys.opt_out(msisdn)], args=args)
+
+
+def slot_groups(keys: Iterable[str]) -> list[list[int]]:
+    """The positions of `keys`, grouped by Redis Cluster slot (groups and positions in the
+    order first seen)."""
+    groups: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        groups.setdefault(key_slot(key.encode()), []).append(position)
+    return list(groups.values())
 
 
 def check_answers(reply: object, count: int) -> list[tuple[int, ...]]:

@@ -42,7 +42,8 @@ carrier's throttle answers with `on_throttled()`. Redis ConnectionError and Time
 become `ThrottleUnavailableError`.
 
 Keys: the state hash at `key` (fields tat, used, seq) and the grant log at `key + ":window"`;
-both expire when idle. On Redis Cluster give `key` a hash tag so both land in one slot.
+both expire when idle. On Redis Cluster give `key` a hash tag so both land in one slot (the
+gateway's `Keys.throttle` is one: `{smsgw:throttle:<carrier>}`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from collections import deque
 from typing import Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -147,7 +149,7 @@ class RedisTokenBucket:
     """A TPS limit shared by every bind and instance that uses the same Redis `key`.
 
     Args:
-        redis: a redis.asyncio client (decode_responses either way).
+        redis: a redis.asyncio client, single or cluster (decode_responses either way).
         key: the Redis key of this limit (one per carrier), e.g. from gateway.store.keys.
         rate: the configured TPS, > 0.
         burst: the most tokens granted at once (and per Redis call), >= 1.
@@ -161,7 +163,7 @@ class RedisTokenBucket:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: aioredis.Redis | RedisCluster,
         key: str,
         *,
         rate: float,

@@ -23,8 +23,11 @@ early, earlydest). `Keys` builds the ones Python reads or writes, plus the desti
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
 | `{p}inflight:<msisdn>` | set | messages marked in flight to a destination, awaiting a response |
 | `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
-| `{p}throttle:<carrier>` | hash | the carrier's shared token bucket (routing/throttle.py) |
-| `{p}throttle:<carrier>:window` | sorted set | its grants of the last second |
+| `{{p}throttle:<carrier>}` | hash | the carrier's shared token bucket (routing/throttle.py) |
+| `{{p}throttle:<carrier>}:window` | sorted set | its grants of the last second |
+
+The bucket's key is its own hash tag (the braces are literal: `{smsgw:throttle:acme}`), so its
+two keys share one Redis Cluster slot and its script never fails with CROSSSLOT.
 """
 
 from __future__ import annotations
@@ -78,4 +81,5 @@ class Keys:
         return f"{self.prefix}inflight:{msisdn}"
 
     def throttle(self, carrier: str) -> str:
-        return f"{self.prefix}throttle:{carrier}"
+        """The carrier's token bucket, a hash tag of its own (`key + ":window"` shares its slot)."""
+        return f"{{{self.prefix}throttle:{carrier}}}"

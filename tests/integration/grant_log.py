@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 
 class GrantLog:
@@ -18,7 +19,7 @@ class GrantLog:
     window of Redis time makes the checks exact, whatever the load on the test process.
     """
 
-    def __init__(self, client: aioredis.Redis, key: str) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, key: str) -> None:
         self._client = client
         self._key = f"{key}:window"
         self.grants: dict[int, tuple[int, int]] = {}  # seq -> (Redis time in us, tokens)

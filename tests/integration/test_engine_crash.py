@@ -23,6 +23,8 @@ import redis.asyncio as aioredis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.config import StreamsConfig
+from gateway.store.keys import Keys
 from tests.conftest import RedisServer, free_port
 from tests.integration.engine_harness import (
     FINAL,
@@ -41,6 +43,7 @@ from tests.integration.simulator_fixture import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+THROTTLE_KEY = Keys(prefix="smsgw:", streams=StreamsConfig()).throttle("sim")  # carrier "sim"
 Events = dict[Any, list[dict[str, Any]]]
 
 
@@ -297,7 +300,7 @@ async def test_two_gateway_instances_share_one_stream_and_one_carrier_tps_limit(
             procs.append((await stack.enter_async_context(
                 gateway_process(path, redis_server.url, log)), log))  # fmt: skip
         await wait_for_binds(sim, 2, procs)
-        async with GrantLog(redis_client, "smsgw:throttle:sim") as grants:
+        async with GrantLog(redis_client, THROTTLE_KEY) as grants:
             await enqueue(redis_client, messages)
             events = await wait_for_statuses(redis_client, ids, within=30)
         per_instance = {

@@ -279,8 +279,44 @@ def mounted_source(service: str, container_path: str) -> Path:
     return (ROOT / source / Path(container_path).relative_to(target)).resolve()
 
 
-def test_compose_has_the_five_services() -> None:
-    assert set(services()) == {"redis", "smsgw", "simulator", "prometheus", "grafana"}
+def default_services() -> set[str]:
+    """The services `docker compose up` starts: those outside any profile."""
+    return {name for name, service in services().items() if not service.get("profiles")}
+
+
+def one_shot(name: str) -> bool:
+    return services()[name].get("restart") == "no"
+
+
+CLUSTER_NODES = {f"redis-node-{n}" for n in range(1, 7)}
+
+
+def test_compose_has_the_five_services_by_default() -> None:
+    assert default_services() == {"redis", "smsgw", "simulator", "prometheus", "grafana"}
+
+
+def test_cluster_profile_has_six_redis_nodes_and_a_one_shot_create() -> None:
+    profiled = {name for name in services() if name not in default_services()}
+    assert profiled == CLUSTER_NODES | {"redis-cluster-create"}
+    for name in profiled:
+        assert services()[name]["profiles"] == ["cluster"], name
+    for name in CLUSTER_NODES:
+        command = services()[name]["command"]
+        options = dict(zip(command[1::2], command[2::2], strict=True))
+        assert options["--cluster-enabled"] == "yes", name
+        assert options["--appendonly"] == "yes", name
+        assert options["--cluster-announce-hostname"] == name
+        assert {"6379", "16379"} <= set(services()[name]["expose"]), name
+        assert services()[name]["image"] == services()["redis"]["image"]
+    create = services()["redis-cluster-create"]
+    assert one_shot("redis-cluster-create")
+    script = " ".join(create["command"])
+    assert "--cluster create" in script
+    assert "--cluster-replicas 1 --cluster-yes" in script
+    assert "for n in 1 2 3 4 5 6" in script
+    assert create["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in sorted(CLUSTER_NODES)
+    }
 
 
 def test_gateway_and_simulator_commands_and_environment() -> None:
@@ -393,6 +429,8 @@ def has_healthcheck(name: str) -> bool:
 
 def test_every_service_has_a_healthcheck_on_a_port_it_exposes() -> None:
     for name, service in services().items():
+        if one_shot(name):
+            continue  # runs once and exits: nothing to be healthy
         assert has_healthcheck(name), name
         if "healthcheck" in service:
             test = " ".join(service["healthcheck"]["test"])

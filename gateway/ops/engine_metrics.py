@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+from prometheus_client import Counter
 
 from compliance.verdict import MoAction, MoOutcome
 from gateway.carrier.receipts import Receipt
@@ -30,7 +31,9 @@ class EngineObserver:
         self.metrics = metrics
         self._stages = {stage: metrics.stage_cpu.labels(stage) for stage in STAGES}
         self._stage_seconds = dict.fromkeys(STAGES, 0.0)  # not yet added to the counters
-        self._stage_flushed = time.perf_counter()
+        self._counts: dict[Counter, float] = {}  # per-message counts not yet added
+        self._flushed = time.perf_counter()
+        metrics.before_collect(self.flush)  # a scrape never sees them late
 
     def stage(self, stage: str, since: float) -> None:
         """Add the time since `since` (a `time.perf_counter()` reading) to `stage`.
@@ -41,37 +44,49 @@ class EngineObserver:
         STAGE_FLUSH seconds, not per batch."""
         now = time.perf_counter()
         self._stage_seconds[stage] += now - since
-        if now - self._stage_flushed >= STAGE_FLUSH:
-            self.flush_stages(now)
+        if now - self._flushed >= STAGE_FLUSH:
+            self.flush(now)
 
-    def flush_stages(self, now: float | None = None) -> None:
-        """Add the stage time measured since the last flush to the counters."""
+    def flush(self, now: float | None = None) -> None:
+        """Add the stage time and the per-message counts kept since the last flush to their
+        counters. Runs every STAGE_FLUSH seconds under traffic and before every collection
+        of the registry (GatewayMetrics.before_collect)."""
         for name, seconds in self._stage_seconds.items():
             if seconds:
                 self._stages[name].inc(seconds)
                 self._stage_seconds[name] = 0.0
-        self._stage_flushed = time.perf_counter() if now is None else now
+        counts, self._counts = self._counts, {}
+        for counter, amount in counts.items():
+            counter.inc(amount)
+        self._flushed = time.perf_counter() if now is None else now
+
+    def _count(self, counter: Counter, amount: float = 1.0) -> None:
+        """Count per message with a dict addition; `flush` adds it to the counter (a lock and
+        a method call fewer per message: the per-message metrics hooks cost 6.96 -> 5.48 us,
+        benchmarks/metrics_cost.py)."""
+        counts = self._counts
+        counts[counter] = counts.get(counter, 0.0) + amount
 
     def finished(
         self, status: Status, carrier: str | None, reason: str | None, country: str | None = None
     ) -> None:
-        self.metrics.message(status.value, carrier=carrier, country=country).inc()
+        self._count(self.metrics.message(status.value, carrier=carrier, country=country))
 
     def accepted(self, count: int) -> None:
-        self.metrics.message(Status.accepted.value, carrier=None, country=None).inc(count)
+        self._count(self.metrics.message(Status.accepted.value, carrier=None, country=None), count)
 
     def submitted(
         self, carrier: str, parts: int, encoding: str, queued_seconds: float,
         country: str | None = None,
     ) -> None:  # fmt: skip
         c = self.metrics.carrier(carrier)
-        c.message(Status.submitted.value, country).inc()
-        c.segments(encoding).inc(parts)
+        self._count(c.message(Status.submitted.value, country))
+        self._count(c.segments(encoding), parts)
         c.queue_wait.observe(max(0.0, queued_seconds))
 
     def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None:
         c = self.metrics.carrier(carrier)
-        c.submit_sm_response(command_status).inc()
+        self._count(c.submit_sm_response(command_status))
         c.submit_latency.observe(seconds)
 
     def retried(self, carrier: str | None, reason: str) -> None:
@@ -85,7 +100,7 @@ class EngineObserver:
             self.metrics.carrier(carrier).throttle_wait.inc(seconds)
 
     def verdict(self, outcome: str, reason: str) -> None:
-        self.metrics.compliance_verdict(outcome, reason).inc()
+        self._count(self.metrics.compliance_verdict(outcome, reason))
 
     def throttled(self, carrier: str) -> None:
         self.metrics.carrier(carrier).retry("throttled").inc()
@@ -110,11 +125,11 @@ class EngineObserver:
         receipt finished its message, else 'matched', 'unmatched', 'duplicate', ..."""
         c = self.metrics.carrier(carrier)
         if result == "unmatched":
-            c.receipts_unmatched.inc()
+            self._count(c.receipts_unmatched)
             return
         done = settled(result)
         if done is not None:
-            c.message(done.status, country_of(handset)).inc()
+            self._count(c.message(done.status, country_of(handset)))
             if done.submitted_at:
                 c.delivery_latency.observe(max(0.0, time.time() - float(done.submitted_at)))
 

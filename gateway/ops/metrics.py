@@ -25,11 +25,12 @@ from __future__ import annotations
 import enum
 import platform
 import re
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -206,6 +207,21 @@ class QueueMetrics:
         self.pending: Gauge = root.queue_pending.labels(queue)
 
 
+class _BeforeCollect:
+    """A collector with no metrics of its own: runs hooks when the registry is collected."""
+
+    def __init__(self, hooks: list[Callable[[], None]]) -> None:
+        self._hooks = hooks
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        for hook in self._hooks:
+            hook()
+        return []
+
+
 class GatewayMetrics:
     """The gateway's metrics on an injected registry, with children for configured carriers.
 
@@ -234,6 +250,8 @@ class GatewayMetrics:
         self.registry = registry
         self._countries = _check_countries(countries)
         _check_carriers(carriers)
+        self._before_collect: list[Callable[[], None]] = []
+        registry.register(_BeforeCollect(self._before_collect))  # first: runs before the rest
         definer = _Definer(registry)
         self._define(definer)
         self.specs: tuple[MetricSpec, ...] = tuple(definer.specs)
@@ -416,6 +434,12 @@ class GatewayMetrics:
         if name not in self._carriers:
             self._carriers[name] = CarrierMetrics(self, name)
         return self._carriers[name]
+
+    def before_collect(self, hook: Callable[[], None]) -> None:
+        """Run `hook` whenever the registry is collected, before any of these metrics are
+        read (a scrape, `get_sample_value`): where counts are kept back to be added in
+        batches, the hook adds them, so no reader sees them late."""
+        self._before_collect.append(hook)
 
     def carrier(self, name: str) -> CarrierMetrics:
         """The bound children of a configured carrier.

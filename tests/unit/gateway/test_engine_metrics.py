@@ -109,9 +109,27 @@ def test_stage_time_is_summed_and_reaches_the_counter_in_one_flush() -> None:
     start = time.perf_counter()
     observer.stage("plan", start - 0.25)
     observer.stage("plan", start - 0.5)
-    observer.flush_stages()
+    observer.flush()
     value = registry.get_sample_value("smsgw_stage_cpu_seconds_total", {"stage": "plan"})
     assert value is not None
     assert 0.75 <= value < 1.0
-    observer.flush_stages()  # nothing new: unchanged
+    observer.flush()  # nothing new: unchanged
     assert registry.get_sample_value("smsgw_stage_cpu_seconds_total", {"stage": "plan"}) == value
+
+
+def test_counts_kept_back_for_a_batch_are_added_before_any_read_of_the_registry() -> None:
+    """Per-message counts wait for the next flush, yet no reader sees them late: collecting
+    the registry (a scrape, get_sample_value) adds them first."""
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme"], version="t", countries={"GB"})
+    )
+    observer.submitted("acme", 3, "gsm7", 0.01, "GB")
+    observer.submit_answered("acme", 0, 0.002)
+    assert observer._counts  # kept back: no counter touched yet
+    assert sample(registry, "submitted", "GB") == 1
+    segments = registry.get_sample_value(
+        "smsgw_segments_total", {"carrier": "acme", "encoding": "gsm7"}
+    )
+    assert segments == 3
+    assert not observer._counts

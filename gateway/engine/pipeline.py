@@ -197,11 +197,7 @@ class Pipeline:
             for sending in group:
                 self._spawn(sending.work, self._unmark_and_send(sending))
             return
-        started = time.perf_counter()
-        for sending in group:
-            sending.work.cids = [None] * len(sending.encoded.parts)
-            self._submit(carrier, carrier.pick_bind() or carrier.binds[0], sending)
-        d.observer.stage("submit", started)
+        self._submit_all(carrier, group)
 
     async def _unmark_and_send(self, sending: _Sending) -> None:
         d = self._d
@@ -296,7 +292,6 @@ class Pipeline:
         marks = OpBatch()
         for sending in chunk:
             work, count = sending.work, len(sending.encoded.parts)
-            work.cids = [None] * count
             record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, count,
                             sending.verdict.destination_addr or "")  # fmt: skip
         d.observer.stage("submit", started)
@@ -309,19 +304,24 @@ class Pipeline:
             for sending in chunk:
                 self._spawn(sending.work, d.take_back(sending.work))
             return False
+        self._submit_all(carrier, chunk)
+        return True
+
+    def _submit_all(self, carrier: Carrier, group: list[_Sending]) -> None:
+        """Submit every part of a group marked in flight, each message to the least busy bind
+        at the time it is written (the submits just written count)."""
         started = time.perf_counter()
-        for sending in chunk:
-            # the least busy bind for each message: the submits just written count
+        for sending in group:
             bind = carrier.pick_bind() or carrier.binds[0]  # a bind down now fails NotBound
             self._submit(carrier, bind, sending)
-        d.observer.stage("submit", started)
-        return True
+        self._d.observer.stage("submit", started)
 
     def _submit(self, carrier: Carrier, bind: Bind, sending: _Sending) -> None:
         pdus = [
             submit_sm(sending.verdict, carrier, sending.encoded, i)
             for i in range(len(sending.encoded.parts))
         ]
+        sending.work.cids = [None] * len(pdus)
         sending.answers = [None] * len(pdus)
         sending.waiting = len(pdus)
         sending.started = time.perf_counter()

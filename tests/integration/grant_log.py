@@ -9,6 +9,8 @@ import asyncio
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from routing.throttle import RedisTokenBucket
+
 
 class GrantLog:
     """Every grant the bucket's script made, on Redis' own clock (the clock of the guarantee).
@@ -63,3 +65,31 @@ class GrantLog:
                 start += 1
             best = max(best, total)
         return best
+
+
+async def drain_until(buckets: list[RedisTokenBucket], tokens: int, *, callers: int) -> list[int]:
+    """Run `callers` acquiring callers per bucket until `tokens` were handed out in all (a
+    count, not a duration; 30 s is only a hang guard). Returns the tokens each bucket gave."""
+    got = [0] * len(buckets)
+    enough = asyncio.Event()
+
+    async def caller(index: int, bucket: RedisTokenBucket) -> None:
+        while True:
+            await bucket.acquire()
+            got[index] += 1
+            if sum(got) >= tokens:
+                enough.set()
+
+    tasks = [
+        asyncio.create_task(caller(i, bucket))
+        for i, bucket in enumerate(buckets)
+        for _ in range(callers)
+    ]
+    try:
+        async with asyncio.timeout(30):
+            await enough.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return got

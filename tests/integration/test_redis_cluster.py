@@ -29,7 +29,7 @@ from gateway.store.keys import Keys
 from routing.errors import RoutingError
 from routing.throttle import RedisTokenBucket
 from tests.cluster_fixture import LocalRedisCluster
-from tests.integration.grant_log import GrantLog
+from tests.integration.grant_log import GrantLog, drain_until
 
 KEYS = ComplianceKeys("smsgw:")
 THROTTLE = Keys(prefix="smsgw:", streams=StreamsConfig()).throttle
@@ -192,32 +192,6 @@ async def test_cluster_gives_the_same_answers_as_one_redis(
 # --- the carrier token bucket -----------------------------------------------------------------
 
 
-async def _drain(buckets: list[RedisTokenBucket], tokens: int, *, callers: int) -> list[int]:
-    """Acquire with `callers` tasks per bucket until `tokens` were handed out (a count; 30 s is
-    only a hang guard). Returns the tokens each bucket gave."""
-    got = [0] * len(buckets)
-    enough = asyncio.Event()
-
-    async def caller(index: int, bucket: RedisTokenBucket) -> None:
-        while True:
-            await bucket.acquire()
-            got[index] += 1
-            if sum(got) >= tokens:
-                enough.set()
-
-    tasks = [
-        asyncio.create_task(caller(i, b)) for i, b in enumerate(buckets) for _ in range(callers)
-    ]
-    try:
-        async with asyncio.timeout(30):
-            await enough.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return got
-
-
 async def test_two_instances_share_the_rate_on_the_cluster(
     redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster
 ) -> None:
@@ -230,7 +204,7 @@ async def test_two_instances_share_the_rate_on_the_cluster(
         first = RedisTokenBucket(redis_cluster_client, key, rate=rate, burst=burst)
         second = RedisTokenBucket(other, key, rate=rate, burst=burst)
         async with GrantLog(redis_cluster_client, key) as log:
-            got = await _drain([first, second], tokens, callers=20)
+            got = await drain_until([first, second], tokens, callers=20)
         await first.aclose()
         await second.aclose()
     finally:
@@ -262,7 +236,7 @@ async def test_bucket_keeps_working_after_its_master_fails_over(
     client = RedisCluster.from_url(redis_cluster.url)
     bucket = RedisTokenBucket(client, key, rate=rate, burst=burst)
     try:
-        await _drain([bucket], 30, callers=5)
+        await drain_until([bucket], 30, callers=5)
         await asyncio.to_thread(redis_cluster.kill, old_master)
         during = asyncio.create_task(bucket.acquire())  # while the slot has no master
         new_master = await asyncio.to_thread(
@@ -275,7 +249,7 @@ async def test_bucket_keeps_working_after_its_master_fails_over(
             await asyncio.wait_for(during, timeout=15)
         await asyncio.wait_for(bucket.acquire(), timeout=10)  # the new master answers
         async with GrantLog(client, key) as log:
-            await _drain([bucket], 150, callers=10)
+            await drain_until([bucket], 150, callers=10)
         seen = sorted(log.grants)  # the state hash may have expired meanwhile: seq restarts
         assert seen == list(range(seen[0], seen[0] + len(seen)))  # no grant missed
         assert log.most_in_window(1_000_000) <= rate

@@ -17,35 +17,7 @@ from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 from routing.throttle import RedisTokenBucket
 from tests.conftest import RedisServer, free_port
-from tests.integration.grant_log import GrantLog
-
-
-async def _drain_until(buckets: list[RedisTokenBucket], tokens: int, *, callers: int) -> list[int]:
-    """Run `callers` acquiring callers per bucket until `tokens` were handed out in all (a
-    count, not a duration; 30 s is only a hang guard). Returns the tokens each bucket gave."""
-    got = [0] * len(buckets)
-    enough = asyncio.Event()
-
-    async def caller(index: int, bucket: RedisTokenBucket) -> None:
-        while True:
-            await bucket.acquire()
-            got[index] += 1
-            if sum(got) >= tokens:
-                enough.set()
-
-    tasks = [
-        asyncio.create_task(caller(i, bucket))
-        for i, bucket in enumerate(buckets)
-        for _ in range(callers)
-    ]
-    try:
-        async with asyncio.timeout(30):
-            await enough.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return got
+from tests.integration.grant_log import GrantLog, drain_until
 
 
 async def _evalsha_calls(client: aioredis.Redis) -> int:
@@ -74,7 +46,7 @@ async def test_two_instances_never_exceed_the_rate_in_any_second(
         second = RedisTokenBucket(other, "smsgw:test:tps", rate=rate, burst=burst)
         await redis_client.config_resetstat()
         async with GrantLog(redis_client, "smsgw:test:tps") as log:
-            got = await _drain_until([first, second], tokens, callers=20)
+            got = await drain_until([first, second], tokens, callers=20)
         calls = await _evalsha_calls(redis_client)
         await first.aclose()
         await second.aclose()
@@ -136,7 +108,7 @@ async def test_adaptive_cut_slows_the_shared_bucket(redis_client: aioredis.Redis
     assert bucket.on_throttled() is True  # 40 -> 20 -> 10 -> 5
     assert bucket.effective_rate() == 5
     async with GrantLog(redis_client, "smsgw:test:aimd") as log:
-        await _drain_until([bucket], 8, callers=5)  # 8 tokens: 40 TPS would grant them at once
+        await drain_until([bucket], 8, callers=5)  # 8 tokens: 40 TPS would grant them at once
     await bucket.aclose()
     assert log.complete()
     assert log.most_in_window(1_000_000) <= 6  # 5 TPS plus one second of recovery

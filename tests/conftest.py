@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,29 @@ def _record_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]
     _LOOP_ERRORS.append(context)
 
 
+# pytest-timeout (pyproject.toml: 120 s, thread method) ends a hung run with the stacks of its
+# threads (an asyncio test only shows its loop in select()) and no name in the run's tail.
+# Ten seconds before it, the test's own loop prints what each task waits on and cancels them,
+# so the test fails by name and the rest of the suite still runs.
+_HANG_AFTER = 110.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _HANG_AFTER
+    timeout = float(config.getini("timeout") or 0)
+    if timeout > 0:
+        _HANG_AFTER = max(1.0, timeout - 10)
+
+
+def _fail_hung_test() -> None:
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+    message = f"{test} still running after {_HANG_AFTER:.0f} s: cancelled"
+    print(f"\n--- {message}; its tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+        task.cancel(message)
+
+
 def _new_test_loop() -> asyncio.AbstractEventLoop:
     if os.environ.get("SMSGW_TEST_LOOP", "uvloop") == "uvloop":
         import uvloop
@@ -37,6 +61,7 @@ def _new_test_loop() -> asyncio.AbstractEventLoop:
     else:
         loop = asyncio.new_event_loop()
     loop.set_exception_handler(_record_loop_error)
+    loop.call_later(_HANG_AFTER, _fail_hung_test)
     return loop
 
 

@@ -132,6 +132,9 @@ class StreamsConfig:
     inbound: str = "smsgw:inbound"
     signals: str = "smsgw:signals"
     events_maxlen: int = field(default=1_000_000, metadata=_range(1000, 10**10))
+    # Recipients are spread over this many shards, each with its own streams and keys under
+    # one hash tag (gateway/store/shards.py); 1 keeps the names above.
+    shards: int = field(default=1, metadata=_range(1, 1024))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +184,9 @@ class Settings:
     """The whole gateway configuration."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # redis_url names one node of a Redis Cluster: redis-py's cluster client, and keys in shards
+    # (gateway/store/shards.py) even when streams.shards is 1
+    redis_cluster: bool = False
     key_prefix: str = "smsgw:"
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)

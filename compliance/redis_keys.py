@@ -16,23 +16,33 @@ is E.164 digits without '+', e.g. 33612345678):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
 class ComplianceKeys:
-    """Key builder; `prefix` comes from compliance.yaml `redis_prefix` (default "smsgw:")."""
+    """Key builder; `prefix` comes from the gateway's `key_prefix` (default "smsgw:").
+
+    `prefix_for`, when given, is the prefix of a recipient's keys instead: with shards, that of
+    the recipient's shard (`{smsgw:3}:`, gateway/store/shards.py), so its compliance keys share
+    the slot of its messages' keys and one script can check and mark them together.
+    """
 
     prefix: str = "smsgw:"
+    prefix_for: Callable[[str], str] | None = None
+
+    def _prefix(self, msisdn: str) -> str:
+        return self.prefix if self.prefix_for is None else self.prefix_for(msisdn)
 
     def opt_out(self, msisdn: str) -> str:
         """The recipient's opt-out hash."""
-        return f"{self.prefix}optout:{{{msisdn}}}"
+        return f"{self._prefix(msisdn)}optout:{{{msisdn}}}"
 
     def suppression(self, msisdn: str) -> str:
         """The recipient's conversion-suppression deadline."""
-        return f"{self.prefix}suppress:{{{msisdn}}}"
+        return f"{self._prefix(msisdn)}suppress:{{{msisdn}}}"
 
     def caps(self, msisdn: str) -> str:
         """The recipient's send history for frequency caps."""
-        return f"{self.prefix}caps:{{{msisdn}}}"
+        return f"{self._prefix(msisdn)}caps:{{{msisdn}}}"

@@ -17,12 +17,16 @@ from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.engine.admission import Admission
 from gateway.engine.routing_table import routing_table
 from gateway.errors import ConfigError
+from gateway.store.shards import ShardMap
 from gateway.store.state_store import Scope
 from routing.select import select_route
 
 
-def build_policy(settings: Settings, client: aioredis.Redis) -> CompliancePolicy:
-    """The CompliancePolicy for `settings`, its state in Redis under the key prefix.
+def build_policy(
+    settings: Settings, client: aioredis.Redis, shards: ShardMap | None = None
+) -> CompliancePolicy:
+    """The CompliancePolicy for `settings`, its state in Redis under the key prefix (of each
+    recipient's shard, with `shards`).
 
     Raises:
         ConfigError: compliance.yaml or a country file is missing or malformed.
@@ -32,15 +36,24 @@ def build_policy(settings: Settings, client: aioredis.Redis) -> CompliancePolicy
         config = load_compliance_config(config_dir)
     except ComplianceError as error:
         raise ConfigError(f"compliance: {error}") from None
-    store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+    store = RedisComplianceStore(client, compliance_keys(settings, shards))
     return CompliancePolicy(config, store, registry=sender_registry(settings))
 
 
+def compliance_keys(settings: Settings, shards: ShardMap | None) -> ComplianceKeys:
+    """Compliance keys under `key_prefix`, or, with shards, under the recipient's shard's."""
+    if shards is None or not shards.sharded:
+        return ComplianceKeys(prefix=settings.key_prefix)
+    return ComplianceKeys(prefix=settings.key_prefix, prefix_for=lambda n: shards.of(n).prefix)
+
+
 def build_admission(
-    settings: Settings, client: aioredis.Redis, policy: CompliancePolicy, scope: Scope
-) -> Admission:
-    """The tick's one admit call (gateway/engine/admission.py) for `policy`'s store."""
-    store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+    settings: Settings, client: aioredis.Redis, policy: CompliancePolicy, scope: Scope,
+    shards: ShardMap | None = None,
+) -> Admission:  # fmt: skip
+    """The tick's one admit call (gateway/engine/admission.py) for `policy`'s store, for the
+    messages of one shard (`scope`)."""
+    store = RedisComplianceStore(client, compliance_keys(settings, shards))
     return Admission(client, store, scope, conclude=policy.conclude)
 
 

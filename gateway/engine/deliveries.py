@@ -13,6 +13,7 @@ never acknowledged and then lost.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +48,15 @@ UNMATCHED_LOG_INTERVAL = 1.0  # seconds between two dlr_unmatched lines of one c
 OUTBOUND_NO_TRIM = 2**62
 
 
+class ShardWriters(Protocol):
+    """A handset's shard (gateway/engine/shard_state.py): where its receipts and MO go."""
+
+    @property
+    def ctx(self) -> RecordContext: ...
+    @property
+    def receipt_writer(self) -> StateWriter: ...
+
+
 class MoPolicy(Protocol):
     async def handle_mo(
         self, sender_number: str, our_number: str, text: str, now: datetime
@@ -70,6 +80,9 @@ class CarrierDeliveries:
     ctx: RecordContext
     writer: StateWriter
     mo_policy: MoPolicy | None
+    # with shards: the shard of a handset number, whose keys its receipts and MO are written
+    # under (a receipt comes from the handset the message went to); None: `ctx` and `writer`
+    route: Callable[[str], ShardWriters] | None = None
     observer: DeliveryObserver
     # The carrier's profile (gateway.carrier.pool.encoding_profile): how its MO and receipt
     # text is decoded. The default is GSM-7 unpacked for data_coding 0.
@@ -85,31 +98,31 @@ class CarrierDeliveries:
     async def __call__(self, batch: Sequence[Pdu]) -> Sequence[int]:
         started = time.perf_counter()
         now = self.clock()
-        ops = OpBatch()
-        receipts: list[tuple[Receipt, str]] = []  # with the handset it came from
+        writes: dict[int, _ShardWrite] = {}
         mos: list[ReassembledMessage] = []
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
             receipt = parse_receipt(pdu, profile=self.profile, now=now)
+            write = self._write_for(writes, pdu.source_addr)
             if receipt is not None:
-                self._add_receipt(ops, pdu, receipt, now)
-                receipts.append((receipt, pdu.source_addr))
+                self._add_receipt(write.ops, write.ctx, pdu, receipt, now)
+                write.receipts.append((receipt, pdu.source_addr))
                 continue
             for mo in self._reassemble(pdu):
                 mos.append(mo)
                 data = inbound_json(sender=mo.source, to=mo.destination, text=mo.text or "",
                                     carrier=self.carrier, ts=now, complete=mo.complete)  # fmt: skip
-                ops.xadd(self.ctx.keys.inbound, self.inbound_maxlen, data)
+                write.ops.xadd(write.ctx.keys.inbound, self.inbound_maxlen, data)
         self.observer.stage("receipt", started)
-        results = await self.writer.write(ops)
-        for (receipt, handset), result in zip(receipts, results, strict=True):
-            self.observer.receipt_applied(self.carrier, result, receipt, handset)
-            if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
-                self._log_unmatched(receipt, now)
-            elif (done := settled(result)) is not None:
-                log_settled(done, self.carrier, receipt.error_code)
-        replies = OpBatch()
+        done = [w for w in writes.values() if w.ops.args]
+        if len(done) == 1:
+            applied = [await done[0].writer.write(done[0].ops)]
+        else:
+            applied = await asyncio.gather(*(w.writer.write(w.ops) for w in done))
+        for write, results in zip(done, applied, strict=True):
+            self._receipts_applied(write.receipts, results, now)
+        replies: dict[int, _ShardWrite] = {}
         for mo in mos:
             outcome = None
             if self.mo_policy is not None and mo.complete and mo.text:
@@ -118,11 +131,34 @@ class CarrierDeliveries:
                 )
                 if outcome.reply_text and outcome.msisdn:
                     data = confirmation_json(outcome, our_number=mo.destination, now=now)
-                    replies.xadd(self.ctx.keys.outbound, OUTBOUND_NO_TRIM, data)
+                    reply = self._write_for(replies, outcome.msisdn)
+                    reply.ops.xadd(reply.ctx.keys.outbound, OUTBOUND_NO_TRIM, data)
             self.observer.mo_received(self.carrier, outcome)
-        if replies.args:
-            await self.writer.write(replies)
+        for reply in replies.values():
+            await reply.writer.write(reply.ops)
         return [CommandStatus.ESME_ROK] * len(batch)
+
+    def _write_for(self, writes: dict[int, _ShardWrite], handset: str) -> _ShardWrite:
+        """The write of `handset`'s shard in `writes`, added when it is the first."""
+        if self.route is None:
+            ctx, writer = self.ctx, self.writer
+        else:
+            shard = self.route(handset)
+            ctx, writer = shard.ctx, shard.receipt_writer
+        write = writes.get(id(writer))
+        if write is None:
+            write = writes[id(writer)] = _ShardWrite(ctx, writer)
+        return write
+
+    def _receipts_applied(
+        self, receipts: list[tuple[Receipt, str]], results: Sequence[str], now: float
+    ) -> None:
+        for (receipt, handset), result in zip(receipts, results, strict=True):
+            self.observer.receipt_applied(self.carrier, result, receipt, handset)
+            if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
+                self._log_unmatched(receipt, now)
+            elif (done := settled(result)) is not None:
+                log_settled(done, self.carrier, receipt.error_code)
 
     def _log_unmatched(self, receipt: Receipt, now: float) -> None:
         """`dlr_unmatched`, at most once a second per carrier: a fast carrier's receipts often
@@ -137,12 +173,12 @@ class CarrierDeliveries:
                     suppressed=self._unmatched_suppressed)  # fmt: skip
         self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
-    def _add_receipt(self, ops: OpBatch, pdu: DeliverSm | DataSm, receipt: Receipt,
-                     now: float) -> None:  # fmt: skip
+    def _add_receipt(self, ops: OpBatch, ctx: RecordContext, pdu: DeliverSm | DataSm,
+                     receipt: Receipt, now: float) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         record_receipt(
             ops,
-            self.ctx,
+            ctx,
             self.carrier,
             candidates,
             receipt.state.value,
@@ -174,6 +210,16 @@ class CarrierDeliveries:
             decoded=decoded,
             sar=concat_from_sar(pdu.tlvs),
         )
+
+
+@dataclass(slots=True)
+class _ShardWrite:
+    """What one delivery batch writes to one shard, and the receipts among it."""
+
+    ctx: RecordContext
+    writer: StateWriter
+    ops: OpBatch = field(default_factory=OpBatch)
+    receipts: list[tuple[Receipt, str]] = field(default_factory=list)  # with their handset
 
 
 def confirmation_json(outcome: MoOutcome, *, our_number: str, now: float) -> str:

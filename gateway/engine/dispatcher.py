@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -76,6 +76,9 @@ from gateway.store.records import (
     settled,
 )
 from gateway.store.state_store import OpBatch, StateWriter
+
+if TYPE_CHECKING:
+    from gateway.engine.shard_state import ShardState
 from routing.errors import NoCarrierAvailableError, NoRouteError
 from routing.model import RoutingTable
 from routing.retry import Disposition, RetryPolicy
@@ -130,6 +133,9 @@ class Work:
     excluded: frozenset[str] = frozenset()
     failover: tuple[str, str, str] | None = None  # (code, detail, carrier) of the last failover
     country: str | None = None  # the destination's country, once compliance has parsed it
+    # the shard the message came from, where all its state is written (None: the engine's
+    # only shard, the Dispatcher's own ctx and writer)
+    shard: ShardState | None = None
 
     @property
     def origin(self) -> Origin:
@@ -170,6 +176,14 @@ class Dispatcher:
 
     def is_stopping(self) -> bool:
         return self._stopping
+
+    def ctx_of(self, work: Work) -> RecordContext:
+        """What `work`'s records are written under: its shard's."""
+        return self.ctx if work.shard is None else work.shard.ctx
+
+    def writer_of(self, work: Work) -> StateWriter:
+        """The writer of `work`'s shard."""
+        return self.writer if work.shard is None else work.shard.writer
 
     async def process(self, work: Work) -> None:
         """Take one message as far as it can go now; never raises for the message's faults."""
@@ -259,7 +273,7 @@ class Dispatcher:
     ) -> None:
         """The record of `work` accepted by `carrier` (this attempt), into `batch`."""
         record_submitted(
-            batch, self.ctx, work.origin, now,
+            batch, self.ctx_of(work), work.origin, now,
             carrier=carrier.name, carrier_ids=cids,
             id_keys=[candidate_ids(c) for c in cids], attempt=work.attempt + 1,
             receipt_due=carrier.config.receipt_deadline(now),
@@ -422,10 +436,11 @@ class Dispatcher:
         batch = OpBatch()
         if carrier is not None and any(c is not None for c in result.cids):
             id_keys = [candidate_ids(c) if c else () for c in result.cids]
-            record_partial(batch, self.ctx, work.message.id, self.clock(), carrier=carrier.name,
-                           carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
-        record_not_sent(batch, self.ctx, work.message.id)
-        await self.writer.write(batch)
+            record_partial(batch, self.ctx_of(work), work.message.id, self.clock(),
+                           carrier=carrier.name, carrier_ids=result.cids,
+                           id_keys=id_keys)  # fmt: skip
+        record_not_sent(batch, self.ctx_of(work), work.message.id)
+        await self.writer_of(work).write(batch)
         raise StoppedError
 
     def count_early(self, results: Sequence[str], carrier: str, country: str | None) -> None:
@@ -445,9 +460,9 @@ class Dispatcher:
         self, work: Work, verdict: Verdict, carrier: Carrier, parts: int
     ) -> None:
         batch = OpBatch()
-        record_inflight(batch, self.ctx, work.message.id, carrier.name, work.ref or 0, parts,
-                        verdict.destination_addr or "")  # fmt: skip
-        await self.writer.write(batch)
+        record_inflight(batch, self.ctx_of(work), work.message.id, carrier.name, work.ref or 0,
+                        parts, verdict.destination_addr or "")  # fmt: skip
+        await self.writer_of(work).write(batch)
 
     def collect(
         self,
@@ -478,15 +493,15 @@ class Dispatcher:
         if isinstance(decision, Submitted):
             batch = OpBatch()
             self.add_submitted(batch, work, carrier, decision.cids, now)
-            applied = await self.writer.write(batch)
+            applied = await self.writer_of(work).write(batch)
             self.count_submitted(work, carrier.name, encoded, applied, now)
             return True
         if any(c is not None for c in result.cids):
             batch = OpBatch()
             id_keys = [candidate_ids(c) if c else () for c in result.cids]
-            record_partial(batch, self.ctx, work.message.id, now, carrier=carrier.name,
+            record_partial(batch, self.ctx_of(work), work.message.id, now, carrier=carrier.name,
                            carrier_ids=result.cids, id_keys=id_keys)  # fmt: skip
-            await self.writer.write(batch)
+            await self.writer_of(work).write(batch)
         work.attempt = attempt
         return await self._carry_out(work, carrier, decision, verdict)
 
@@ -515,12 +530,12 @@ class Dispatcher:
         now = self.clock()
         batch = OpBatch()
         record_deferred(
-            batch, self.ctx, work.origin, now, now + self.unknown_outcome_hold,
+            batch, self.ctx_of(work), work.origin, now, now + self.unknown_outcome_hold,
             code="outcome_unknown", reason=f"held for a receipt: {detail}",
             attempt=work.attempt, extra={"outcome": "unknown"},
         )  # fmt: skip
-        record_unknown_outcome(batch, self.ctx, work.message.id, carrier.name, destination)
-        self.count_early(await self.writer.write(batch), carrier.name, work.country)
+        record_unknown_outcome(batch, self.ctx_of(work), work.message.id, carrier.name, destination)
+        self.count_early(await self.writer_of(work).write(batch), carrier.name, work.country)
         self.observer.retried(carrier.name, "outcome_unknown")
 
     async def _settle_unknown(self, work: Work, now: float) -> bool:
@@ -569,18 +584,18 @@ class Dispatcher:
         extra: dict[str, str | int | float] | None = None,
     ) -> None:  # fmt: skip
         batch = OpBatch()
-        record_deferred(batch, self.ctx, work.origin, self.clock(), due, code=code,
+        record_deferred(batch, self.ctx_of(work), work.origin, self.clock(), due, code=code,
                         reason=reason, attempt=work.attempt, extra=extra)  # fmt: skip
-        await self.writer.write(batch)
+        await self.writer_of(work).write(batch)
         self.observer.finished(Status.deferred, None, code, work.country)
 
     async def _final(
         self, work: Work, status: Status, code: str, reason: str, *, carrier: str | None = None
     ) -> None:
         batch = OpBatch()
-        record_final(batch, self.ctx, work.origin, status, self.clock(), code=code,
+        record_final(batch, self.ctx_of(work), work.origin, status, self.clock(), code=code,
                      reason=reason, carrier=carrier, attempt=work.attempt or None)  # fmt: skip
-        await self.writer.write(batch)
+        await self.writer_of(work).write(batch)
         self.observer.finished(status, carrier, code, work.country)
         log_final(work.message.id, status.value, reason=code, carrier=carrier)
 

@@ -39,11 +39,13 @@ from gateway.engine.admission import Admission, Candidate
 from gateway.engine.dispatcher import Dispatcher, StoppedError, Work, submit_sm
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
+from gateway.engine.shard_state import ShardState
 from gateway.errors import NotBoundError, QueueUnavailableError
 from gateway.messages import Status
 from gateway.ops.final_log import log_final
 from gateway.smpp.pdu import Pdu
 from gateway.store.records import record_deferred, record_final, record_inflight, record_not_sent
+from gateway.store.shards import ShardMap
 from gateway.store.state_store import OpBatch
 from routing.errors import ThrottleUnavailableError
 
@@ -82,17 +84,29 @@ class Pipeline:
         spawn: Callable[[Work, Awaitable[None]], None],
         done: Callable[[Work], None],
         admission: Admission | None = None,
+        shards: ShardMap | None = None,
     ) -> None:
         self._d = dispatcher
         self._spawn = spawn
         self._done = done
         self._admission = admission
+        self._shards = shards if shards is not None and len(shards) > 1 else None
         self._accepted: list[_Sending] = []
         self._commit_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run_batch(self, batch: Sequence[Work]) -> None:
-        """Plan, admit and start submitting one batch (returns once the submits are out)."""
+        """Plan, admit and start submitting one batch (returns once the submits are out): the
+        messages of each shard together, as each Redis call is about one shard's keys."""
+        by_shard: dict[ShardState | None, list[Work]] = {}
+        for work in batch:
+            by_shard.setdefault(work.shard, []).append(work)
+        if len(by_shard) == 1:
+            await self._run_shard(batch, batch[0].shard)
+        else:
+            await asyncio.gather(*(self._run_shard(w, s) for s, w in by_shard.items()))
+
+    async def _run_shard(self, batch: Sequence[Work], shard: ShardState | None) -> None:
         d = self._d
         started = time.perf_counter()
         now = d.clock()
@@ -100,8 +114,9 @@ class Pipeline:
         finished: list[tuple[Work, Finish | Defer]] = []
         ready = self._plan(batch, now, finished)
         d.observer.stage("plan", started)
+        admission = self._admission if shard is None else shard.admission
         try:
-            admitted = await self._admit(ready)
+            admitted = await self._admit(ready, admission)
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in ready], error)
             ready, admitted = [], []
@@ -113,14 +128,14 @@ class Pipeline:
                 self._sort(work, admit, verdict, finished, marked)
                 continue
             if is_marked:  # a clean state refused all the same: the mark goes back
-                record_not_sent(records, d.ctx, work.message.id)
+                record_not_sent(records, d.ctx_of(work), work.message.id)
             self._sort(work, admit, verdict, finished, groups)
         for work, plan in finished:
             self._record_refusal(records, work, plan, now)
         d.observer.stage("admit", started)
         for sending in marked.values():
             self._send_marked(sending[0].carrier, sending)
-        await self._commit_refusals(records, finished)
+        await self._commit_refusals(records, finished, shard)
         for sending in groups.values():
             self._start(self._send_group(sending[0].carrier, sending))
 
@@ -144,6 +159,8 @@ class Pipeline:
                 log.exception("message_processing_failed", message_id=work.message.id)
                 self._done(work)
                 continue
+            if isinstance(plan, Admit) and self._shards is not None:
+                plan = self._on_its_shard(work, plan)
             if isinstance(plan, Admit):
                 ready.append((work, plan))
             else:
@@ -152,15 +169,29 @@ class Pipeline:
                 finished.append((work, plan))
         return ready
 
-    async def _admit(self, ready: list[tuple[Work, Admit]]) -> list[tuple[Verdict, bool]]:
+    def _on_its_shard(self, work: Work, plan: Admit) -> Admit | Finish:
+        """`plan`, or a rejection when the message came on another shard's stream than its
+        recipient's: its opt-outs and caps are in that shard, where no call about this one
+        may look (the upstream app picks the stream: README, "Scaling out")."""
+        e164 = plan.prepared.destination.e164
+        home = self._shards.of(e164) if self._shards is not None else None
+        if work.shard is None or home is None or home.index == work.shard.index:
+            return plan
+        detail = (f"{e164} belongs to shard {home.index} ({home.streams.outbound}); "
+                  f"it came on shard {work.shard.index}'s stream")  # fmt: skip
+        return Finish(Status.rejected, "wrong_shard", detail)
+
+    async def _admit(
+        self, ready: list[tuple[Work, Admit]], admission: Admission | None
+    ) -> list[tuple[Verdict, bool]]:
         """Each ready message's verdict, and whether it is marked in flight and granted its
         carrier's rate already: one call (gateway/engine/admission.py), or the compliance
         check alone where the engine has no Admission."""
-        if self._admission is None:
+        if admission is None:
             verdicts = await self._d.gate.admit_many([admit.prepared for _, admit in ready])
             return [(verdict, False) for verdict in verdicts]
         candidates = [self._candidate(work, admit) for work, admit in ready]
-        return [(a.verdict, a.marked) for a in await self._admission.admit(candidates)]
+        return [(a.verdict, a.marked) for a in await admission.admit(candidates)]
 
     def _candidate(self, work: Work, admit: Admit) -> Candidate:
         """What the admit call needs to mark `work` in flight too, when the common case
@@ -202,8 +233,8 @@ class Pipeline:
     async def _unmark_and_send(self, sending: _Sending) -> None:
         d = self._d
         batch = OpBatch()
-        record_not_sent(batch, d.ctx, sending.work.message.id)
-        await d.writer.write(batch)
+        record_not_sent(batch, d.ctx_of(sending.work), sending.work.message.id)
+        await d.writer_of(sending.work).write(batch)
         await d.send(sending.work, sending.verdict, sending.admit)
 
     def _sort(
@@ -231,23 +262,25 @@ class Pipeline:
     ) -> None:
         d = self._d
         country = plan.country
+        ctx = d.ctx_of(work)
         if isinstance(plan, Finish):
-            record_final(records, d.ctx, work.origin, plan.status, now, code=plan.code,
+            record_final(records, ctx, work.origin, plan.status, now, code=plan.code,
                          reason=plan.detail, attempt=work.attempt or None)  # fmt: skip
             d.observer.finished(plan.status, None, plan.code, country)
             log_final(work.message.id, plan.status.value, reason=plan.code, carrier=None)
         else:
-            record_deferred(records, d.ctx, work.origin, now, plan.due, code=plan.code,
+            record_deferred(records, ctx, work.origin, now, plan.due, code=plan.code,
                             reason=plan.detail, attempt=work.attempt)  # fmt: skip
             d.observer.finished(Status.deferred, None, plan.code, country)
 
     async def _commit_refusals(
-        self, records: OpBatch, finished: Sequence[tuple[Work, Finish | Defer]]
-    ) -> None:
+        self, records: OpBatch, finished: Sequence[tuple[Work, Finish | Defer]],
+        shard: ShardState | None,
+    ) -> None:  # fmt: skip
         if not finished:
             return
         try:
-            await self._d.writer.write(records)
+            await (self._d.writer if shard is None else shard.writer).write(records)
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in finished], error)
             return
@@ -292,11 +325,12 @@ class Pipeline:
         marks = OpBatch()
         for sending in chunk:
             work, count = sending.work, len(sending.encoded.parts)
-            record_inflight(marks, d.ctx, work.message.id, carrier.name, work.ref or 0, count,
+            record_inflight(marks, d.ctx_of(work), work.message.id, carrier.name,
+                            work.ref or 0, count,
                             sending.verdict.destination_addr or "")  # fmt: skip
         d.observer.stage("submit", started)
         try:
-            await d.writer.write(marks)
+            await d.writer_of(chunk[0].work).write(marks)
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in chunk], error)
             return False
@@ -362,7 +396,11 @@ class Pipeline:
     def _commit_accepted(self) -> None:
         self._commit_scheduled = False
         accepted, self._accepted = self._accepted, []
-        self._start(self._commit(accepted))
+        by_shard: dict[ShardState | None, list[_Sending]] = {}
+        for sending in accepted:
+            by_shard.setdefault(sending.work.shard, []).append(sending)
+        for group in by_shard.values():
+            self._start(self._commit(group))
 
     async def _commit(self, accepted: list[_Sending]) -> None:
         """Record a tick's accepted submits in one state write; count and release them."""
@@ -378,7 +416,7 @@ class Pipeline:
             spans.append((sending, sending.carrier.name, batch.results - before))
         d.observer.stage("commit", started)
         try:
-            results = await d.writer.write(batch)
+            results = await d.writer_of(accepted[0].work).write(batch)
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in accepted], error)
             return

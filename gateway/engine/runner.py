@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import random
@@ -45,6 +46,7 @@ from gateway.engine.deliveries import CarrierDeliveries, MoPolicy
 from gateway.engine.dispatcher import Dispatcher, Gate, Work, resume_work
 from gateway.engine.pipeline import Pipeline
 from gateway.engine.routing_table import routing_table
+from gateway.engine.shard_state import ShardState, shard_states
 from gateway.engine.signals import BadSignal, Signal, SignalPolicy, apply_signal, parse_signal
 from gateway.errors import QueueUnavailableError
 from gateway.messages import (
@@ -58,10 +60,9 @@ from gateway.ops.engine_metrics import BindObserver, EngineObserver
 from gateway.ops.final_log import log_final
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.ops_server import make_readiness
-from gateway.store.keys import Keys
-from gateway.store.queue import Entry, StreamConsumer
-from gateway.store.records import RecordContext, accept_row, record_rejected_entry
-from gateway.store.state_store import AcceptResult, DueMessage, OpBatch, StateStore, StateWriter
+from gateway.store.queue import Entry
+from gateway.store.records import accept_row, record_rejected_entry
+from gateway.store.state_store import AcceptResult, DueMessage, OpBatch
 from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()
@@ -71,7 +72,6 @@ DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
 PIPELINE_BATCH = 500  # messages one tick takes from the lanes at most
 TICKS_IN_FLIGHT = 2  # batches planned, admitted or committed at once
-RECEIPT_LINGER = 0.005  # seconds a receipt write waits for others to share its call
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
@@ -98,11 +98,19 @@ class Engine:
             settings.redis_url, max_connections=settings.engine.redis_connections, timeout=10
         )
         self.redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
-        self.keys = Keys(settings.key_prefix, settings.streams)
+        consumer_name = settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}"
+        # each shard's keys, writers and streams (gateway/engine/shard_state.py); the engine's
+        # own `keys`, `store`, `writer`, `ctx`, ... are the first shard's (the only one unless
+        # streams.shards says otherwise)
+        self.shard_map, self.shards = shard_states(settings, self.redis, consumer_name)
+        first = self.shards[0]
+        self.keys, self.ctx, self.store = first.keys, first.ctx, first.store
+        self.writer, self.receipt_writer = first.writer, first.receipt_writer
+        self.consumer, self.signals = first.consumer, first.signals
         self.policy: SignalPolicy | None = None
         policy: CompliancePolicy | None = None
         if gate is None:
-            self.policy = policy = build_policy(settings, self.redis)
+            self.policy = policy = build_policy(settings, self.redis, self.shard_map)
             gate, mo_policy = policy, mo_policy or policy
         self.registry = registry or CollectorRegistry()
         self.metrics = GatewayMetrics(
@@ -112,21 +120,6 @@ class Engine:
             countries=self.policy.countries if self.policy is not None else (),
         )
         self.observer = EngineObserver(self.metrics)
-        self.store = StateStore(self.redis, self.keys)
-        self.writer = StateWriter(self.store)
-        # receipts wait a little for each other: their carrier waits for the deliver_sm_resp,
-        # nobody for their event, and at light load each would otherwise cost a call
-        self.receipt_writer = StateWriter(self.store, linger=RECEIPT_LINGER)
-        self.ctx = RecordContext(
-            keys=self.keys,
-            group=settings.consumer.group,
-            events_maxlen=settings.streams.events_maxlen,
-            ttl=int(settings.engine.receipt_ttl),
-        )
-        consumer_name = settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}"
-        group = settings.consumer.group
-        self.consumer = StreamConsumer(self.redis, settings.streams.outbound, group, consumer_name)
-        self.signals = StreamConsumer(self.redis, settings.streams.signals, group, consumer_name)
         self.pool = CarrierPool(
             settings.carriers,
             settings.retry,
@@ -156,18 +149,20 @@ class Engine:
         self._idle = asyncio.Event()
         # Stream entries this instance is working on: never reclaimed from ourselves, and
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
-        self._held: set[str] = set()
+        self._held: dict[int, set[str]] = {shard.index: set() for shard in self.shards}
         self._stopping = asyncio.Event()
         self._waiting_pump: set[asyncio.Task[Any]] = set()  # the pump, while idle on the queue
         self._slow_tasks: set[asyncio.Task[None]] = set()  # messages on the per-message path
         self._room = asyncio.Event()  # set when a message under work is released
         self._ticks = asyncio.Semaphore(TICKS_IN_FLIGHT)
         self._tick_tasks: set[asyncio.Task[None]] = set()
-        admission = None
         if policy is not None:  # the compliance state is in Redis: admit a tick in one call
-            admission = build_admission(settings, self.redis, policy, self.ctx.scope)
+            for shard in self.shards:
+                shard.admission = build_admission(
+                    settings, self.redis, policy, shard.ctx.scope, self.shard_map
+                )
         self.pipeline = Pipeline(
-            self.dispatcher, spawn=self._spawn_slow, done=self._release, admission=admission
+            self.dispatcher, spawn=self._spawn_slow, done=self._release, shards=self.shard_map
         )
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
@@ -183,10 +178,15 @@ class Engine:
             profile=encoding_profile(config),
             ctx=self.ctx,
             writer=self.receipt_writer,
+            route=self._shard_of if len(self.shards) > 1 else None,
             mo_policy=mo_policy,
             observer=self.observer,
             clock=self.clock,
         )
+
+    def _shard_of(self, number: str) -> ShardState:
+        """The shard of a handset (a receipt's or an MO's sender)."""
+        return self.shards[self.shard_map.of(number).index]
 
     def _bind_listener(self, carrier: str, index: int) -> BindListener:
         config = self.settings.carrier(carrier)
@@ -199,28 +199,34 @@ class Engine:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until `stop` is set (or `request_stop()`), then shut down gracefully."""
         stop = stop or self._stopping
-        await self.consumer.ensure_group()
-        await self.signals.ensure_group()
+        for shard in self.shards:
+            await shard.consumer.ensure_group()
+            await shard.signals.ensure_group()
         self.pool.start()
         pump = [self._supervised("pump", self._pump_forever)]
-        feeders = [
-            self._supervised("ingest", self._ingest_forever),
-            self._supervised("reclaim", self._reclaim_forever),
-            self._supervised("scheduler", self._schedule_forever),
-            self._supervised("gauges", self._gauges_forever),
-            self._supervised("signals", self._signals_forever),
-            self._supervised("receipt_timeout", self._receipt_timeouts),
-        ]
+        feeders = [self._supervised("gauges", self._gauges_forever)]
+        for shard in self.shards:  # each shard's tasks ("ingest", or "ingest-3" of shard 3)
+            suffix = f"-{shard.index}" if len(self.shards) > 1 else ""
+            feeders += [
+                self._supervised(f"{name}{suffix}", functools.partial(body, shard))
+                for name, body in (
+                    ("ingest", self._ingest_forever),
+                    ("reclaim", self._reclaim_forever),
+                    ("scheduler", self._schedule_forever),
+                    ("signals", self._signals_forever),
+                    ("receipt_timeout", self._receipt_timeouts),
+                )
+            ]
         log.info("engine_started", carriers=len(self.settings.carriers))
         try:
             await stop.wait()
         finally:
             await self._shutdown(feeders, pump)
 
-    def _receipt_timeouts(self) -> Awaitable[None]:
+    def _receipt_timeouts(self, shard: ShardState) -> Awaitable[None]:
         interval = self.settings.engine.scheduler_interval
         return receipt_timeout.expire_forever(
-            self.store, self.ctx, self.observer, interval=interval, clock=self.clock
+            shard.store, shard.ctx, self.observer, interval=interval, clock=self.clock
         )
 
     def request_stop(self) -> None:
@@ -264,7 +270,7 @@ class Engine:
                 except Exception as error:
                     log.exception("task_failed", task=name)
                     self.metrics.internal_error(name.split("-")[0]).inc()
-                    if name in _WATCHED_TASKS:
+                    if name.split("-")[0] in _WATCHED_TASKS:
                         self._failing[name] = f"{type(error).__name__}: {error}"[:200]
                     await asyncio.sleep(0.5)
                 else:
@@ -274,8 +280,9 @@ class Engine:
 
     # --- ingest --------------------------------------------------------------------------------
 
-    async def _ingest_forever(self) -> None:
+    async def _ingest_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer
+        task = f"ingest-{shard.index}" if len(self.shards) > 1 else "ingest"
         limit = self.settings.engine.max_in_flight
         # Refill in sizeable reads: under a deep backlog the room a few finished messages leave
         # would otherwise cost one XREADGROUP and one accept.lua per handful of messages.
@@ -285,39 +292,43 @@ class Engine:
             if room < low_water:
                 await asyncio.sleep(0.005)
                 continue
-            entries = await self.consumer.read(min(c.batch, room), c.block_ms)
+            entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
             if entries:
-                await self.ingest(entries)
-            self._failing.pop("ingest", None)
+                await self.ingest(entries, shard)
+            self._failing.pop(task, None)
             if c.linger_ms and 0 < len(entries) < low_water:
                 # light load: let the next read gather a few messages, so that each Redis
                 # call of a tick (accept, admit, mark, commit) carries several
                 await asyncio.sleep(c.linger_ms / 1000)
 
-    async def _reclaim_forever(self) -> None:
+    async def _reclaim_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer
         while True:
             await asyncio.sleep(c.claim_interval)
-            if self._held:
-                await self.consumer.touch(list(self._held))
+            held = self._held[shard.index]
+            if held:
+                await shard.consumer.touch(list(held))
             entries = [
                 e
-                for e in await self.consumer.reclaim(c.claim_idle_ms, c.batch)
-                if e.entry_id not in self._held
+                for e in await shard.consumer.reclaim(c.claim_idle_ms, c.batch)
+                if e.entry_id not in held
             ]
             if entries:
-                log.info("entries_reclaimed", count=len(entries))
-                await self.ingest(entries)
+                log.info("entries_reclaimed", count=len(entries), shard=shard.index)
+                await self.ingest(entries, shard)
 
-    async def _signals_forever(self) -> None:
+    async def _signals_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer
         while True:
-            entries = await self.signals.read(c.batch, max(c.block_ms, 100))
+            entries = await shard.signals.read(c.batch, max(c.block_ms, 100))
             if entries:
-                await self.apply_signals(entries)
+                await self.apply_signals(entries, shard)
 
-    async def apply_signals(self, entries: Sequence[Entry]) -> None:
+    async def apply_signals(
+        self, entries: Sequence[Entry], shard: ShardState | None = None
+    ) -> None:
         """Apply upstream signals (gateway/engine/signals.py), acknowledging each once applied."""
+        shard = shard or self.shards[0]
         acks = OpBatch()
         now = datetime.fromtimestamp(self.clock(), UTC)
         for entry in entries:
@@ -332,10 +343,10 @@ class Engine:
                 log.info("signal_applied", type=getattr(signal, "type", None))
             else:
                 log.warning("signal_rejected", entry_id=entry.entry_id, reason=problem)
-            acks.ack(self.keys.signals, self.ctx.group, entry.entry_id)
-        await self.writer.write(acks)
+            acks.ack(shard.keys.signals, shard.ctx.group, entry.entry_id)
+        await shard.writer.write(acks)
 
-    async def ingest(self, entries: Sequence[Entry]) -> None:
+    async def ingest(self, entries: Sequence[Entry], shard: ShardState | None = None) -> None:
         """Validate a batch, record accepted/rejected, and queue the new ones for work.
 
         Entries this instance already holds (queued or under work) are skipped, so an entry
@@ -344,8 +355,10 @@ class Engine:
         reason and acknowledged, and the others go on.
         """
         started = time.perf_counter()
-        fresh = [e for e in entries if e.entry_id not in self._held]
-        self._held.update(e.entry_id for e in fresh)
+        shard = shard or self.shards[0]
+        held = self._held[shard.index]
+        fresh = [e for e in entries if e.entry_id not in held]
+        held.update(e.entry_id for e in fresh)
         queued: set[str] = set()
         try:
             now = self.clock()
@@ -354,16 +367,16 @@ class Engine:
             for entry in fresh:
                 parsed = self._parse_entry(entry)
                 if isinstance(parsed, Rejected):
-                    self._reject_entry(rejects, entry, parsed, now)
+                    self._reject_entry(rejects, shard, entry, parsed, now)
                 else:
                     valid.append((entry, parsed))
             self.observer.stage("read", started)
             if rejects.args:
-                await self.writer.write(rejects)
+                await shard.writer.write(rejects)
             if valid:
-                queued = await self._accept(valid, now)
+                queued = await self._accept(valid, shard, now)
         finally:
-            self._held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
+            held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
 
     def _parse_entry(self, entry: Entry) -> OutboundMessage | Rejected:
         if entry.data is None:
@@ -378,17 +391,19 @@ class Engine:
             self.metrics.internal_error("ingest").inc()
             return Rejected(id=None, reason="invalid_entry", detail="the entry could not be read")
 
-    def _reject_entry(self, batch: OpBatch, entry: Entry, rejected: Rejected, now: float) -> None:
-        record_rejected_entry(batch, self.ctx, entry.entry_id, rejected.id, now,
+    def _reject_entry(self, batch: OpBatch, shard: ShardState, entry: Entry, rejected: Rejected,
+                      now: float) -> None:  # fmt: skip
+        record_rejected_entry(batch, shard.ctx, entry.entry_id, rejected.id, now,
                               code=rejected.reason, reason=rejected.detail)  # fmt: skip
         self.observer.finished(Status.rejected, None, rejected.reason)
         log_final(rejected.id or entry.entry_id, Status.rejected.value, reason=rejected.reason,
                   carrier=None)  # fmt: skip
 
-    async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], now: float) -> set[str]:
+    async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], shard: ShardState,
+                      now: float) -> set[str]:  # fmt: skip
         """accept.lua for the batch; returns the entry ids queued for work."""
         try:
-            results = await self.store.accept(self._accept_header(now), _accept_rows(valid, now))
+            results = await shard.store.accept(_accept_header(shard, now), _accept_rows(valid, now))
         except QueueUnavailableError:
             raise
         except redis.exceptions.RedisError:
@@ -397,13 +412,15 @@ class Engine:
             # One entry Redis refuses must not hold back the rest: accept them one by one.
             queued: set[str] = set()
             for item in valid:
-                queued |= await self._accept_alone(item, now)
+                queued |= await self._accept_alone(item, shard, now)
             return queued
-        return await self._after_accept(valid, results, now)
+        return await self._after_accept(valid, shard, results, now)
 
-    async def _accept_alone(self, item: tuple[Entry, OutboundMessage], now: float) -> set[str]:
+    async def _accept_alone(self, item: tuple[Entry, OutboundMessage], shard: ShardState,
+                            now: float) -> set[str]:  # fmt: skip
         try:
-            results = await self.store.accept(self._accept_header(now), _accept_rows([item], now))
+            header, rows = _accept_header(shard, now), _accept_rows([item], now)
+            results = await shard.store.accept(header, rows)
         except QueueUnavailableError:
             raise
         except redis.exceptions.RedisError as error:
@@ -411,18 +428,16 @@ class Engine:
             log.warning("entry_not_storable", entry_id=entry.entry_id, error=str(error))
             rejects = OpBatch()
             detail = "the entry could not be stored"
-            self._reject_entry(rejects, entry, Rejected(id=message.id, reason="invalid_entry",
-                                                        detail=detail), now)  # fmt: skip
-            await self.writer.write(rejects)
+            rejected = Rejected(id=message.id, reason="invalid_entry", detail=detail)
+            self._reject_entry(rejects, shard, entry, rejected, now)
+            await shard.writer.write(rejects)
             return set()
-        return await self._after_accept([item], results, now)
-
-    def _accept_header(self, now: float) -> list[str | int | float]:
-        return [self.keys.prefix, self.keys.events, self.ctx.events_maxlen, self.ctx.ttl, now]
+        return await self._after_accept([item], shard, results, now)
 
     async def _after_accept(
         self,
         valid: Sequence[tuple[Entry, OutboundMessage]],
+        shard: ShardState,
         results: Sequence[AcceptResult],
         now: float,
     ) -> set[str]:
@@ -434,7 +449,7 @@ class Engine:
         queued: set[str] = set()
         accepted = 0
         for (entry, message), result in zip(valid, results, strict=True):
-            work = Work(message=message, entry_id=entry.entry_id, enqueued_at=now)
+            work = Work(message=message, entry_id=entry.entry_id, enqueued_at=now, shard=shard)
             if result.kind == "new":
                 accepted += 1
                 self._enqueue(work)
@@ -447,46 +462,47 @@ class Engine:
                     log.info("duplicate_id_ignored", message_id=message.id, status=result.status)
                 else:
                     log.info("resume_settled", message_id=message.id, status=result.status)
-                acks.ack(self.keys.outbound, self.ctx.group, entry.entry_id)
+                acks.ack(shard.keys.outbound, shard.ctx.group, entry.entry_id)
         self.observer.accepted(accepted)
         if acks.args:
-            await self.writer.write(acks)
+            await shard.writer.write(acks)
         return queued
 
     def _enqueue(self, work: Work) -> None:
         """Queue work in priority order: category lane, then priority, then arrival."""
         if work.entry_id is not None:
-            self._held.add(work.entry_id)
+            self._held[_index(work)].add(work.entry_id)
         self._queue.put_nowait((work.message.lane, next(self._order), work))
 
     # --- deferred set --------------------------------------------------------------------------
 
-    async def _schedule_forever(self) -> None:
+    async def _schedule_forever(self, shard: ShardState) -> None:
         interval = self.settings.engine.scheduler_interval
         while True:
             room = self.settings.engine.max_in_flight - self._queue.qsize() - self._busy
             due = []
             if room > 0:
-                due = await self.store.claim_due(
+                due = await shard.store.claim_due(
                     self.clock(), DEFERRED_LEASE, min(room, SCHEDULER_BATCH)
                 )
             for item in due:
-                await self._resume_due(item)
+                await self._resume_due(item, shard)
             if len(due) < SCHEDULER_BATCH:
                 await asyncio.sleep(interval)
 
-    async def _resume_due(self, item: DueMessage) -> None:
+    async def _resume_due(self, item: DueMessage, shard: ShardState) -> None:
         if item.status in ("submitted", "delivered", "undelivered", "expired", "failed",
                            "rejected", "suppressed", ""):  # fmt: skip
             batch = OpBatch()
-            batch.zrem(self.keys.deferred, item.id)
-            await self.writer.write(batch)
+            batch.zrem(shard.keys.deferred, item.id)
+            await shard.writer.write(batch)
             return
         parsed = parse_outbound(item.payload, max_text_length=10**9)
         if isinstance(parsed, Rejected):
             log.error("deferred_payload_unreadable", message_id=item.id, reason=parsed.reason)
             return
-        work = Work(message=parsed, entry_id=None, enqueued_at=self.clock(), from_deferred=True)
+        work = Work(message=parsed, entry_id=None, enqueued_at=self.clock(), from_deferred=True,
+                    shard=shard)  # fmt: skip
         self._enqueue(resume_work(work, attempt=item.attempt, inflight=item.inflight,
                                   outcome=item.outcome, ref=item.ref, cids=item.cids,
                                   dest=item.dest))  # fmt: skip
@@ -555,7 +571,7 @@ class Engine:
     def _release(self, work: Work) -> None:
         """The engine is done with `work` (recorded, handed on, or left pending)."""
         if work.entry_id is not None:
-            self._held.discard(work.entry_id)
+            self._held[_index(work)].discard(work.entry_id)
         self._busy -= 1
         self._room.set()
         if not self._busy:
@@ -572,11 +588,12 @@ class Engine:
     async def _gauges_forever(self) -> None:
         queue = self.metrics.queue("outbound")
         while True:
-            depth = await self.consumer.depth()
-            queue.depth.set(depth.length)
-            queue.pending.set(depth.pending)
-            if depth.lag is not None:
-                queue.lag.set(depth.lag)
+            depths = [await shard.consumer.depth() for shard in self.shards]
+            queue.depth.set(sum(d.length for d in depths))
+            queue.pending.set(sum(d.pending for d in depths))
+            lags = [d.lag for d in depths if d.lag is not None]
+            if lags:
+                queue.lag.set(sum(lags))
             for carrier in self.pool:
                 for n, bind in enumerate(carrier.binds):
                     bind_metrics = self.metrics.bind(
@@ -672,3 +689,11 @@ async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, patience: floa
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("task_ended_with_error", task=task.get_name(), exc_info=task.exception())
+
+
+def _accept_header(shard: ShardState, now: float) -> list[str | int | float]:
+    return [shard.keys.prefix, shard.keys.events, shard.ctx.events_maxlen, shard.ctx.ttl, now]
+
+
+def _index(work: Work) -> int:
+    return 0 if work.shard is None else work.shard.index

@@ -1,0 +1,81 @@
+"""One shard's Redis side, as the engine uses it: where its messages' state is written and
+which streams it reads (the shard's names: gateway/store/shards.py).
+
+Every message under work belongs to the shard whose stream it came from (or whose deferred set
+it was claimed from), and every write about it goes through that shard's writers, so each Lua
+call is about one shard's keys (one Redis Cluster slot). With one shard, there is one of these
+and the engine is as it always was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+
+from gateway.config import Settings
+from gateway.store.keys import Keys
+from gateway.store.queue import StreamConsumer
+from gateway.store.records import RecordContext
+from gateway.store.shards import Shard, ShardMap
+from gateway.store.state_store import StateStore, StateWriter
+
+if TYPE_CHECKING:
+    from gateway.engine.admission import Admission
+
+RECEIPT_LINGER = 0.005  # seconds a receipt write waits for others to share its call
+
+
+@dataclass(eq=False, slots=True)
+class ShardState:
+    """A shard's keys, record context, store, writers and stream consumers."""
+
+    shard: Shard
+    keys: Keys
+    ctx: RecordContext
+    store: StateStore
+    writer: StateWriter
+    # receipts wait a little for each other: their carrier waits for the deliver_sm_resp,
+    # nobody for their event, and at light load each would otherwise cost a call
+    receipt_writer: StateWriter
+    consumer: StreamConsumer
+    signals: StreamConsumer
+    # the tick's one admit call for this shard's messages (gateway/engine/admission.py), when
+    # the compliance state is in Redis
+    admission: Admission | None = None
+
+    @property
+    def index(self) -> int:
+        return self.shard.index
+
+
+def shard_states(
+    settings: Settings, client: aioredis.Redis, consumer_name: str
+) -> tuple[ShardMap, list[ShardState]]:
+    """The shard map of `settings` and the engine's state for each of its shards."""
+    shards = ShardMap.from_settings(settings)
+    group = settings.consumer.group
+    states = []
+    for shard in shards.shards:
+        keys = Keys(shard.prefix, shard.streams)
+        store = StateStore(client, keys)
+        ctx = RecordContext(
+            keys=keys,
+            group=group,
+            events_maxlen=settings.streams.events_maxlen,
+            ttl=int(settings.engine.receipt_ttl),
+        )
+        states.append(
+            ShardState(
+                shard=shard,
+                keys=keys,
+                ctx=ctx,
+                store=store,
+                writer=StateWriter(store),
+                receipt_writer=StateWriter(store, linger=RECEIPT_LINGER),
+                consumer=StreamConsumer(client, shard.streams.outbound, group, consumer_name),
+                signals=StreamConsumer(client, shard.streams.signals, group, consumer_name),
+            )
+        )
+    return shards, states

@@ -1,0 +1,141 @@
+"""The engine with `streams.shards: 4` on a real redis-server and the simulator: each recipient's
+messages, events, receipts, opt-outs and idempotency live in its shard, under the shard's hash
+tag (gateway/store/shards.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from gateway.config import Settings
+from gateway.store.shards import ShardMap
+from tests.conftest import RedisServer
+from tests.integration.engine_harness import engine_settings, message, running_engine
+from tests.integration.simulator_fixture import RunningSimulator
+from tests.integration.test_journey_e2e import iso_in, london_noon_clock
+
+SHARDS = 4
+
+
+def sharded_settings(redis_url: str, simulator: RunningSimulator) -> Settings:
+    return engine_settings(
+        redis_url, [("sim", simulator.host, simulator.port)], streams={"shards": SHARDS}
+    )
+
+
+async def enqueue_on_shards(client: aioredis.Redis, shards: ShardMap,
+                            messages: Iterable[dict[str, Any]]) -> None:  # fmt: skip
+    """XADD each message to its recipient's shard, as an upstream app does."""
+    for item in messages:
+        await client.xadd(shards.of(item["to"]).streams.outbound, {"data": json.dumps(item)})
+
+
+async def events_on_shards(client: aioredis.Redis, shards: ShardMap) -> dict[str, list[Any]]:
+    """Every event of every shard's events stream, by message id, with the shard it was on."""
+    found: dict[str, list[Any]] = {}
+    for shard in shards.shards:
+        for _, fields in await client.xrange(shard.streams.events):
+            event = json.loads(fields[b"data"])
+            found.setdefault(event["id"], []).append((shard.index, event["status"], event))
+    return found
+
+
+async def wait_for(client: aioredis.Redis, shards: ShardMap, wanted: dict[str, str],
+                   within: float = 15.0) -> dict[str, list[Any]]:  # fmt: skip
+    """Poll until each id in `wanted` has an event of the status given."""
+    deadline = time.monotonic() + within
+    while True:
+        events = await events_on_shards(client, shards)
+        missing = {i: s for i, s in wanted.items() if not any(e[1] == s for e in events.get(i, []))}
+        if not missing:
+            return events
+        assert time.monotonic() < deadline, f"no event yet for {missing}; have {events}"
+        await asyncio.sleep(0.02)
+
+
+async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+) -> None:
+    settings = sharded_settings(redis_server.url, simulator)
+    shards = ShardMap.from_settings(settings)
+    batch = [message(n) for n in range(40)]
+    used = {shards.of(m["to"]).index for m in batch}
+    assert used == set(range(SHARDS)), "the sample does not cover every shard"
+    async with running_engine(settings):
+        await enqueue_on_shards(redis_client, shards, batch)
+        events = await wait_for(redis_client, shards, {m["id"]: "delivered" for m in batch})
+        # the same id again, on the same shard: acknowledged, never sent twice
+        await enqueue_on_shards(redis_client, shards, [batch[0]])
+        await wait_for_acks(redis_client, shards, settings.consumer.group)
+    for item in batch:
+        home = shards.of(item["to"])
+        assert {shard for shard, _, _ in events[item["id"]]} == {home.index}
+        assert [s for _, s, _ in events[item["id"]]] == ["accepted", "submitted", "delivered"]
+        assert await redis_client.hget(f"{home.prefix}msg:{item['id']}", "status") == b"delivered"
+    assert len(simulator.messages()) == len(batch)  # the duplicate was not sent
+    untagged = [k for k in await redis_client.keys("*") if not k.startswith(b"{")]
+    assert untagged == [], "every key lives under a hash tag (a shard's or the bucket's)"
+
+
+async def wait_for_acks(client: aioredis.Redis, shards: ShardMap, group: str) -> None:
+    """Until every shard's outbound stream was read to its end and nothing is pending."""
+    deadline = time.monotonic() + 10
+    while True:
+        pending = 0
+        for shard in shards.shards:
+            info = await client.xinfo_groups(shard.streams.outbound)
+            pending += sum(
+                g["pending"] + (g.get("lag") or 0) for g in info if g["name"] == group.encode()
+            )
+        if pending == 0:
+            return
+        assert time.monotonic() < deadline, f"{pending} entries still unread or pending"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_message_on_another_shards_stream_is_rejected_naming_the_right_one(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+) -> None:
+    settings = sharded_settings(redis_server.url, simulator)
+    shards = ShardMap.from_settings(settings)
+    item = message("lost")
+    home = shards.of(item["to"])
+    wrong = shards[(home.index + 1) % SHARDS]
+    async with running_engine(settings):
+        await redis_client.xadd(wrong.streams.outbound, {"data": json.dumps(item)})
+        events = await wait_for(redis_client, shards, {item["id"]: "rejected"})
+    shard, _, rejected = events[item["id"]][-1]
+    assert shard == wrong.index
+    assert rejected["error"]["code"] == "wrong_shard"
+    assert home.streams.outbound in rejected["error"]["reason"]
+    assert simulator.messages() == []
+
+
+async def test_stop_from_a_handset_opts_it_out_in_its_shard_and_holds_its_marketing(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+) -> None:
+    clock = london_noon_clock()
+    settings = sharded_settings(redis_server.url, simulator)
+    shards = ShardMap.from_settings(settings)
+    to = "+447911290001"
+    home = shards.of(to)
+    later = iso_in(clock, 1.5)
+    batch = [
+        message("mkt", to=to, category="marketing", send_at=later),
+        message("txn", to=to, category="transactional", send_at=later),
+    ]
+    async with running_engine(settings, clock=clock):
+        await enqueue_on_shards(redis_client, shards, batch)
+        await wait_for(redis_client, shards, {"mmkt": "deferred", "mtxn": "deferred"})
+        assert simulator.inject_mo(source="447911290001", destination="Acme", text="STOP") == 1
+        events = await wait_for(redis_client, shards, {"mmkt": "suppressed", "mtxn": "delivered"})
+        inbound = await redis_client.xrange(home.streams.inbound)
+    assert events["mmkt"][-1][2]["error"]["code"] == "opted_out"
+    assert [json.loads(f[b"data"])["text"] for _, f in inbound] == ["STOP"]
+    assert await redis_client.exists(f"{home.prefix}optout:{{447911290001}}") == 1
+    assert await redis_client.exists("smsgw:optout:{447911290001}") == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -62,7 +62,8 @@ async def smsgw(
 
 
 async def entries(client: aioredis.Redis, stream: str) -> list[dict[str, Any]]:
-    return [json.loads(fields[b"data"]) for _, fields in await client.xrange(stream)]
+    found = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange(stream))
+    return [json.loads(fields[b"data"]) for _, fields in found]
 
 
 def test_the_numbers_cover_several_shards() -> None:
@@ -112,8 +113,10 @@ async def write_message(client: aioredis.Redis, shard: int, message_id: str, to:
     """A message's hash and history under shard `shard`, as the engine records them."""
     prefix = f"{{smsgw:{shard}}}:"
     event = {"id": message_id, "status": "delivered", "ts": "2026-12-02T06:21:18.870Z"}
-    record = {"status": "delivered", "to": to, "payload": "secret text"}
-    await client.hset(f"{prefix}msg:{message_id}", mapping=record)
+    await client.hset(
+        f"{prefix}msg:{message_id}",
+        mapping={"status": "delivered", "to": to, "payload": "secret text"},
+    )
     await client.rpush(f"{prefix}msg:{message_id}:history", json.dumps(event))
 
 

@@ -23,6 +23,10 @@ import yaml
 
 from gateway.cli.child_process import free_port, logged_process, redis_server_args
 from gateway.cli.demo_summary import Enqueued, Tally, progress_line, summary_text
+from gateway.cli.recipient_shard import shard_of_number
+from gateway.config import Settings, load_settings
+from gateway.engine.compliance_wiring import build_policy
+from gateway.store.shards import ShardMap
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".demo"
@@ -103,22 +107,30 @@ def _wait_http(url: str, deadline: float) -> None:
     raise SystemExit(f"demo: {url} did not become ready; see .demo/*.log")
 
 
-async def _drive(redis_url: str, traffic: list[dict[str, Any] | str]) -> str:
-    """Enqueue `traffic`, print progress about once a second until every message has a final
-    status (or WAIT_LIMIT passes), and return the summary."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+async def _drive(settings: Settings, traffic: list[dict[str, Any] | str]) -> str:
+    """Enqueue `traffic`, each message on its recipient's shard, print progress about once a
+    second until every message has a final status (or WAIT_LIMIT passes), and return the
+    summary."""
+    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    shards = ShardMap.from_settings(settings)
+    numbers = build_policy(settings, client).numbers  # the engine's normaliser
     try:
         started = time.monotonic()
         entry_ids: list[str] = []
         for item in traffic:
             data = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-            entry_ids.append(str(await client.xadd("smsgw:outbound", {"data": data})))
+            shard = shards[0]  # where the engine rejects what it cannot read
+            if isinstance(item, dict):
+                shard = shard_of_number(shards, numbers, item["to"], item.get("country"))
+            entry_ids.append(str(await client.xadd(shard.streams.outbound, {"data": data})))
         ids = [item["id"] if isinstance(item, dict) else None for item in traffic]
         enqueued = Enqueued.from_ids(ids, entry_ids)
-        tally, last = Tally(), "-"
+        tally = Tally()
+        last = {shard.streams.events: "-" for shard in shards.shards}
         printed = started
         while True:
-            last = await _read_events(client, tally, last)
+            for stream in last:
+                last[stream] = await _read_events(client, stream, tally, last[stream])
             now = time.monotonic()
             done = enqueued.expected <= tally.final.keys()
             if done or now - started > WAIT_LIMIT or now - printed >= PROGRESS_EVERY:
@@ -132,10 +144,11 @@ async def _drive(redis_url: str, traffic: list[dict[str, Any] | str]) -> str:
         await client.aclose()
 
 
-async def _read_events(client: aioredis.Redis, tally: Tally, last: str) -> str:
-    """Feed `tally` the events after entry `last` ("-": from the start); returns the new last."""
+async def _read_events(client: aioredis.Redis, stream: str, tally: Tally, last: str) -> str:
+    """Feed `tally` the events of `stream` after entry `last` ("-": from the start); returns
+    the new last."""
     start = "-" if last == "-" else f"({last}"
-    entries: Any = await client.xrange("smsgw:events", min=start)  # redis-py types are loose
+    entries: Any = await client.xrange(stream, min=start)  # redis-py types are loose
     for entry_id, fields in entries:
         tally.add(json.loads(fields["data"]))
         last = entry_id
@@ -158,7 +171,7 @@ def main() -> int:
     ):  # fmt: skip
         _wait_http(f"http://127.0.0.1:{ports['ops']}/readyz", time.monotonic() + 30)
         print("sending the sample traffic")
-        summary = asyncio.run(_drive(f"redis://127.0.0.1:{ports['redis']}/0", _sample_traffic()))
+        summary = asyncio.run(_drive(load_settings(gw_config), _sample_traffic()))
         print("\n" + summary)
         print(f"\nmetrics were at http://127.0.0.1:{ports['ops']}/metrics (a sample):")
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['ops']}/metrics") as response:

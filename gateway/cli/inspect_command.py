@@ -1,12 +1,12 @@
 """`smsgw inspect`: a dry run of one message, nothing sent and nothing counted.
 
 Adds to the encoder's report (gateway/cli/inspect_report.py) the route the message would take and
-the compliance verdict, evaluated with `consume=False` so frequency caps are not touched. The
-verdict needs Redis for opt-outs, caps and suppressions; when Redis is unreachable the report
-says so under `compliance.error` rather than guessing. With `--to`, "sender" shows how the
-sender goes into submit_sm towards that country (source_addr, TON/NPI, kind, US registration
-program) whether or not compliance allows it. `compliance.quiet_hours` names the zones a
-marketing message's quiet window was judged in and whether a fallback decided.
+the compliance verdict, evaluated on the recipient's shard with `consume=False` so frequency caps
+are not touched. The verdict needs Redis for opt-outs, caps and suppressions; when Redis is
+unreachable the report says so under `compliance.error` rather than guessing. With `--to`,
+"sender" shows how the sender goes into submit_sm towards that country (source_addr, TON/NPI,
+kind, US registration program) whether or not compliance allows it. `compliance.quiet_hours`
+names the zones a marketing message's quiet window was judged in and whether a fallback decided.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from compliance.settings import load_compliance_config
 from compliance.verdict import Category, Outcome, Reason, Verdict
 from gateway.carrier.pool import encoding_profile
 from gateway.cli.inspect_report import build_inspect_report, render_inspect_text
+from gateway.cli.recipient_shard import recipient_shard, shard_settings
 from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.engine.compliance_wiring import build_policy
 from gateway.engine.plan import Admit, Defer, Finish, Plan, PlanContext, plan_message, refusal
@@ -106,7 +107,8 @@ async def _verdict(
                               text=args.text, category=Category(args.category))  # fmt: skip
     client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     try:
-        policy = build_policy(settings, client)
+        shard = recipient_shard(settings, client, args.to)  # where its opt-outs and caps live
+        policy = build_policy(shard_settings(settings, shard), client)
         context = PlanContext(
             policy=policy,
             routes=routing_table(settings.routes),

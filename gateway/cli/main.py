@@ -3,6 +3,10 @@
 Exit codes: 0 success, 1 runtime failure (e.g. Redis unreachable), 2 bad usage or config.
 A config error or an unreachable Redis is reported on one line of stderr (the Redis URL with
 its password masked, and the cause), never as a traceback.
+
+With `streams.shards` > 1 (or on Redis Cluster) `send`, `optout` and `inspect` work on the
+recipient's shard, as `smsgw run` does (gateway/cli/recipient_shard.py), `send` names the
+stream it used and `status` looks in every shard and names the one that holds the message.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import redis.exceptions
 from gateway.config import Settings, load_settings, redacted_url
 from gateway.errors import ConfigError, QueueUnavailableError
 from gateway.store.keys import Keys
+from gateway.store.shards import Shard, ShardMap
 
 if TYPE_CHECKING:
     from gateway.engine.runner import Engine
@@ -54,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status = sub.add_parser("status", parents=config, help="print a message's state and history")
     status.add_argument("message_id", help="the message's id (the `id` it was enqueued with)")
+    status.add_argument(
+        "--to",
+        default=None,
+        help="its recipient: look only in that recipient's shard (default: every shard)",
+    )
     _add_inspect(
         sub.add_parser(
             "inspect", parents=config, help="dry run: encoding, parts, route and verdict"
@@ -294,6 +304,8 @@ async def _reload(engine: Engine, path: str | None) -> None:
 
 
 async def _send(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.recipient_shard import recipient_shard
+
     message: dict[str, Any] = {
         "id": args.message_id or uuid.uuid4().hex,
         "to": args.to,
@@ -310,31 +322,65 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
     message.update({key: value for key, value in optional.items() if value is not None})
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        entry = await client.xadd(
-            settings.streams.outbound, {"data": json.dumps(message, ensure_ascii=False)}
-        )
+        shard = recipient_shard(settings, client, args.to, args.country)
+        data = json.dumps(message, ensure_ascii=False)
+        entry = await client.xadd(shard.streams.outbound, {"data": data})
     finally:
         await client.aclose()
     entry_id = entry.decode() if isinstance(entry, bytes) else entry
-    print(json.dumps({"id": message["id"], "entry": entry_id}))
+    output = {"id": message["id"], "entry": entry_id}
+    if ShardMap.from_settings(settings).sharded:  # the stream is the configured one otherwise
+        output["stream"] = shard.streams.outbound
+    print(json.dumps(output))
     return 0
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
-    keys = Keys(settings.key_prefix, settings.streams)
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     try:
-        record = await client.hgetall(keys.message(args.message_id))
-        history = await client.lrange(keys.history(args.message_id), 0, -1)
+        found = await _find_message(settings, client, args.message_id, args.to)
     finally:
         await client.aclose()
-    if not record:
+    if not found:
         print(f"smsgw: no message with id {args.message_id!r}", file=sys.stderr)
         return 1
+    shard, record, history = found[0]
+    if len(found) > 1:  # one id, recipients in different shards: two messages (README)
+        others = ", ".join(str(other.index) for other, _, _ in found[1:])
+        print(f"smsgw: id {args.message_id!r} is also in shard(s) {others}; --to picks one",
+              file=sys.stderr)  # fmt: skip
     record.pop("payload", None)  # message text is not echoed
-    output = {"id": args.message_id, "state": record, "history": [json.loads(h) for h in history]}
+    output: dict[str, Any] = {"id": args.message_id}
+    if ShardMap.from_settings(settings).sharded:
+        output["shard"] = shard.index
+    output |= {"state": record, "history": [json.loads(h) for h in history]}
     print(json.dumps(output, indent=2, ensure_ascii=False))
     return 0
+
+
+async def _find_message(
+    settings: Settings, client: aioredis.Redis, message_id: str, to: str | None
+) -> list[tuple[Shard, dict[str, str], list[str]]]:
+    """The hash and history of `message_id` in each shard that has it, lowest shard first:
+    the shard of recipient `to` only, else every shard, read in one pipeline."""
+    if to is not None:
+        from gateway.cli.recipient_shard import recipient_shard
+
+        shards: tuple[Shard, ...] = (recipient_shard(settings, client, to),)
+    else:
+        shards = ShardMap.from_settings(settings).shards
+    async with client.pipeline(transaction=False) as pipe:
+        for shard in shards:  # a pipeline's command queues it and returns the pipeline, which
+            # redis-py types as an awaitable
+            keys = Keys(shard.prefix, shard.streams)
+            _ = pipe.hgetall(keys.message(message_id))
+            _ = pipe.lrange(keys.history(message_id), 0, -1)
+        replies = await pipe.execute()
+    return [
+        (shard, record, history)
+        for shard, record, history in zip(shards, replies[::2], replies[1::2], strict=True)
+        if record
+    ]
 
 
 async def _inspect(settings: Settings, args: argparse.Namespace) -> int:
@@ -350,11 +396,13 @@ async def _optout(settings: Settings, args: argparse.Namespace) -> int:
 
     from compliance.redis_keys import ComplianceKeys
     from compliance.redis_stores import RedisComplianceStore
+    from gateway.cli.recipient_shard import recipient_shard, shard_settings
     from gateway.engine.compliance_wiring import build_policy
 
     client = aioredis.Redis.from_url(settings.redis_url)
-    policy = build_policy(settings, client)
     try:
+        shard = recipient_shard(settings, client, args.msisdn)  # its opt-outs live there
+        policy = build_policy(shard_settings(settings, shard), client)
         if args.action == "add":
             msisdn = await policy.opt_out(args.msisdn, args.sender, datetime.now(UTC))
         elif args.action == "remove":
@@ -365,7 +413,7 @@ async def _optout(settings: Settings, args: argparse.Namespace) -> int:
         if msisdn is None:
             print(f"smsgw optout: {args.msisdn!r} is not a valid phone number", file=sys.stderr)
             return 2
-        store = RedisComplianceStore(client, ComplianceKeys(prefix=settings.key_prefix))
+        store = RedisComplianceStore(client, ComplianceKeys(prefix=shard.prefix))
         sender = policy.sender_scope(args.sender) if args.sender else ""
         scope = await store.opted_out(msisdn, sender)
     finally:

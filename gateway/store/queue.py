@@ -98,8 +98,8 @@ class StreamConsumer:
     async def _raw(self, command: str, *args: str | int) -> Any:
         """Run `command` and return Redis's reply unparsed, so entries keep the flat field
         list Redis sent (redis-py's XREADGROUP/XAUTOCLAIM callbacks fold fields into a dict,
-        hiding a second `data` field; tests/integration/test_queue_depth.py checks a duplicate
-        field is seen).
+        hiding a second `data` field; tests/integration/test_cluster_store.py checks a duplicate
+        field is seen, on one redis-server and on a cluster).
 
         The command is named with its first word ("XREADGROUP GROUP"), the way redis-py
         names its own container commands ("CLIENT LIST"): it sends the words apart, and has

@@ -170,6 +170,11 @@ class RedisComplianceStore:
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
         self._group: GroupCommit[RecipientQuery, tuple[int, ...]] = GroupCommit(self._check_all)
 
+    @property
+    def keys(self) -> ComplianceKeys:
+        """The key builder (its prefix: a shard's on a sharded deployment)."""
+        return self._keys
+
     async def check_recipient(self, query: RecipientQuery) -> RecipientState:
         """Opt-out, suppression, then caps (check-and-record), atomically in one script.
 

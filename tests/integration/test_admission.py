@@ -117,7 +117,7 @@ async def test_on_a_cluster_unpaced_carriers_are_marked_and_paced_ones_only_chec
     slot of its own) untouched."""
     client = redis_cluster_client
     policy, admission = setup_shard(client)
-    bucket = RedisTokenBucket(client, SHARD_KEYS.throttle("c2"), rate=3, burst=3)
+    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=3, burst=3)  # own slot
     paced = Pacing(bucket, bucket.max_acquire)
     ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(4)]
     await policy.handle_mo("+33612345671", "MYBRAND", "STOP", NOW)

@@ -32,6 +32,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from common.group_commit import GroupCommit
+from common.redis_errors import REDIS_UNAVAILABLE
 from compliance.errors import ComplianceStoreError
 from compliance.frequency_cap import CapCheck, CapRule
 from compliance.redis_keys import ComplianceKeys
@@ -143,22 +144,13 @@ return 0
 
 _SCOPE_BY_CODE = {1: OptOutScope.global_, 2: OptOutScope.sender}
 
-# Errors meaning "Redis cannot answer now": a server or a cluster slot is down or unreachable.
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.ClusterError,  # incl. ClusterDownError (CLUSTERDOWN), MasterDownError
-    redis_errors.SlotNotCoveredError,
-    redis_errors.RedisClusterUnreachableError,
-)
-
 
 @contextmanager
 def map_redis_errors() -> Iterator[None]:
     """Translate redis connection / timeout / response errors into ComplianceStoreError."""
     try:
         yield
-    except _UNAVAILABLE as exc:
+    except REDIS_UNAVAILABLE as exc:  # a server or a cluster slot is down or unreachable
         raise ComplianceStoreError(f"compliance store unavailable: {exc}") from exc
     except (redis_errors.ResponseError, redis_errors.RedisClusterException) as exc:
         raise ComplianceStoreError(f"compliance store refused a command: {exc}") from exc
@@ -177,6 +169,11 @@ class RedisComplianceStore:
         self._opt_out = client.register_script(_OPT_OUT_SCRIPT)
         self._suppress = client.register_script(_SUPPRESS_SCRIPT)
         self._group: GroupCommit[RecipientQuery, tuple[int, ...]] = GroupCommit(self._check_all)
+
+    @property
+    def keys(self) -> ComplianceKeys:
+        """The key builder (its prefix: a shard's on a sharded deployment)."""
+        return self._keys
 
     async def check_recipient(self, query: RecipientQuery) -> RecipientState:
         """Opt-out, suppression, then caps (check-and-record), atomically in one script.

@@ -38,8 +38,9 @@ split; when an adaptive cut brings the rate below `n`, that one grant may exceed
 rate, never the configured one (`n` is capped at the configured rate).
 
 The effective rate can follow an `AdaptiveRate` (routing.adaptive): pass it in and report the
-carrier's throttle answers with `on_throttled()`. Redis ConnectionError and TimeoutError
-become `ThrottleUnavailableError`.
+carrier's throttle answers with `on_throttled()`. The redis-py errors that mean Redis cannot
+answer now (a connection, a timeout, a Redis Cluster slot whose master died and is not yet
+replaced: common/redis_errors.py) become `ThrottleUnavailableError`.
 
 Keys: the state hash at `key` (fields tat, used, seq) and the grant log at `key + ":window"`;
 both expire when idle. On Redis Cluster give `key` a hash tag so both land in one slot (the
@@ -55,9 +56,8 @@ from typing import Final
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common.redis_errors import REDIS_UNAVAILABLE
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 
@@ -225,7 +225,8 @@ class RedisTokenBucket:
 
         Raises:
             ValueError: `n` is below 1 or above `max_acquire`.
-            ThrottleUnavailableError: Redis is unreachable or timed out.
+            ThrottleUnavailableError: Redis is unreachable or timed out, or (on a cluster)
+                the bucket's slot has no master now.
             RoutingError: Redis rejected the script (a bug or a misconfigured server).
         """
         if not 1 <= n <= self.max_acquire:
@@ -254,7 +255,7 @@ class RedisTokenBucket:
                     self._hand_out(granted)
                 if not granted or (wait_us and self._skip_cancelled()):
                     await asyncio.sleep(max(_MIN_SLEEP, wait_us / 1e6))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._fail_all(ThrottleUnavailableError, f"redis unavailable: {exc}", exc)
         except asyncio.CancelledError:
             self._fail_all(ThrottleUnavailableError, "closed")

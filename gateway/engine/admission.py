@@ -21,6 +21,13 @@ pipeline's usual way: a grant, a mark, then its submit. Which messages pass is d
 Python afterwards, from the same answers (`CompliancePolicy.conclude`); a clean state in the
 script is what an allowed verdict needs, so a marked message is always an allowed one, and
 the pipeline takes back the mark of any that is not.
+
+On Redis Cluster one script may touch only one slot. An `Admission` is one shard's: its
+compliance keys and its in-flight marks share the shard's hash tag (gateway/store/shards.py),
+but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own. So on a cluster
+(told by the client given) the call never takes a grant: a carrier nothing paces is marked
+in the call as on one Redis, and a message of a carrier with a bucket is checked but not
+marked, and takes the usual way (its grant from the bucket's own script, then its mark).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
 from compliance.errors import ComplianceStoreError
 from compliance.policy import Prepared
@@ -44,6 +52,7 @@ from compliance.redis_stores import (
 from compliance.store import RecipientState
 from compliance.verdict import Verdict
 from gateway.carrier.pool import Pacing
+from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import Scope, lua_script, spelt
 from routing.throttle import BUCKET_SCRIPT
 
@@ -60,7 +69,8 @@ def _apply_function() -> str:
     return _as_function("apply_ops", "a", body.replace(decode, ""))
 
 
-# KEYS: 3 per message (the check's), then 2 per carrier with a bucket (the bucket's).
+# KEYS: 3 per message (the check's), then 2 per carrier with a bucket (the bucket's; never
+#   on a cluster, where the check's keys, all in the shard's slot, route the call).
 # ARGV[1]: the check's ARGV[1]. ARGV[2]: JSON {scope: apply.lua scope words, carriers: per
 #   carrier {first key (0 = no bucket), rate, burst, cap}, messages: per message, in the
 #   check's order, {carrier (1-based, 0 = none), parts, inflight words (5)}}.
@@ -141,11 +151,21 @@ class Admitted:
 
 
 class Admission:
-    """Runs `ADMIT_SCRIPT` for a tick's candidates (see the module docstring)."""
+    """Runs `ADMIT_SCRIPT` for a tick's candidates (see the module docstring).
+
+    Args:
+        client: one Redis or a cluster (then no grant is taken in the call).
+        store: the compliance store of the shard whose messages are admitted.
+        scope: that shard's scope (apply.lua) for the in-flight marks.
+        conclude: the verdict from a candidate's checks and its recipient's state.
+
+    Raises:
+        ValueError: on a cluster, the store's keys and the scope's are in different slots.
+    """
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         store: RedisComplianceStore,
         scope: Scope,
         *,
@@ -155,6 +175,9 @@ class Admission:
         self._store = store
         self._scope = spelt(scope.words())
         self._conclude = conclude
+        self._cluster = isinstance(client, RedisCluster)
+        if self._cluster:
+            _check_one_slot(store, scope)
 
     async def admit(self, candidates: Sequence[Candidate]) -> list[Admitted]:
         """One call for the tick.
@@ -170,8 +193,8 @@ class Admission:
         messages: list[list[object]] = []
         for candidate in candidates:
             pacing, mark = candidate.pacing, candidate.mark
-            if pacing is None or mark is None:
-                messages.append([0, 0, []])
+            if pacing is None or mark is None or (self._cluster and pacing.bucket is not None):
+                messages.append([0, 0, []])  # checked only
                 continue
             index = carriers.get(candidate.carrier)
             if index is None:
@@ -200,3 +223,17 @@ def _carrier_words(pacing: Pacing, keys: list[str]) -> list[object]:
     first = len(keys) + 1
     keys += bucket.keys
     return [first, repr(bucket.effective_rate()), bucket.burst, pacing.cap]
+
+
+def _check_one_slot(store: RedisComplianceStore, scope: Scope) -> None:
+    """Refuse a store and a scope of different slots: every admit call would fail.
+
+    Raises:
+        ValueError: they are in different slots.
+    """
+    opt_out = store.keys.opt_out("0")
+    if key_slot(opt_out.encode()) != key_slot(scope.events.encode()):
+        raise ValueError(
+            f"admission on a cluster: compliance key {opt_out!r} and events stream "
+            f"{scope.events!r} are in different slots (give both the shard's prefix)"
+        )

@@ -6,18 +6,27 @@ oldest first, with a cursor (XREADGROUP from id 0, then from the last id returne
 resumes whatever a previous run of this consumer left, each entry exactly once per start; then
 we read new entries (`>`). Other instances' entries idle longer than `claim_idle_ms` are taken
 over with XAUTOCLAIM.
+
+Every command names the one stream, so on Redis Cluster redis-py's cluster client sends it to
+the master of the stream's slot (a shard's stream, `{smsgw:3}:outbound`, is in its shard's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
+from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import map_redis_errors
+
+# XAUTOCLAIM inside a script, whose reply redis-py hands back unparsed (see StreamConsumer._raw).
+# KEYS[1] stream. ARGV: group consumer min_idle_ms cursor count. Returns XAUTOCLAIM's reply.
+_RECLAIM_SCRIPT: Final = """
+return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +40,14 @@ class Entry:
 
 
 class StreamConsumer:
-    """One consumer of one group on the outbound stream."""
+    """One consumer of one group on a stream (a shard's outbound or signals stream)."""
 
-    def __init__(self, client: aioredis.Redis, stream: str, group: str, consumer: str) -> None:
+    def __init__(self, client: RedisClient, stream: str, group: str, consumer: str) -> None:
         self.client = client
         self.stream = stream
         self.group = group
         self.consumer = consumer
+        self._reclaim = client.register_script(_RECLAIM_SCRIPT)
         self._own_pending_done = False
         self._pending_cursor = "0"  # the last of our own pending entries handed out
         self._claim_cursor = "0-0"
@@ -66,10 +76,10 @@ class StreamConsumer:
         return await self._read(">", count, block_ms)
 
     async def _read(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
-        args: list[str | int] = ["GROUP", self.group, self.consumer, "COUNT", count]
+        args: list[str | int] = [self.group, self.consumer, "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
-        response = await self._raw(b"XREADGROUP", *args, "STREAMS", self.stream, last_id)
+        response = await self._raw("XREADGROUP GROUP", *args, "STREAMS", self.stream, last_id)
         if not response:
             return []
         # one stream: [[name, entries]] as RESP2 spells it, {name: entries} as RESP3 does
@@ -78,21 +88,27 @@ class StreamConsumer:
 
     async def reclaim(self, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries other consumers left pending for longer than `min_idle_ms`."""
-        result = await self._raw(
-            b"XAUTOCLAIM", self.stream, self.group, self.consumer, min_idle_ms,
-            self._claim_cursor, "COUNT", count,
-        )  # fmt: skip
+        args: list[str | int] = [self.group, self.consumer, min_idle_ms, self._claim_cursor, count]
+        with map_redis_errors():
+            result = await self._reclaim(keys=[self.stream], args=args)
         cursor, claimed = result[0], result[1]
         self._claim_cursor = _text(cursor)
         return [_entry(item[0], item[1]) for item in claimed if item is not None and item[1]]
 
-    async def _raw(self, command: bytes, *args: str | int) -> Any:
-        """Run `command` and return Redis's reply unparsed. The command name as bytes makes
-        redis-py apply no response callback, so entries keep the flat field list Redis sent
-        (the XREADGROUP/XAUTOCLAIM callbacks fold fields into a dict, hiding a second `data`
-        field). tests/integration/test_queue_depth.py checks a duplicate field is seen."""
+    async def _raw(self, command: str, *args: str | int) -> Any:
+        """Run `command` and return Redis's reply unparsed, so entries keep the flat field
+        list Redis sent (redis-py's XREADGROUP/XAUTOCLAIM callbacks fold fields into a dict,
+        hiding a second `data` field; tests/integration/test_cluster_store.py checks a duplicate
+        field is seen, on one redis-server and on a cluster).
+
+        The command is named with its first word ("XREADGROUP GROUP"), the way redis-py
+        names its own container commands ("CLIENT LIST"): it sends the words apart, and has
+        no response callback for that name. A script's reply is never parsed either, hence
+        XAUTOCLAIM inside one (`_RECLAIM_SCRIPT`): its first argument is the stream, which
+        cannot go in the name. Both route by the stream's slot on a cluster.
+        """
         with map_redis_errors():
-            return await self.client.execute_command(command, *args)  # type: ignore[no-untyped-call]
+            return await self.client.execute_command(command, *args)
 
     async def touch(self, entry_ids: Iterable[str]) -> None:
         """Reset the idle time of entries we are still working on (XCLAIM ... JUSTID), so

@@ -6,7 +6,13 @@ it during one loop iteration into a single EVALSHA, so the state changes of many
 one round trip and a few microseconds each (one script call per tick, never several commands
 per message on the hot path). Each caller awaits its own results.
 
-Redis errors are translated into QueueUnavailableError at this boundary.
+A `StateStore` is one shard's (gateway/store/shards.py): every script call declares a key of
+its shard as KEYS[1] (the events stream, the deferred or receipt-due set), so on Redis Cluster
+redis-py sends it to the master of the shard's slot. The scripts build the other keys from the
+prefix they are given, which must be the same shard's: a call touches one hash tag.
+
+Redis errors that mean "not now" (a connection, a timeout, a cluster slot without a master:
+common/redis_errors.py) are translated into QueueUnavailableError at this boundary.
 """
 
 from __future__ import annotations
@@ -18,23 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
-import redis.asyncio as aioredis
-import redis.exceptions
-
 from common.group_commit import GroupCommit
+from common.redis_errors import REDIS_UNAVAILABLE
 from gateway.errors import QueueUnavailableError
 from gateway.messages import iso_ts
 from gateway.store.keys import Keys
+from gateway.store.redis_client import RedisClient
 
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 @contextlib.contextmanager
 def map_redis_errors() -> Iterator[None]:
-    """Translate redis-py connection failures into QueueUnavailableError."""
+    """Translate redis-py's "Redis cannot answer now" errors (a connection, a timeout, a
+    cluster slot without a master: common/redis_errors.py) into QueueUnavailableError."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+    except REDIS_UNAVAILABLE as error:
         raise QueueUnavailableError(f"redis unavailable: {error}") from error
 
 
@@ -235,9 +241,9 @@ class TimedOut:
 
 
 class StateStore:
-    """The scripts, registered once on a client."""
+    """The scripts, registered once on a client, for the shard whose keys are `keys`."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._apply = client.register_script((_LUA_DIR / "apply.lua").read_text())
@@ -251,18 +257,22 @@ class StateStore:
         One argument instead of thousands: redis-py's per-argument packing cost more than
         the rest of a write. Numbers are spelt as redis-py would (`repr`), so the script
         reads exactly the strings it read when each op field was its own argument.
+
+        The ops' scopes must be this store's shard (its key prefix): KEYS[1] is the shard's
+        events stream, which routes the call on a cluster.
         """
         ops = json.dumps(spelt(args), ensure_ascii=False, separators=(",", ":"))
         with map_redis_errors():
-            result = await self._apply(args=[ops])
+            result = await self._apply(keys=[self.keys.events], args=[ops])
         return [_text(r) for r in result]
 
     async def accept(
         self, header: Sequence[str | int | float], rows: Sequence[str]
     ) -> list[AcceptResult]:
-        """Run accept.lua; `header` is prefix, events, maxlen, ttl, ts; rows are 5 per message."""
+        """Run accept.lua; `header` is prefix, events, maxlen, ttl, ts (this store's shard:
+        KEYS[1] is its events stream); rows are 5 per message."""
         with map_redis_errors():
-            raw = await self._accept(args=[*header, *rows])
+            raw = await self._accept(keys=[self.keys.events], args=[*header, *rows])
         words = [_text(r) for r in raw]
         return [AcceptResult(*words[i : i + 8]) for i in range(0, len(words), 8)]
 

@@ -1,4 +1,6 @@
 -- smsgw: accept a batch of outbound messages idempotently.
+-- KEYS[1]: the events stream (ARGV's `events`, declared so that redis-py's cluster client
+-- routes the call to its slot's master; every key written is under its hash tag).
 -- ARGV: prefix events maxlen ttl ts, then per message: id entry payload event dest
 -- The hash's `ts` is its accepted event's (ISO-8601), as every state write's is.
 -- Returns per message 8 words: kind, status, inflight, attempt, outcome, ref, cids, dest

@@ -1,5 +1,7 @@
 -- smsgw: apply a batch of state operations atomically (one EVALSHA per engine tick).
--- ARGV[1] is a JSON array (one argument, so redis-py packs one value per tick rather than one
+-- KEYS[1] is a key of the shard the ops write (its events stream): the script never reads it,
+-- it is there so that redis-py's cluster client sends the call to the master of that shard's
+-- slot. ARGV[1] is a JSON array (one argument, so redis-py packs one value per tick rather than one
 -- per field): a flat list of operations, each a name and its words. A word is a string, or
 -- null for "none" where an op says so. gateway/state_store.py (OpBatch) builds them.
 --
@@ -50,7 +52,12 @@
 -- ...'; one per `receipt`: '<final status> <submitted_at> <msg>' when it finished the message
 -- ('delivered 1733125600.5 m1'; gateway/records.py `settled` reads it) | 'matched' (a part,
 -- more to come) | 'unmatched' | 'duplicate' | 'intermediate'.
--- Keys are built here from the prefix (single-instance Redis; not cluster-safe by design).
+-- Keys are built here from the scope's prefix, and the primitive ops name theirs. On one
+-- redis-server a call may hold scopes of several prefixes. On Redis Cluster a call must stay
+-- within ONE hash tag, KEYS[1]'s: every scope of the call is the same shard's (prefix
+-- `{<key_prefix><k>}:`, its streams under the same tag; gateway/store/shards.py), and so is
+-- every key of a primitive op. Redis refuses a key of another slot with an error, after the
+-- ops before it have run (a script is not rolled back), so the callers never mix shards.
 --
 -- Receipts by destination. A submit whose response never came is held, indexed under
 -- unknown:<carrier>:<dest>; its receipt cannot be matched by id, only by destination. To never

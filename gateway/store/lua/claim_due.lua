@@ -1,5 +1,6 @@
 -- smsgw: claim due entries of the deferred set with a lease.
--- KEYS[1] deferred zset. ARGV: prefix now lease limit
+-- KEYS[1] deferred zset. ARGV: prefix now lease limit (the prefix of KEYS[1]'s shard: on
+-- Redis Cluster every key of a call shares KEYS[1]'s hash tag, and so its slot).
 -- A claimed id is not removed: its score moves to now + lease, so if this instance dies the
 -- message becomes due again and another instance takes it. The caller removes it (ZREM) or
 -- re-adds it with a new due time once the message's fate is recorded.

@@ -1,6 +1,7 @@
 -- smsgw: settle messages whose final delivery receipt never came (carrier receipt_timeout).
 -- KEYS[1] the receipt-due zset (score: when the wait ends). ARGV: prefix now limit ts events
 -- maxlen ttl code reason; `now` is epoch seconds, `ts` the same instant in ISO-8601.
+-- The prefix and the events stream are KEYS[1]'s shard's (one hash tag on Redis Cluster).
 -- Takes up to `limit` ids due by `now` and removes each from the set; one still `submitted`
 -- becomes `expired` with error {code, reason}: hash, history and event, as apply.lua's
 -- finish() writes a final receipt. Any other status (a receipt finished it, the record is

@@ -1,0 +1,67 @@
+"""The engine's Redis client factory (gateway/store/redis_client.py): a bounded, waiting pool
+on one redis-server, redis-py's cluster client on a Redis Cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from gateway.errors import ConfigError
+from gateway.store.redis_client import connect_redis
+from tests.cluster_fixture import LocalRedisCluster
+from tests.conftest import RedisServer
+
+
+async def blocked_clients(client: aioredis.Redis) -> int:
+    return int((await client.info("clients"))["blocked_clients"])
+
+
+async def test_single_server_commands_wait_for_a_free_connection(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    """Both pooled connections held by BLPOPs: a third command waits for one, and does not
+    fail with "Too many connections"."""
+    client = connect_redis(redis_server.url, cluster=False, max_connections=2)
+    try:
+        assert isinstance(client, aioredis.Redis)
+        holders = [asyncio.create_task(client.blpop(["q"], timeout=10)) for _ in range(2)]
+        for _ in range(500):  # until both BLPOPs block on the server (a bound, not a wait)
+            if await blocked_clients(redis_client) == 2:
+                break
+        assert await blocked_clients(redis_client) == 2
+        waiting = asyncio.create_task(client.ping())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # no connection free, and no error either
+        await redis_client.rpush("q", "a", "b")
+        assert await waiting is True
+        popped = sorted(tuple(r) for r in await asyncio.gather(*holders))
+        assert popped == [(b"q", b"a"), (b"q", b"b")]
+    finally:
+        await client.aclose()
+
+
+async def test_cluster_client_reaches_every_shard(redis_cluster: LocalRedisCluster) -> None:
+    """redis_cluster: redis-py's cluster client, from one node's URL; keys of shards on every
+    master are written and read back through it, with `max_connections` per node."""
+    client = connect_redis(redis_cluster.url, cluster=True, max_connections=4)
+    try:
+        assert isinstance(client, RedisCluster)
+        await client.flushall()
+        keys = [f"{{smsgw:{k}}}:msg:m{k}" for k in range(12)]
+        masters = {redis_cluster.master_of_key(key) for key in keys}
+        assert len(masters) == 3  # the twelve shards' slots are spread over every master
+        for key in keys:
+            await client.hset(key, "status", "accepted")
+        assert [await client.hget(key, "status") for key in keys] == [b"accepted"] * 12
+        assert {client.get_node_from_key(key).max_connections for key in keys} == {4}
+    finally:
+        await client.aclose()
+
+
+def test_cluster_url_with_a_database_is_a_config_error(redis_cluster: LocalRedisCluster) -> None:
+    url = redis_cluster.url.rsplit("/", 1)[0] + "/1"
+    with pytest.raises(ConfigError, match="redis_url"):
+        connect_redis(url, cluster=True, max_connections=4)

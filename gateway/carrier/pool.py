@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-import redis.asyncio as aioredis
 import structlog
 
 from compliance.encoding import Encoding, EncodingProfile
 from gateway.carrier.bind import Bind, BindListener, BindSettings, DeliveryHandler
 from gateway.config import CarrierConfig, RetryConfig
 from gateway.store.keys import Keys
+from gateway.store.redis_client import RedisClient
 from routing.adaptive import RateMeter
 from routing.retry import RetryPolicy, retry_policy_from_mapping
 from routing.throttle import AdaptiveRate, RedisTokenBucket
@@ -124,7 +124,7 @@ class CarrierRate:
         "bucket", "paced",
     )  # fmt: skip
 
-    def __init__(self, redis: aioredis.Redis, key: str, tps: float, *, carrier: str = "") -> None:
+    def __init__(self, redis: RedisClient, key: str, tps: float, *, carrier: str = "") -> None:
         self._redis = redis
         self._key = key
         self._carrier = carrier
@@ -237,7 +237,7 @@ class CarrierRate:
         return sum(bind.submits_accepted for bind in self._binds)
 
 
-def _bucket(redis: aioredis.Redis, key: str, adaptive: AdaptiveRate) -> RedisTokenBucket:
+def _bucket(redis: RedisClient, key: str, adaptive: AdaptiveRate) -> RedisTokenBucket:
     # Each Redis call reserves up to ~100 ms worth of tokens for this instance.
     rate = adaptive.max_rate
     return RedisTokenBucket(redis, key, rate=rate, burst=max(1, int(rate / 10)), adaptive=adaptive)
@@ -296,7 +296,7 @@ class CarrierPool:
         configs: tuple[CarrierConfig, ...],
         default_retry: RetryConfig,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         delivery_handler: Callable[[str], DeliveryHandler],
         listener: Callable[[str, int], BindListener | None],

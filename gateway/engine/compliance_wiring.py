@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from compliance.errors import ComplianceError
 from compliance.policy import CompliancePolicy
 from compliance.redis_keys import ComplianceKeys
@@ -17,13 +15,14 @@ from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.engine.admission import Admission
 from gateway.engine.routing_table import routing_table
 from gateway.errors import ConfigError
+from gateway.store.redis_client import RedisClient
 from gateway.store.shards import ShardMap
 from gateway.store.state_store import Scope
 from routing.select import select_route
 
 
 def build_policy(
-    settings: Settings, client: aioredis.Redis, shards: ShardMap | None = None
+    settings: Settings, client: RedisClient, shards: ShardMap | None = None
 ) -> CompliancePolicy:
     """The CompliancePolicy for `settings`, its state in Redis under the key prefix (of each
     recipient's shard, with `shards`).
@@ -47,13 +46,10 @@ def compliance_keys(settings: Settings, shards: ShardMap | None) -> ComplianceKe
     return ComplianceKeys(prefix=settings.key_prefix, prefix_for=lambda n: shards.of(n).prefix)
 
 
-def build_admission(
-    settings: Settings, client: aioredis.Redis, policy: CompliancePolicy, scope: Scope,
-    shards: ShardMap | None = None,
-) -> Admission:  # fmt: skip
-    """The tick's one admit call (gateway/engine/admission.py) for `policy`'s store, for the
-    messages of one shard (`scope`)."""
-    store = RedisComplianceStore(client, compliance_keys(settings, shards))
+def build_admission(client: RedisClient, policy: CompliancePolicy, scope: Scope) -> Admission:
+    """The tick's one admit call (gateway/engine/admission.py) for the messages of one shard
+    (`scope`): their compliance keys are under the shard's prefix too."""
+    store = RedisComplianceStore(client, ComplianceKeys(prefix=scope.prefix))
     return Admission(client, store, scope, conclude=policy.conclude)
 
 

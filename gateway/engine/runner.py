@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
 from prometheus_client import CollectorRegistry
@@ -62,6 +61,7 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.ops_server import make_readiness
 from gateway.store.queue import Entry
 from gateway.store.records import accept_row, record_rejected_entry
+from gateway.store.redis_client import connect_redis
 from gateway.store.state_store import AcceptResult, DueMessage, OpBatch
 from routing.errors import ThrottleUnavailableError
 
@@ -92,12 +92,12 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        # The engine's tasks share a bounded pool and wait for a free connection, instead of
-        # failing with "Too many connections" (redis-py's default pool caps and raises).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=settings.engine.redis_connections, timeout=10
+        # one server (a bounded pool the tasks wait on) or redis-py's cluster client
+        self.redis = connect_redis(
+            settings.redis_url,
+            cluster=settings.redis_cluster,
+            max_connections=settings.engine.redis_connections,
         )
-        self.redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         consumer_name = settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}"
         # each shard's keys, writers and streams (gateway/engine/shard_state.py); the engine's
         # own `keys`, `store`, `writer`, `ctx`, ... are the first shard's (the only one unless
@@ -158,9 +158,7 @@ class Engine:
         self._tick_tasks: set[asyncio.Task[None]] = set()
         if policy is not None:  # the compliance state is in Redis: admit a tick in one call
             for shard in self.shards:
-                shard.admission = build_admission(
-                    settings, self.redis, policy, shard.ctx.scope, self.shard_map
-                )
+                shard.admission = build_admission(self.redis, policy, shard.ctx.scope)
         self.pipeline = Pipeline(
             self.dispatcher, spawn=self._spawn_slow, done=self._release, shards=self.shard_map
         )

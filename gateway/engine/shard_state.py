@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-
 from gateway.config import Settings
 from gateway.store.keys import Keys
 from gateway.store.queue import StreamConsumer
 from gateway.store.records import RecordContext
+from gateway.store.redis_client import RedisClient
 from gateway.store.shards import Shard, ShardMap
 from gateway.store.state_store import StateStore, StateWriter
 
@@ -51,7 +50,7 @@ class ShardState:
 
 
 def shard_states(
-    settings: Settings, client: aioredis.Redis, consumer_name: str
+    settings: Settings, client: RedisClient, consumer_name: str
 ) -> tuple[ShardMap, list[ShardState]]:
     """The shard map of `settings` and the engine's state for each of its shards."""
     shards = ShardMap.from_settings(settings)

@@ -1,20 +1,22 @@
-"""The engine with `streams.shards: 4` on a real redis-server and the simulator: each recipient's
-messages, events, receipts, opt-outs and idempotency live in its shard, under the shard's hash
-tag (gateway/store/shards.py)."""
+"""The engine with `streams.shards: 4` on a real redis-server and on a real Redis Cluster (3
+masters, 3 replicas), with the simulator: each recipient's messages, events, receipts, opt-outs
+and idempotency live in its shard, under the shard's hash tag (gateway/store/shards.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
-from tests.conftest import RedisServer
 from tests.integration.engine_harness import engine_settings, message, running_engine
 from tests.integration.simulator_fixture import RunningSimulator
 from tests.integration.test_journey_e2e import iso_in, london_noon_clock
@@ -22,9 +24,38 @@ from tests.integration.test_journey_e2e import iso_in, london_noon_clock
 SHARDS = 4
 
 
-def sharded_settings(redis_url: str, simulator: RunningSimulator) -> Settings:
+@dataclass
+class Backend:
+    url: str
+    cluster: bool
+    client: Any  # aioredis.Redis | RedisCluster, on the flushed backend
+
+
+@pytest.fixture(params=["single", "cluster"])
+def backend_url(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """One redis-server, or the session's Redis Cluster."""
+    if request.param == "single":
+        return request.getfixturevalue("redis_server").url, False
+    return request.getfixturevalue("redis_cluster").url, True
+
+
+@pytest.fixture
+async def backend(backend_url: tuple[str, bool]) -> AsyncIterator[Backend]:
+    url, cluster = backend_url
+    client = RedisCluster.from_url(url) if cluster else aioredis.Redis.from_url(url)
+    await client.flushall()
+    try:
+        yield Backend(url, cluster, client)
+    finally:
+        await client.aclose()
+
+
+def sharded_settings(backend: Backend, simulator: RunningSimulator) -> Settings:
     return engine_settings(
-        redis_url, [("sim", simulator.host, simulator.port)], streams={"shards": SHARDS}
+        backend.url,
+        [("sim", simulator.host, simulator.port)],
+        streams={"shards": SHARDS},
+        redis_cluster=backend.cluster,
     )
 
 
@@ -59,9 +90,10 @@ async def wait_for(client: aioredis.Redis, shards: ShardMap, wanted: dict[str, s
 
 
 async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
-    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+    backend: Backend, simulator: RunningSimulator
 ) -> None:
-    settings = sharded_settings(redis_server.url, simulator)
+    redis_client = backend.client
+    settings = sharded_settings(backend, simulator)
     shards = ShardMap.from_settings(settings)
     batch = [message(n) for n in range(40)]
     used = {shards.of(m["to"]).index for m in batch}
@@ -99,9 +131,10 @@ async def wait_for_acks(client: aioredis.Redis, shards: ShardMap, group: str) ->
 
 
 async def test_a_message_on_another_shards_stream_is_rejected_naming_the_right_one(
-    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+    backend: Backend, simulator: RunningSimulator
 ) -> None:
-    settings = sharded_settings(redis_server.url, simulator)
+    redis_client = backend.client
+    settings = sharded_settings(backend, simulator)
     shards = ShardMap.from_settings(settings)
     item = message("lost")
     home = shards.of(item["to"])
@@ -117,10 +150,11 @@ async def test_a_message_on_another_shards_stream_is_rejected_naming_the_right_o
 
 
 async def test_stop_from_a_handset_opts_it_out_in_its_shard_and_holds_its_marketing(
-    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+    backend: Backend, simulator: RunningSimulator
 ) -> None:
+    redis_client = backend.client
     clock = london_noon_clock()
-    settings = sharded_settings(redis_server.url, simulator)
+    settings = sharded_settings(backend, simulator)
     shards = ShardMap.from_settings(settings)
     to = "+447911290001"
     home = shards.of(to)

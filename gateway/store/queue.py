@@ -7,6 +7,11 @@ resumes whatever a previous run of this consumer left, each entry exactly once p
 we read new entries (`>`). Other instances' entries idle longer than `claim_idle_ms` are taken
 over with XAUTOCLAIM.
 
+If the group is gone (NOGROUP: the stream was deleted, or a replica promoted after a failover
+never received it), a read, reclaim or touch creates it again from id 0 and tries once more:
+entries the engine already recorded come back as duplicates, which accept.lua acknowledges
+without sending them again, so nothing is skipped and nothing is sent twice.
+
 Every command names the one stream, so on Redis Cluster redis-py's cluster client sends it to
 the master of the stream's slot (a shard's stream, `{smsgw:3}:outbound`, is in its shard's).
 """
@@ -18,9 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.exceptions
+import structlog
 
 from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import map_redis_errors
+
+log = structlog.get_logger("smsgw.queue")
 
 # XAUTOCLAIM inside a script, whose reply redis-py hands back unparsed (see StreamConsumer._raw).
 # KEYS[1] stream. ARGV: group consumer min_idle_ms cursor count. Returns XAUTOCLAIM's reply.
@@ -76,6 +84,13 @@ class StreamConsumer:
         return await self._read(">", count, block_ms)
 
     async def _read(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
+        try:
+            return await self._read_once(last_id, count, block_ms)
+        except redis.exceptions.ResponseError as error:
+            await self._recreate_group_after(error)
+            return await self._read_once(last_id, count, block_ms)
+
+    async def _read_once(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
         args: list[str | int] = [self.group, self.consumer, "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
@@ -89,8 +104,12 @@ class StreamConsumer:
     async def reclaim(self, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries other consumers left pending for longer than `min_idle_ms`."""
         args: list[str | int] = [self.group, self.consumer, min_idle_ms, self._claim_cursor, count]
-        with map_redis_errors():
-            result = await self._reclaim(keys=[self.stream], args=args)
+        try:
+            with map_redis_errors():
+                result = await self._reclaim(keys=[self.stream], args=args)
+        except redis.exceptions.ResponseError as error:
+            await self._recreate_group_after(error)
+            return []
         cursor, claimed = result[0], result[1]
         self._claim_cursor = _text(cursor)
         return [_entry(item[0], item[1]) for item in claimed if item is not None and item[1]]
@@ -114,8 +133,22 @@ class StreamConsumer:
         """Reset the idle time of entries we are still working on (XCLAIM ... JUSTID), so
         no other instance reclaims them while, say, they wait for the carrier's TPS."""
         ids: list[int | bytes | str | memoryview[int]] = list(entry_ids)
-        with map_redis_errors():
-            await self.client.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
+        try:
+            with map_redis_errors():
+                await self.client.xclaim(
+                    self.stream, self.group, self.consumer, 0, ids, justid=True
+                )
+        except redis.exceptions.ResponseError as error:
+            await self._recreate_group_after(error)
+
+    async def _recreate_group_after(self, error: redis.exceptions.ResponseError) -> None:
+        """Create the group again if `error` says it is missing; raise any other error."""
+        if "NOGROUP" not in str(error):
+            raise error
+        log.warning("consumer_group_recreated", stream=self.stream, group=self.group)
+        await self.ensure_group()
+        self._own_pending_done = True  # the new group's pending list starts empty
+        self._claim_cursor = "0-0"
 
     async def depth(self) -> QueueDepth:
         """Stream length, the group's pending entries and its lag, for the queue gauges."""

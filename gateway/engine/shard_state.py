@@ -73,8 +73,21 @@ def shard_states(
                 store=store,
                 writer=StateWriter(store),
                 receipt_writer=StateWriter(store, linger=RECEIPT_LINGER),
-                consumer=StreamConsumer(client, shard.streams.outbound, group, consumer_name),
-                signals=StreamConsumer(client, shard.streams.signals, group, consumer_name),
+                consumer=StreamConsumer(
+                    client,
+                    shard.streams.outbound,
+                    group,
+                    consumer_name,
+                    horizon_s=settings.engine.receipt_ttl,
+                ),
+                signals=StreamConsumer(
+                    client,
+                    shard.streams.signals,
+                    group,
+                    consumer_name,
+                    replay="after_last_read",
+                    horizon_s=settings.engine.receipt_ttl,
+                ),
             )
         )
     return shards, states

@@ -8,9 +8,16 @@ we read new entries (`>`). Other instances' entries idle longer than `claim_idle
 over with XAUTOCLAIM.
 
 If the group is gone (NOGROUP: the stream was deleted, or a replica promoted after a failover
-never received it), a read, reclaim or touch creates it again from id 0 and tries once more:
-entries the engine already recorded come back as duplicates, which accept.lua acknowledges
-without sending them again, so nothing is skipped and nothing is sent twice.
+never received it), a read, reclaim or touch creates it again and tries once more. Where the new
+group starts is the consumer's `replay` policy:
+- "horizon" (the outbound stream): from the entries enqueued `horizon_s` ago (the message
+  records' lifetime, engine.receipt_ttl). Entries the engine already recorded come back as
+  duplicates, which accept.lua acknowledges without sending them again, so nothing is skipped
+  and nothing is sent twice; only entries older than their records could be, and they are not
+  replayed (an entry that old and never read is left unread, and `consumer_group_recreated`
+  logs where the group restarted).
+- "after_last_read" (the signals stream, where applying an old opt_in again could undo a later
+  STOP): just after the last entry this consumer read, or from the horizon if it read none.
 
 Every command names the one stream, so on Redis Cluster redis-py's cluster client sends it to
 the master of the stream's slot (a shard's stream, `{smsgw:3}:outbound`, is in its shard's).
@@ -18,9 +25,10 @@ the master of the stream's slot (a shard's stream, `{smsgw:3}:outbound`, is in i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import redis.exceptions
 import structlog
@@ -50,21 +58,33 @@ class Entry:
 class StreamConsumer:
     """One consumer of one group on a stream (a shard's outbound or signals stream)."""
 
-    def __init__(self, client: RedisClient, stream: str, group: str, consumer: str) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        stream: str,
+        group: str,
+        consumer: str,
+        *,
+        replay: Literal["horizon", "after_last_read"] = "horizon",
+        horizon_s: float = 3 * 86400.0,
+    ) -> None:
         self.client = client
         self.stream = stream
         self.group = group
         self.consumer = consumer
+        self.replay = replay
+        self.horizon_s = horizon_s
+        self._last_read = ""  # the newest entry id this consumer was handed
         self._reclaim = client.register_script(_RECLAIM_SCRIPT)
         self._own_pending_done = False
         self._pending_cursor = "0"  # the last of our own pending entries handed out
         self._claim_cursor = "0-0"
 
-    async def ensure_group(self) -> None:
+    async def ensure_group(self, start_id: str = "0") -> None:
         """Create the group (and the stream) if missing; from id 0 so nothing is skipped."""
         with map_redis_errors():
             try:
-                await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+                await self.client.xgroup_create(self.stream, self.group, id=start_id, mkstream=True)
             except redis.exceptions.ResponseError as error:
                 if "BUSYGROUP" not in str(error):
                     raise
@@ -85,10 +105,13 @@ class StreamConsumer:
 
     async def _read(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
         try:
-            return await self._read_once(last_id, count, block_ms)
+            entries = await self._read_once(last_id, count, block_ms)
         except redis.exceptions.ResponseError as error:
             await self._recreate_group_after(error)
-            return await self._read_once(last_id, count, block_ms)
+            entries = await self._read_once(last_id, count, block_ms)
+        if entries and last_id == ">":
+            self._last_read = entries[-1].entry_id
+        return entries
 
     async def _read_once(self, last_id: str, count: int, block_ms: int | None) -> list[Entry]:
         args: list[str | int] = [self.group, self.consumer, "COUNT", count]
@@ -145,8 +168,12 @@ class StreamConsumer:
         """Create the group again if `error` says it is missing; raise any other error."""
         if "NOGROUP" not in str(error):
             raise error
-        log.warning("consumer_group_recreated", stream=self.stream, group=self.group)
-        await self.ensure_group()
+        horizon = f"{max(0, int((time.time() - self.horizon_s) * 1000))}-0"
+        start = (self._last_read or horizon) if self.replay == "after_last_read" else horizon
+        log.warning(
+            "consumer_group_recreated", stream=self.stream, group=self.group, start_after=start
+        )
+        await self.ensure_group(start)
         self._own_pending_done = True  # the new group's pending list starts empty
         self._claim_cursor = "0-0"
 

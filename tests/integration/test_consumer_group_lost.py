@@ -63,6 +63,29 @@ async def test_a_read_of_a_deleted_stream_starts_over_on_new_entries(
     assert [e.entry_id for e in await consumer.read(10, None)] == new
 
 
+async def test_entries_older_than_the_horizon_are_not_replayed(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Their records may have expired, so accept.lua could not tell them as duplicates."""
+    consumer = StreamConsumer(redis_client, STREAM, GROUP, "me", horizon_s=3600)
+    await consumer.ensure_group()
+    await redis_client.xadd(STREAM, {"data": "{}"}, id="1000-0")  # enqueued in 1970
+    recent = await _add(redis_client, 2)
+    assert len(await consumer.read(10, None)) == 3
+    await redis_client.xgroup_destroy(STREAM, GROUP)
+    assert [e.entry_id for e in await consumer.read(10, None)] == recent
+
+
+async def test_signals_restart_after_the_last_one_read(redis_client: aioredis.Redis) -> None:
+    """Replaying an old opt_in after a later STOP would opt the handset back in."""
+    consumer = StreamConsumer(redis_client, STREAM, GROUP, "me", replay="after_last_read")
+    await consumer.ensure_group()
+    ids = await _add(redis_client, 3)
+    assert [e.entry_id for e in await consumer.read(2, None)] == ids[:2]
+    await redis_client.xgroup_destroy(STREAM, GROUP)
+    assert [e.entry_id for e in await consumer.read(10, None)] == ids[2:]
+
+
 async def test_other_response_errors_still_raise(redis_client: aioredis.Redis) -> None:
     await redis_client.set(STREAM, "not a stream")
     consumer = StreamConsumer(redis_client, STREAM, GROUP, "me")

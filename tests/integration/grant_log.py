@@ -5,10 +5,12 @@ test process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from gateway.engine.runner import cancel_and_wait
 from routing.throttle import RedisTokenBucket
 
 
@@ -26,21 +28,27 @@ class GrantLog:
         self._key = f"{key}:window"
         self.grants: dict[int, tuple[int, int]] = {}  # seq -> (Redis time in us, tokens)
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def __aenter__(self) -> GrantLog:
         self._task = asyncio.create_task(self._poll())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Stopped by an event, not cancel(): on Python 3.11 a cancel landing as redis-py's
+        # socket timeout expires can be turned into that timeout and lost, and the poll ran
+        # on while this waited for it (a suite hung here until its hang guard fired).
         assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        self._stop.set()
+        await self._task
         await self._read()
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stop.is_set():
             await self._read()
-            await asyncio.sleep(0.01)  # a poll interval, far below the log's one second
+            # a poll interval, far below the log's one second
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.01)
 
     async def _read(self) -> None:
         for member, score in await self._client.zrange(self._key, 0, -1, withscores=True):
@@ -89,7 +97,5 @@ async def drain_until(buckets: list[RedisTokenBucket], tokens: int, *, callers: 
         async with asyncio.timeout(30):
             await enough.wait()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)  # re-cancels a task whose cancel redis-py lost
     return got

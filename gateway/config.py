@@ -160,6 +160,14 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RedisWaitConfig:
+    # WAIT for this many replicas after each state write (gateway/store/replica_wait.py);
+    # 0: no WAIT, a write the master acknowledged may be missing on a promoted replica
+    replicas: int = field(default=0, metadata=_range(0, 16))
+    timeout_ms: int = field(default=50, metadata=_range(1, 60_000))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpsConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -187,6 +195,7 @@ class Settings:
     # redis_url names one node of a Redis Cluster: redis-py's cluster client, and keys in shards
     # (gateway/store/shards.py) even when streams.shards is 1
     redis_cluster: bool = False
+    redis_wait: RedisWaitConfig = field(default_factory=RedisWaitConfig)
     key_prefix: str = "smsgw:"
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)

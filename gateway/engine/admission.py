@@ -53,6 +53,7 @@ from compliance.store import RecipientState
 from compliance.verdict import Verdict
 from gateway.carrier.pool import Pacing
 from gateway.store.redis_client import RedisClient
+from gateway.store.replica_wait import ReplicaWait
 from gateway.store.state_store import Scope, lua_script, spelt
 from routing.throttle import BUCKET_SCRIPT
 
@@ -170,8 +171,10 @@ class Admission:
         scope: Scope,
         *,
         conclude: Callable[[Prepared, RecipientState], Verdict],
+        wait: ReplicaWait | None = None,
     ) -> None:
         self._script = client.register_script(ADMIT_SCRIPT)
+        self._wait = wait or ReplicaWait(client)  # the in-flight marks, WAITed for if asked
         self._store = store
         self._scope = spelt(scope.words())
         self._conclude = conclude
@@ -204,7 +207,7 @@ class Admission:
         plan = {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
         args = [checks, json.dumps(plan, ensure_ascii=False, separators=(",", ":"))]
         with map_redis_errors():
-            reply = await self._script(keys=keys, args=args)
+            reply = await self._wait.run(self._script, keys, args)
         if not isinstance(reply, list) or len(reply) != 2:
             raise ComplianceStoreError(f"unexpected admit script reply {reply!r}")
         answers = check_answers(reply[0], len(candidates))

@@ -16,6 +16,7 @@ from gateway.engine.admission import Admission
 from gateway.engine.routing_table import routing_table
 from gateway.errors import ConfigError
 from gateway.store.redis_client import RedisClient
+from gateway.store.replica_wait import ReplicaWait
 from gateway.store.shards import ShardMap
 from gateway.store.state_store import Scope
 from routing.select import select_route
@@ -46,11 +47,16 @@ def compliance_keys(settings: Settings, shards: ShardMap | None) -> ComplianceKe
     return ComplianceKeys(prefix=settings.key_prefix, prefix_for=lambda n: shards.of(n).prefix)
 
 
-def build_admission(client: RedisClient, policy: CompliancePolicy, scope: Scope) -> Admission:
+def build_admission(
+    client: RedisClient,
+    policy: CompliancePolicy,
+    scope: Scope,
+    wait: ReplicaWait | None = None,
+) -> Admission:
     """The tick's one admit call (gateway/engine/admission.py) for the messages of one shard
     (`scope`): their compliance keys are under the shard's prefix too."""
     store = RedisComplianceStore(client, ComplianceKeys(prefix=scope.prefix))
-    return Admission(client, store, scope, conclude=policy.conclude)
+    return Admission(client, store, scope, conclude=policy.conclude, wait=wait)
 
 
 def sender_registry(settings: Settings) -> SenderRegistry:

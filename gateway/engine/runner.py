@@ -62,6 +62,7 @@ from gateway.ops.ops_server import make_readiness
 from gateway.store.queue import Entry
 from gateway.store.records import accept_row, record_rejected_entry
 from gateway.store.redis_client import connect_redis
+from gateway.store.replica_wait import ReplicaWait
 from gateway.store.state_store import AcceptResult, DueMessage, OpBatch
 from routing.errors import ThrottleUnavailableError
 
@@ -102,7 +103,16 @@ class Engine:
         # each shard's keys, writers and streams (gateway/engine/shard_state.py); the engine's
         # own `keys`, `store`, `writer`, `ctx`, ... are the first shard's (the only one unless
         # streams.shards says otherwise)
-        self.shard_map, self.shards = shard_states(settings, self.redis, consumer_name)
+        # state writes followed by WAIT for replicas, when config redis_wait asks for them
+        self.replica_wait = ReplicaWait(
+            self.redis,
+            settings.redis_wait.replicas,
+            settings.redis_wait.timeout_ms,
+            on_wait=self._count_replica_wait,
+        )
+        self.shard_map, self.shards = shard_states(
+            settings, self.redis, consumer_name, self.replica_wait
+        )
         first = self.shards[0]
         self.keys, self.ctx, self.store = first.keys, first.ctx, first.store
         self.writer, self.receipt_writer = first.writer, first.receipt_writer
@@ -158,7 +168,9 @@ class Engine:
         self._tick_tasks: set[asyncio.Task[None]] = set()
         if policy is not None:  # the compliance state is in Redis: admit a tick in one call
             for shard in self.shards:
-                shard.admission = build_admission(self.redis, policy, shard.ctx.scope)
+                shard.admission = build_admission(
+                    self.redis, policy, shard.ctx.scope, self.replica_wait
+                )
         self.pipeline = Pipeline(
             self.dispatcher, spawn=self._spawn_slow, done=self._release, shards=self.shard_map
         )
@@ -167,6 +179,9 @@ class Engine:
         self._failing: dict[str, str] = {}
 
     # --- wiring --------------------------------------------------------------------------------
+
+    def _count_replica_wait(self, ok: bool) -> None:
+        self.metrics.redis_replica_waits.labels("ok" if ok else "short").inc()
 
     def _deliveries(self, carrier: str, mo_policy: MoPolicy | None) -> DeliveryHandler:
         config = self.settings.carrier(carrier)

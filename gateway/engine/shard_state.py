@@ -17,6 +17,7 @@ from gateway.store.keys import Keys
 from gateway.store.queue import StreamConsumer
 from gateway.store.records import RecordContext
 from gateway.store.redis_client import RedisClient
+from gateway.store.replica_wait import ReplicaWait
 from gateway.store.shards import Shard, ShardMap
 from gateway.store.state_store import StateStore, StateWriter
 
@@ -50,15 +51,16 @@ class ShardState:
 
 
 def shard_states(
-    settings: Settings, client: RedisClient, consumer_name: str
+    settings: Settings, client: RedisClient, consumer_name: str, wait: ReplicaWait | None = None
 ) -> tuple[ShardMap, list[ShardState]]:
-    """The shard map of `settings` and the engine's state for each of its shards."""
+    """The shard map of `settings` and the engine's state for each of its shards; `wait`
+    follows their state writes with WAIT (config redis_wait)."""
     shards = ShardMap.from_settings(settings)
     group = settings.consumer.group
     states = []
     for shard in shards.shards:
         keys = Keys(shard.prefix, shard.streams)
-        store = StateStore(client, keys)
+        store = StateStore(client, keys, wait)
         ctx = RecordContext(
             keys=keys,
             group=group,

@@ -257,6 +257,8 @@ class GatewayMetrics:
         self.specs: tuple[MetricSpec, ...] = tuple(definer.specs)
         """Every metric this class defines (name, type, HELP, labels)."""
         self.build_info.labels(version, platform.python_version()).set(1)
+        for outcome in ("ok", "short"):
+            self.redis_replica_waits.labels(outcome)  # at 0 from the start
         if process_collectors:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
@@ -401,6 +403,13 @@ class GatewayMetrics:
             "smsgw_internal_errors",
             "Unexpected exceptions caught by a supervisor loop, by component.",
             ("component",),
+        )
+        self.redis_replica_waits = _counter(
+            r,
+            "smsgw_redis_replica_waits",
+            "State writes followed by WAIT (config redis_wait), by outcome: ok (the replicas "
+            "had it in time) or short (they had not; the write stands on the master only).",
+            ("outcome",),
         )
         self.stage_cpu = _counter(
             r,

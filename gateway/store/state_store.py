@@ -30,6 +30,7 @@ from gateway.errors import QueueUnavailableError
 from gateway.messages import iso_ts
 from gateway.store.keys import Keys
 from gateway.store.redis_client import RedisClient
+from gateway.store.replica_wait import ReplicaWait
 
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -243,9 +244,11 @@ class TimedOut:
 class StateStore:
     """The scripts, registered once on a client, for the shard whose keys are `keys`."""
 
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, wait: ReplicaWait | None = None) -> None:
         self.client = client
         self.keys = keys
+        # apply.lua and accept.lua are followed by WAIT when config redis_wait asks for it
+        self._wait = wait or ReplicaWait(client)
         self._apply = client.register_script((_LUA_DIR / "apply.lua").read_text())
         self._accept = client.register_script((_LUA_DIR / "accept.lua").read_text())
         self._claim = client.register_script((_LUA_DIR / "claim_due.lua").read_text())
@@ -263,7 +266,7 @@ class StateStore:
         """
         ops = json.dumps(spelt(args), ensure_ascii=False, separators=(",", ":"))
         with map_redis_errors():
-            result = await self._apply(keys=[self.keys.events], args=[ops])
+            result = await self._wait.run(self._apply, [self.keys.events], [ops])
         return [_text(r) for r in result]
 
     async def accept(
@@ -272,7 +275,7 @@ class StateStore:
         """Run accept.lua; `header` is prefix, events, maxlen, ttl, ts (this store's shard:
         KEYS[1] is its events stream); rows are 5 per message."""
         with map_redis_errors():
-            raw = await self._accept(keys=[self.keys.events], args=[*header, *rows])
+            raw = await self._wait.run(self._accept, [self.keys.events], [*header, *rows])
         words = [_text(r) for r in raw]
         return [AcceptResult(*words[i : i + 8]) for i in range(0, len(words), 8)]
 

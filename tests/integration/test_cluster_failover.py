@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 import redis.asyncio as aioredis
 import redis.exceptions
 import yaml
@@ -134,18 +136,34 @@ async def carrier_count_log(sim: RunningSimulator) -> AsyncIterator[list[tuple[f
             await task
 
 
-def cluster_config(path: Path, sim: RunningSimulator) -> Path:
+def cluster_config(path: Path, sim: RunningSimulator, wait_replicas: int) -> Path:
     write_gateway_config(path, sim, consumer="gw-a")
     data = yaml.safe_load(path.read_text())
     data["redis_cluster"] = True
     data["streams"] = {"shards": SHARDS}
+    data["redis_wait"] = {"replicas": wait_replicas, "timeout_ms": 50}
     path.write_text(yaml.safe_dump(data))
     return path
 
 
+def wait_calls(cluster: LocalRedisCluster) -> int:
+    """WAIT commands the live nodes ran (their INFO commandstats)."""
+    total = 0
+    for node in cluster.alive():
+        with redis.Redis(port=node.port) as client:
+            total += int(client.info("commandstats").get("cmdstat_wait", {}).get("calls", 0))
+    return total
+
+
+@pytest.mark.parametrize("wait_replicas", [0, 1], ids=["no-wait", "wait-1"])
 async def test_a_master_killed_under_load_loses_nothing_and_duplicates_only_in_the_lag_window(
-    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster, tmp_path: Path
+    redis_cluster: LocalRedisCluster,
+    redis_cluster_client: RedisCluster,
+    tmp_path: Path,
+    wait_replicas: int,
 ) -> None:
+    """With `redis_wait.replicas: 1` the engine's state writes wait for the replica as well
+    (gateway/store/replica_wait.py); without, the lag window stays open (and is as narrow)."""
     items = [message(n) for n in range(TOTAL)]
     ids = {m["id"] for m in items}
     id_by_text = {m["text"]: m["id"] for m in items}
@@ -167,7 +185,7 @@ async def test_a_master_killed_under_load_loses_nothing_and_duplicates_only_in_t
     producer = DurableProducer(redis_cluster)
     try:
         async with start_simulator(config) as sim:
-            path = cluster_config(tmp_path / "gw-a.yaml", sim)
+            path = cluster_config(tmp_path / "gw-a.yaml", sim, wait_replicas)
             log = tmp_path / "gw-a.log"
             async with gateway_process(path, redis_cluster.url, log) as gw:
                 await wait_for_binds(sim, 1, [(gw, log)])
@@ -214,6 +232,8 @@ async def test_a_master_killed_under_load_loses_nothing_and_duplicates_only_in_t
     )
     print(observed)
     assert 0 < at_kill < TOTAL, f"the kill was not mid-traffic: {observed}"
+    if wait_replicas:
+        assert await asyncio.to_thread(wait_calls, redis_cluster) > 0, "the engine sent no WAIT"
     never_sent = sorted(i for i in ids if copies[i] == 0)
     assert not never_sent, f"{len(never_sent)} lost, e.g. {never_sent[:5]}: {observed}"
     assert all(len(f) == 1 for f in finals.values()), f"ids with two finals: {observed}"

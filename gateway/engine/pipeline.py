@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from common.redis_outage import RedisOutages
 from compliance.encoding import EncodedMessage
 from compliance.errors import ComplianceStoreError
 from compliance.verdict import Outcome, Verdict
@@ -85,8 +86,10 @@ class Pipeline:
         done: Callable[[Work], None],
         admission: Admission | None = None,
         shards: ShardMap | None = None,
+        outages: RedisOutages | None = None,
     ) -> None:
         self._d = dispatcher
+        self._outages = outages or RedisOutages()
         self._spawn = spawn
         self._done = done
         self._admission = admission
@@ -434,9 +437,10 @@ class Pipeline:
     def _left_pending(self, works: Sequence[Work], error: BaseException | None) -> None:
         """Nothing final recorded: the stream entry stays pending (reclaimed later) and a
         deferred message comes due again when its lease runs out."""
+        if error is not None and works:
+            shard = works[0].shard
+            self._outages.failed(0 if shard is None else shard.index, "pipeline", error, len(works))
         for work in works:
-            if error is not None:
-                log.warning("message_left_pending", message_id=work.message.id, error=str(error))
             self._done(work)
 
     def _start(self, coroutine: Awaitable[None]) -> None:

@@ -26,7 +26,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ import redis.exceptions
 import structlog
 from prometheus_client import CollectorRegistry
 
+from common.redis_outage import RedisOutages
 from compliance.errors import ComplianceStoreError
 from compliance.policy import CompliancePolicy
 from gateway.carrier.bind import BindListener, DeliveryHandler
@@ -171,8 +172,14 @@ class Engine:
                 shard.admission = build_admission(
                     self.redis, policy, shard.ctx.scope, self.replica_wait
                 )
+        # Redis outages, logged once each as they start and end (per shard)
+        self.outages = RedisOutages()
         self.pipeline = Pipeline(
-            self.dispatcher, spawn=self._spawn_slow, done=self._release, shards=self.shard_map
+            self.dispatcher,
+            spawn=self._spawn_slow,
+            done=self._release,
+            shards=self.shard_map,
+            outages=self.outages,
         )
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
@@ -221,7 +228,9 @@ class Engine:
         for shard in self.shards:  # each shard's tasks ("ingest", or "ingest-3" of shard 3)
             suffix = f"-{shard.index}" if len(self.shards) > 1 else ""
             feeders += [
-                self._supervised(f"{name}{suffix}", functools.partial(body, shard))
+                self._supervised(
+                    f"{name}{suffix}", functools.partial(body, shard), scope=shard.index
+                )
                 for name, body in (
                     ("ingest", self._ingest_forever),
                     ("reclaim", self._reclaim_forever),
@@ -270,7 +279,12 @@ class Engine:
         await self.redis.aclose()
         log.info("engine_stopped", left_queued=self._queue.qsize())
 
-    def _supervised(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    def _supervised(
+        self, name: str, body: Callable[[], Awaitable[None]], scope: Hashable = 0
+    ) -> asyncio.Task[None]:
+        """Run `body` again whenever it fails; a Redis outage of `scope` (the task's shard) is
+        logged once (common/redis_outage.py), however many tasks and retries it fails."""
+
         async def guard() -> None:
             while True:
                 try:
@@ -278,7 +292,7 @@ class Engine:
                 except asyncio.CancelledError:
                     raise
                 except QueueUnavailableError as error:
-                    log.warning("redis_unavailable", task=name, error=str(error))
+                    self.outages.failed(scope, name, error)
                     await asyncio.sleep(1.0)
                 except Exception as error:
                     log.exception("task_failed", task=name)
@@ -309,6 +323,7 @@ class Engine:
             if entries:
                 await self.ingest(entries, shard)
             self._failing.pop(task, None)
+            self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
                 # light load: let the next read gather a few messages, so that each Redis
                 # call of a tick (accept, admit, mark, commit) carries several
@@ -574,7 +589,7 @@ class Engine:
         except (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError) as error:
             # Redis failed us mid-message: nothing final was recorded, so the stream entry
             # stays pending and is reclaimed later (a deferred one comes due again)
-            log.warning("message_left_pending", message_id=work.message.id, error=str(error))
+            self.outages.failed(_index(work), "message", error)
         except Exception:
             log.exception("message_processing_failed", message_id=work.message.id)
             self.metrics.internal_error("dispatch").inc()
@@ -601,7 +616,11 @@ class Engine:
     async def _gauges_forever(self) -> None:
         queue = self.metrics.queue("outbound")
         while True:
-            depths = [await shard.consumer.depth() for shard in self.shards]
+            try:
+                depths = [await shard.consumer.depth() for shard in self.shards]
+            except QueueUnavailableError:  # the shard's own tasks report the outage
+                await asyncio.sleep(1.0)
+                continue
             queue.depth.set(sum(d.length for d in depths))
             queue.pending.set(sum(d.pending for d in depths))
             lags = [d.lag for d in depths if d.lag is not None]

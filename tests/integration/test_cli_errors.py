@@ -6,6 +6,7 @@ Either way stderr is one line, with no traceback and no password.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,39 @@ def test_redis_down_at_start_is_one_line_naming_the_masked_url(
     assert line.startswith(f"smsgw: redis unreachable at redis://smsgw:***@127.0.0.1:{port}/0: ")
     assert "Connection refused" in line
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_redis_cluster_down_at_start_is_one_line_naming_the_masked_url(
+    command: str, tmp_path: Path
+) -> None:
+    """With `redis_cluster: true` the commands use redis-py's cluster client, whose "no node
+    reachable" error (RedisClusterUnreachableError, no ConnectionError) is reported the same."""
+    port = free_port()  # nothing listens there
+    config = tmp_path / "smsgw.yaml"
+    url = f"redis://smsgw:{PASSWORD}@127.0.0.1:{port}/0"
+    config.write_text(f"redis_url: {url}\nredis_cluster: true\n")
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 1, line
+    assert line.startswith(f"smsgw: redis unreachable at redis://smsgw:***@127.0.0.1:{port}/0: ")
+    assert "Redis Cluster cannot be connected" in line
+    assert done.stdout == ""
+
+
+def test_inspect_with_the_cluster_down_reports_it_in_the_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "smsgw.yaml"
+    config.write_text(f"redis_url: redis://127.0.0.1:{free_port()}/0\nredis_cluster: true\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), "inspect", "--json",
+         "--text", "hello", "--to", "+447911200003", "--from", "Acme"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=environ, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "unavailable" in report["compliance"]["error"]
+    assert report["segments"] == 1
 
 
 @pytest.mark.parametrize("config_after", [False, True], ids=["config-first", "config-after"])

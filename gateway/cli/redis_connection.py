@@ -11,8 +11,11 @@ Replies are bytes on either kind of client (the engine's factory does not decode
 from __future__ import annotations
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
+from common.redis_errors import REDIS_UNAVAILABLE
 from gateway.config import Settings
+from gateway.errors import QueueUnavailableError
 from gateway.store.redis_client import RedisClient, connect_redis
 
 CLI_CONNECTIONS = 4
@@ -40,22 +43,33 @@ def open_redis(
 
 
 async def check_redis(settings: Settings) -> None:
-    """PING the configured Redis. On a cluster the client first loads the slot map from the
-    node in `redis_url` (or any node it names), then PINGs one master: a replica or another
-    master being down does not fail a command that may not need it (redis-py's PING would
-    ask every node).
+    """Check that the configured Redis answers: PING on one server; on a cluster, the client
+    loads the slot map from the node in `redis_url` (CLUSTER SLOTS, after AUTH), which is all
+    a command needs before it goes to its slot's master. No node is asked more: a replica, or
+    the master of a slot the command does not touch, may be down (failing over) meanwhile.
 
     Raises:
         redis.exceptions.ConnectionError: refused, unresolvable, or authentication failed.
         redis.exceptions.TimeoutError: no answer within REDIS_CHECK_TIMEOUT seconds.
         redis.exceptions.RedisClusterUnreachableError: no node of the cluster answered.
+        QueueUnavailableError: the cluster answered but cannot serve (its slots are not all
+            assigned, e.g. not created yet); the cause is redis-py's error.
         ConfigError: a cluster URL with a database other than 0.
     """
     client = open_redis(settings, timeout=REDIS_CHECK_TIMEOUT, connect_timeout=REDIS_CHECK_TIMEOUT)
     try:
         if isinstance(client, RedisCluster):
-            await client.ping(target_nodes=RedisCluster.DEFAULT_NODE)
+            await _load_slot_map(client)
         else:
             await client.ping()
     finally:
         await client.aclose()
+
+
+async def _load_slot_map(client: RedisCluster) -> None:
+    try:
+        _ = await client.initialize()  # returns the client itself
+    except REDIS_UNAVAILABLE:  # RedisClusterUnreachableError among them
+        raise
+    except RedisClusterException as error:  # e.g. slots not all assigned: not created yet
+        raise QueueUnavailableError("redis cluster not ready") from error

@@ -317,3 +317,31 @@ async def test_a_message_sent_by_smsgw_send_is_delivered_and_smsgw_status_shows_
     assert sorted(m.destination_addr for m in simulator.messages()) == sorted(
         n.lstrip("+") for n in recipients.values()
     )
+
+
+async def test_send_works_while_the_master_of_another_shard_is_down(
+    tmp_path: Path,
+    redis_cluster: LocalRedisCluster,
+    redis_cluster_client: RedisCluster,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start-up check only loads the slot map (from the node in redis_url): a master the
+    command does not need may be down, or failing over, meanwhile."""
+    monkeypatch.delenv("SMSGW_REDIS_URL", raising=False)
+    config = write_config(tmp_path, redis_cluster.url, SHARDS, cluster=True)
+    number = NUMBERS[0]
+    home = redis_cluster.master_of_key(f"{{smsgw:{shard_of(number)}}}:outbound")
+    masters = {redis_cluster.master_of_slot(slot) for slot in (0, 8192, 16383)}
+    victim = next(port for port in masters - {home} if port != redis_cluster.ports[0])
+    await asyncio.to_thread(redis_cluster.kill, victim)
+    try:
+        code, out, err = await smsgw(capsys, config, "send", "--to", number, "--text", "hi",
+                                     "--id", "one-master-down")  # fmt: skip
+        assert (code, err) == (0, ""), err
+    finally:
+        await asyncio.to_thread(redis_cluster.restart, victim)
+        await asyncio.to_thread(redis_cluster.wait_until_healthy)
+    stream = f"{{smsgw:{shard_of(number)}}}:outbound"
+    assert json.loads(out)["stream"] == stream
+    assert [m["id"] for m in await entries(redis_cluster_client, stream)] == ["one-master-down"]

@@ -207,8 +207,8 @@ async def _start(
     settings: Settings,
     args: argparse.Namespace,
 ) -> int:
-    """Run `handler` once Redis answers PING, so `smsgw run` with Redis down fails at once,
-    before it logs or serves anything."""
+    """Run `handler` once Redis answers (`check_redis`: PING, or a cluster's slot map), so
+    `smsgw run` with Redis down fails at once, before it logs or serves anything."""
     if args.command in REDIS_COMMANDS:
         await check_redis(settings)
     return await handler(settings, args)

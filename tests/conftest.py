@@ -18,9 +18,14 @@ from gateway.cli.child_process import (
     free_port as free_port,  # re-exported: tests import it from here
 )
 
-# The `simulator` and `simulator_factory` fixtures (an in-process SMSC on a free port), and
-# `redis_cluster` (a 3-master, 3-replica Redis Cluster on loopback, started on first use).
-pytest_plugins = ["tests.integration.simulator_fixture", "tests.cluster_fixture"]
+# The `simulator` and `simulator_factory` fixtures (an in-process SMSC on a free port),
+# `redis_cluster` (a 3-master, 3-replica Redis Cluster on loopback, started on first use), and
+# `backend` (a test run on one redis-server and again on that cluster).
+pytest_plugins = [
+    "tests.integration.simulator_fixture",
+    "tests.cluster_fixture",
+    "tests.integration.redis_backends",
+]
 
 
 _LOOP_ERRORS: list[dict[str, Any]] = []

@@ -18,14 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 import yaml
 
 from gateway.cli.child_process import free_port, logged_process, redis_server_args
 from gateway.cli.demo_summary import Enqueued, Tally, progress_line, summary_text
 from gateway.cli.recipient_shard import shard_of_number
+from gateway.cli.redis_connection import open_redis
 from gateway.config import Settings, load_settings
 from gateway.engine.compliance_wiring import build_policy
+from gateway.store.redis_client import RedisClient
 from gateway.store.shards import ShardMap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,7 @@ async def _drive(settings: Settings, traffic: list[dict[str, Any] | str]) -> str
     """Enqueue `traffic`, each message on its recipient's shard, print progress about once a
     second until every message has a final status (or WAIT_LIMIT passes), and return the
     summary."""
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = open_redis(settings)  # the config's Redis, as `smsgw send` opens it
     shards = ShardMap.from_settings(settings)
     numbers = build_policy(settings, client).numbers  # the engine's normaliser
     try:
@@ -122,7 +123,8 @@ async def _drive(settings: Settings, traffic: list[dict[str, Any] | str]) -> str
             shard = shards[0]  # where the engine rejects what it cannot read
             if isinstance(item, dict):
                 shard = shard_of_number(shards, numbers, item["to"], item.get("country"))
-            entry_ids.append(str(await client.xadd(shard.streams.outbound, {"data": data})))
+            entry_id = await client.xadd(shard.streams.outbound, {"data": data})
+            entry_ids.append(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
         ids = [item["id"] if isinstance(item, dict) else None for item in traffic]
         enqueued = Enqueued.from_ids(ids, entry_ids)
         tally = Tally()
@@ -144,14 +146,14 @@ async def _drive(settings: Settings, traffic: list[dict[str, Any] | str]) -> str
         await client.aclose()
 
 
-async def _read_events(client: aioredis.Redis, stream: str, tally: Tally, last: str) -> str:
+async def _read_events(client: RedisClient, stream: str, tally: Tally, last: str) -> str:
     """Feed `tally` the events of `stream` after entry `last` ("-": from the start); returns
     the new last."""
     start = "-" if last == "-" else f"({last}"
     entries: Any = await client.xrange(stream, min=start)  # redis-py types are loose
     for entry_id, fields in entries:
-        tally.add(json.loads(fields["data"]))
-        last = entry_id
+        tally.add(json.loads(fields[b"data"]))
+        last = entry_id.decode()
     return last
 
 

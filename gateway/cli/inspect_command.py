@@ -17,9 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-import redis.exceptions
-
+from common.redis_errors import REDIS_UNAVAILABLE
 from compliance.encoding import EncodingProfile
 from compliance.errors import ComplianceError
 from compliance.numbers import Destination, NumberParser
@@ -30,6 +28,7 @@ from compliance.verdict import Category, Outcome, Reason, Verdict
 from gateway.carrier.pool import encoding_profile
 from gateway.cli.inspect_report import build_inspect_report, render_inspect_text
 from gateway.cli.recipient_shard import recipient_shard, shard_settings
+from gateway.cli.redis_connection import open_redis
 from gateway.config import DEFAULT_CONFIG, Settings
 from gateway.engine.compliance_wiring import build_policy
 from gateway.engine.plan import Admit, Defer, Finish, Plan, PlanContext, plan_message, refusal
@@ -105,7 +104,7 @@ async def _verdict(
     counted; every carrier is taken to be up."""
     message = OutboundMessage(id="inspect", to=args.to, sender=args.sender or "",
                               text=args.text, category=Category(args.category))  # fmt: skip
-    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    client = open_redis(settings, connect_timeout=2)
     try:
         shard = recipient_shard(settings, client, args.to)  # where its opt-outs and caps live
         policy = build_policy(shard_settings(settings, shard), client)
@@ -118,7 +117,7 @@ async def _verdict(
         )
         plan = plan_message(message, time.time(), context, reference=1, consume=False)
         verdict = await policy.admit(plan.prepared) if isinstance(plan, Admit) else plan.verdict
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+    except REDIS_UNAVAILABLE as error:  # one server, or a cluster's nodes or slot
         return {"error": f"redis unreachable: {error}"}, None
     except ComplianceError as error:
         return {"error": str(error)}, None

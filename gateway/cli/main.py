@@ -7,6 +7,8 @@ its password masked, and the cause), never as a traceback.
 With `streams.shards` > 1 (or on Redis Cluster) `send`, `optout` and `inspect` work on the
 recipient's shard, as `smsgw run` does (gateway/cli/recipient_shard.py), `send` names the
 stream it used and `status` looks in every shard and names the one that holds the message.
+With `redis_cluster: true` every command talks to the cluster through redis-py's cluster
+client, as `smsgw run` does (gateway/cli/redis_connection.py).
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-import redis.exceptions
-
+from common.redis_errors import REDIS_UNAVAILABLE
+from gateway.cli.redis_connection import check_redis, open_redis
 from gateway.config import Settings, load_settings, redacted_url
 from gateway.errors import ConfigError, QueueUnavailableError
 from gateway.store.keys import Keys
+from gateway.store.redis_client import RedisClient
 from gateway.store.shards import Shard, ShardMap
 
 if TYPE_CHECKING:
     from gateway.engine.runner import Engine
 
 
+# Redis (one server, a cluster's nodes, or a slot's master) cannot answer: exit 1, one line.
+REDIS_DOWN: tuple[type[Exception], ...] = (*REDIS_UNAVAILABLE, QueueUnavailableError)
 CONFIG_HELP = "YAML config file (default: $SMSGW_CONFIG, else config/smsgw.yaml)"
 CATEGORIES = ["transactional", "otp", "marketing"]
 
@@ -166,8 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return _run_async(_start(handlers[args.command], settings, args))
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-            QueueUnavailableError) as error:  # fmt: skip
+    except REDIS_DOWN as error:
         wrapped = error.__cause__ if isinstance(error, QueueUnavailableError) else None
         cause = " ".join(str(wrapped or error).split())  # one line
         print(f"smsgw: redis unreachable at {redacted_url(settings.redis_url)}: {cause}",
@@ -197,7 +200,6 @@ def _simulator_argv(args_list: Sequence[str]) -> list[str] | None:
 
 # Commands that need Redis: it is checked before they start (inspect reports it in its output).
 REDIS_COMMANDS = frozenset({"run", "send", "status", "optout"})
-REDIS_CHECK_TIMEOUT = 5.0
 
 
 async def _start(
@@ -205,27 +207,11 @@ async def _start(
     settings: Settings,
     args: argparse.Namespace,
 ) -> int:
-    """Run `handler` once Redis answers PING, so `smsgw run` with Redis down fails at once,
-    before it logs or serves anything."""
+    """Run `handler` once Redis answers (`check_redis`: PING, or a cluster's slot map), so
+    `smsgw run` with Redis down fails at once, before it logs or serves anything."""
     if args.command in REDIS_COMMANDS:
-        await check_redis(settings.redis_url)
+        await check_redis(settings)
     return await handler(settings, args)
-
-
-async def check_redis(url: str) -> None:
-    """PING Redis at `url`.
-
-    Raises:
-        redis.exceptions.ConnectionError: refused, unresolvable, or authentication failed.
-        redis.exceptions.TimeoutError: no answer within REDIS_CHECK_TIMEOUT seconds.
-    """
-    client = aioredis.Redis.from_url(
-        url, socket_connect_timeout=REDIS_CHECK_TIMEOUT, socket_timeout=REDIS_CHECK_TIMEOUT
-    )
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()
 
 
 # Young-generation threshold of the cyclic GC for `smsgw run`. Python's default (700) ran a
@@ -320,7 +306,7 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
         "priority": args.priority,
     }
     message.update({key: value for key, value in optional.items() if value is not None})
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     try:
         shard = recipient_shard(settings, client, args.to, args.country)
         data = json.dumps(message, ensure_ascii=False)
@@ -336,7 +322,7 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = open_redis(settings)
     try:
         found = await _find_message(settings, client, args.message_id, args.to)
     finally:
@@ -359,10 +345,11 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _find_message(
-    settings: Settings, client: aioredis.Redis, message_id: str, to: str | None
-) -> list[tuple[Shard, dict[str, str], list[str]]]:
+    settings: Settings, client: RedisClient, message_id: str, to: str | None
+) -> list[tuple[Shard, dict[str, str], list[bytes]]]:
     """The hash and history of `message_id` in each shard that has it, lowest shard first:
-    the shard of recipient `to` only, else every shard, read in one pipeline."""
+    the shard of recipient `to` only, else every shard, read in one pipeline (on a cluster,
+    one per master: each shard's two keys share its slot)."""
     if to is not None:
         from gateway.cli.recipient_shard import recipient_shard
 
@@ -377,10 +364,14 @@ async def _find_message(
             _ = pipe.lrange(keys.history(message_id), 0, -1)
         replies = await pipe.execute()
     return [
-        (shard, record, history)
+        (shard, _decoded(record), history)
         for shard, record, history in zip(shards, replies[::2], replies[1::2], strict=True)
         if record
     ]
+
+
+def _decoded(record: dict[bytes, bytes]) -> dict[str, str]:
+    return {key.decode(): value.decode(errors="replace") for key, value in record.items()}
 
 
 async def _inspect(settings: Settings, args: argparse.Namespace) -> int:
@@ -399,7 +390,7 @@ async def _optout(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.cli.recipient_shard import recipient_shard, shard_settings
     from gateway.engine.compliance_wiring import build_policy
 
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     try:
         shard = recipient_shard(settings, client, args.msisdn)  # its opt-outs live there
         policy = build_policy(shard_settings(settings, shard), client)

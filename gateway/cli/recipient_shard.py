@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import redis.asyncio as aioredis
-
 from compliance.numbers import Destination, NumberParser
 from gateway.config import Settings
 from gateway.engine.compliance_wiring import build_policy
+from gateway.store.redis_client import RedisClient
 from gateway.store.shards import Shard, ShardMap
 
 
 def recipient_shard(
-    settings: Settings, client: aioredis.Redis, to: str, hint: str | None = None
+    settings: Settings, client: RedisClient, to: str, hint: str | None = None
 ) -> Shard:
     """The shard of recipient `to` (E.164, or national with the ISO country `hint`).
 

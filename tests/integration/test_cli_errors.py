@@ -6,12 +6,18 @@ Either way stderr is one line, with no traceback and no password.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import free_port
 
@@ -65,6 +71,78 @@ def test_redis_down_at_start_is_one_line_naming_the_masked_url(
     assert line.startswith(f"smsgw: redis unreachable at redis://smsgw:***@127.0.0.1:{port}/0: ")
     assert "Connection refused" in line
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_redis_cluster_down_at_start_is_one_line_naming_the_masked_url(
+    command: str, tmp_path: Path
+) -> None:
+    """With `redis_cluster: true` the commands use redis-py's cluster client, whose "no node
+    reachable" error (RedisClusterUnreachableError, no ConnectionError) is reported the same."""
+    port = free_port()  # nothing listens there
+    config = tmp_path / "smsgw.yaml"
+    url = f"redis://smsgw:{PASSWORD}@127.0.0.1:{port}/0"
+    config.write_text(f"redis_url: {url}\nredis_cluster: true\n")
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 1, line
+    assert line.startswith(f"smsgw: redis unreachable at redis://smsgw:***@127.0.0.1:{port}/0: ")
+    assert "Redis Cluster cannot be connected" in line
+    assert done.stdout == ""
+
+
+@pytest.fixture
+def lone_cluster_node(tmp_path: Path) -> Iterator[int]:
+    """A cluster-enabled redis-server that was never joined to a cluster (no slots); its port."""
+    port = free_port()
+    args = [shutil.which("redis-server") or "redis-server", "--port", str(port),
+            "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--dir", str(tmp_path),
+            "--save", "", "--appendonly", "no"]  # fmt: skip
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        try:
+            client = redis.Redis(port=port, socket_connect_timeout=1)
+            deadline = time.monotonic() + 10
+            while True:  # until it answers (a bound, not a wait)
+                with contextlib.suppress(redis.ConnectionError):
+                    if client.ping():
+                        break
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+            client.close()
+            yield port
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_cluster_not_created_yet_is_one_line(
+    command: str, lone_cluster_node: int, tmp_path: Path
+) -> None:
+    """A node whose cluster has no slots assigned: redis-py's cluster client refuses it at its
+    first call (RedisClusterException), reported as unreachable, with the cause."""
+    config = tmp_path / "smsgw.yaml"
+    config.write_text(f"redis_url: redis://127.0.0.1:{lone_cluster_node}/0\nredis_cluster: true\n")
+    done = smsgw(config, command)
+    line = one_line(done)
+    assert done.returncode == 1, line
+    assert line.startswith(f"smsgw: redis unreachable at redis://127.0.0.1:{lone_cluster_node}/0: ")
+    assert "slots are not covered" in line
+
+
+def test_inspect_with_the_cluster_down_reports_it_in_the_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "smsgw.yaml"
+    config.write_text(f"redis_url: redis://127.0.0.1:{free_port()}/0\nredis_cluster: true\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), "inspect", "--json",
+         "--text", "hello", "--to", "+447911200003", "--from", "Acme"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=environ, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "unavailable" in report["compliance"]["error"]
+    assert report["segments"] == 1
 
 
 @pytest.mark.parametrize("config_after", [False, True], ids=["config-first", "config-after"])

@@ -7,47 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
 from tests.integration.engine_harness import engine_settings, message, running_engine
+from tests.integration.redis_backends import Backend
 from tests.integration.simulator_fixture import RunningSimulator
 from tests.integration.test_journey_e2e import iso_in, london_noon_clock
 
 SHARDS = 4
-
-
-@dataclass
-class Backend:
-    url: str
-    cluster: bool
-    client: Any  # aioredis.Redis | RedisCluster, on the flushed backend
-
-
-@pytest.fixture(params=["single", "cluster"])
-def backend_url(request: pytest.FixtureRequest) -> tuple[str, bool]:
-    """One redis-server, or the session's Redis Cluster."""
-    if request.param == "single":
-        return request.getfixturevalue("redis_server").url, False
-    return request.getfixturevalue("redis_cluster").url, True
-
-
-@pytest.fixture
-async def backend(backend_url: tuple[str, bool]) -> AsyncIterator[Backend]:
-    url, cluster = backend_url
-    client = RedisCluster.from_url(url) if cluster else aioredis.Redis.from_url(url)
-    await client.flushall()
-    try:
-        yield Backend(url, cluster, client)
-    finally:
-        await client.aclose()
 
 
 def sharded_settings(backend: Backend, simulator: RunningSimulator) -> Settings:

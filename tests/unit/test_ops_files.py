@@ -10,6 +10,7 @@ reach another must be a compose service exposing that port.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import re
 import shlex
@@ -289,6 +290,7 @@ def one_shot(name: str) -> bool:
 
 
 CLUSTER_NODES = {f"redis-node-{n}" for n in range(1, 7)}
+CLUSTER_SERVICES = CLUSTER_NODES | {"redis-cluster-create", "simulator-cluster", "smsgw-cluster"}
 
 
 def test_compose_has_the_five_services_by_default() -> None:
@@ -297,7 +299,7 @@ def test_compose_has_the_five_services_by_default() -> None:
 
 def test_cluster_profile_has_six_redis_nodes_and_a_one_shot_create() -> None:
     profiled = {name for name in services() if name not in default_services()}
-    assert profiled == CLUSTER_NODES | {"redis-cluster-create"}
+    assert profiled == CLUSTER_SERVICES
     for name in profiled:
         assert services()[name]["profiles"] == ["cluster"], name
     for name in CLUSTER_NODES:
@@ -319,6 +321,50 @@ def test_cluster_profile_has_six_redis_nodes_and_a_one_shot_create() -> None:
     }
 
 
+def test_cluster_nodes_have_fixed_addresses_on_the_cluster_network() -> None:
+    """Each node keeps the others' addresses in its nodes.conf: they must not change on `up`."""
+    (subnet,) = (c["subnet"] for c in compose()["networks"]["redis-cluster"]["ipam"]["config"])
+    network = ipaddress.ip_network(subnet)
+    addresses = set()
+    for name in CLUSTER_NODES:
+        (attached,) = services()[name]["networks"].items()
+        assert attached[0] == "redis-cluster", name
+        addresses.add(ipaddress.ip_address(attached[1]["ipv4_address"]))
+    assert len(addresses) == len(CLUSTER_NODES)
+    assert all(address in network for address in addresses)
+    assert services()["redis-cluster-create"]["networks"] == ["redis-cluster"]
+
+
+def test_cluster_gateways_use_the_cluster_and_their_own_simulator() -> None:
+    gateway = services()["smsgw-cluster"]
+    assert gateway["command"] == ["run", "--config", "/etc/smsgw/smsgw.yaml"]
+    assert mounted_source("smsgw-cluster", "/etc/smsgw/smsgw.yaml") == (
+        OPS / "docker" / "smsgw-cluster.yaml"
+    )
+    assert "SMSGW_REDIS_URL" not in gateway["environment"]  # the file's redis_url applies
+    assert gateway["deploy"]["replicas"] >= 2
+    assert set(gateway["networks"]) == {"default", "redis-cluster"}
+    assert gateway["depends_on"] == {
+        "redis-cluster-create": {"condition": "service_completed_successfully"},
+        "simulator-cluster": {"condition": "service_healthy"},
+    }
+    assert "ports" not in gateway  # replicas cannot share a published port
+    settings = load_settings(OPS / "docker" / "smsgw-cluster.yaml", environ={})
+    assert settings.redis_cluster
+    assert settings.streams.shards == 6
+    redis_url = urlsplit(settings.redis_url)
+    assert redis_url.hostname in CLUSTER_NODES
+    assert redis_url.port in exposed(redis_url.hostname)
+    assert settings.ops.port in exposed("smsgw-cluster")
+    for carrier in settings.carriers:
+        assert carrier.host == "simulator-cluster", carrier.name
+        assert carrier.port in exposed(carrier.host), carrier.name
+    simulator = services()["simulator-cluster"]
+    assert simulator["command"] == services()["simulator"]["command"]
+    assert simulator["volumes"] == services()["simulator"]["volumes"]
+    assert "ports" not in simulator
+
+
 def test_gateway_and_simulator_commands_and_environment() -> None:
     smsgw, simulator = services()["smsgw"], services()["simulator"]
     assert smsgw["command"] == ["run", "--config", "/etc/smsgw/smsgw.yaml"]
@@ -333,18 +379,35 @@ def test_gateway_and_simulator_commands_and_environment() -> None:
 
 
 def test_config_is_mounted_read_only_with_docker_overlays_for_the_commands() -> None:
-    for name, config in (("smsgw", "smsgw.yaml"), ("simulator", "simulator.yaml")):
+    for name, config, overlay in (
+        ("smsgw", "smsgw.yaml", "smsgw.yaml"),
+        ("simulator", "simulator.yaml", "simulator.yaml"),
+        ("smsgw-cluster", "smsgw.yaml", "smsgw-cluster.yaml"),
+        ("simulator-cluster", "simulator.yaml", "simulator.yaml"),
+    ):
         assert ("./config", "/etc/smsgw", "ro") in set(mounts(name))
         assert mounted_source(name, "/etc/smsgw/countries") == ROOT / "config" / "countries"
-        assert mounted_source(name, f"/etc/smsgw/{config}") == OPS / "docker" / config
+        assert mounted_source(name, f"/etc/smsgw/{config}") == OPS / "docker" / overlay
         assert (ROOT / "config" / config).is_file()
 
 
-# Keys a Docker overlay may change: container listen addresses and peers' service names.
+# Keys a Docker overlay may change: container listen addresses and peers' service names (and
+# for the cluster profile's gateways, what puts them on Redis Cluster).
 OVERLAY_CHANGES = {
     "smsgw.yaml": {("ops", "host"): "0.0.0.0", ("carriers", "*", "host"): None},
     "simulator.yaml": {("host",): "0.0.0.0", ("control_host",): "0.0.0.0"},
+    "smsgw-cluster.yaml": {
+        ("ops", "host"): "0.0.0.0",
+        ("carriers", "*", "host"): "simulator-cluster",
+        ("redis_url",): "redis://redis-node-1:6379/0",
+        ("redis_cluster",): True,
+        ("streams", "shards"): 6,
+        ("redis_wait", "replicas"): 1,
+    },
 }
+# The repo config each overlay mirrors.
+OVERLAY_OF = {"smsgw.yaml": "smsgw.yaml", "simulator.yaml": "simulator.yaml",
+              "smsgw-cluster.yaml": "smsgw.yaml"}  # fmt: skip
 
 
 def without_overlay_keys(data: Any, config: str, path: tuple[str, ...] = ()) -> Any:
@@ -365,9 +428,9 @@ def without_overlay_keys(data: Any, config: str, path: tuple[str, ...] = ()) -> 
     return data
 
 
-@pytest.mark.parametrize("config", ["smsgw.yaml", "simulator.yaml"])
+@pytest.mark.parametrize("config", sorted(OVERLAY_OF))
 def test_docker_overlays_match_the_repo_config_except_container_hosts(config: str) -> None:
-    repo = load_yaml(ROOT / "config" / config)
+    repo = load_yaml(ROOT / "config" / OVERLAY_OF[config])
     overlay = load_yaml(OPS / "docker" / config)
     assert without_overlay_keys(overlay, config) == without_overlay_keys(repo, config), (
         f"ops/docker/{config} drifted from config/{config}: copy the change over"
@@ -376,7 +439,7 @@ def test_docker_overlays_match_the_repo_config_except_container_hosts(config: st
         if expected is not None:
             node = overlay
             for key in path:
-                node = node[key]
+                node = node[key] if key != "*" else node[0]
             assert node == expected, path
 
 
@@ -438,7 +501,10 @@ def test_every_service_has_a_healthcheck_on_a_port_it_exposes() -> None:
             assert port is None or int(port.group(1)) in exposed(name), name
         else:
             url = urlsplit(service["environment"]["SMSGW_HEALTHCHECK_URL"])
-            assert (name, url.path) in {("smsgw", "/healthz"), ("simulator", "/metrics")}
+            assert (name.removesuffix("-cluster"), url.path) in {
+                ("smsgw", "/healthz"),
+                ("simulator", "/metrics"),
+            }
             assert url.hostname == "127.0.0.1"
             assert url.port in exposed(name), name
 

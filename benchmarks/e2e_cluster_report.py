@@ -1,0 +1,205 @@
+"""What `python -m benchmarks.e2e --cluster` measures and prints: each run's figures, Redis calls
+per message, the cluster's overhead against one redis-server, and the lost and duplicated
+messages. Used by benchmarks/e2e_cluster.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from benchmarks.e2e_report import GATEWAY_TRIPS, percentile
+
+if TYPE_CHECKING:
+    from benchmarks.e2e import Options
+
+SINGLE, CLUSTER = "single Redis", "Redis Cluster"
+PACED, SATURATED = "paced", "saturated"
+OVERHEAD_BAR = 15.0  # %: what cluster mode may cost against one redis-server (issue 15)
+
+
+@dataclass(slots=True, kw_only=True)
+class Run:
+    """One load on one setup: the figures the report compares."""
+
+    setup: str  # SINGLE or CLUSTER
+    load: str  # PACED or SATURATED
+    repeat: int
+    messages: int
+    rate: float  # msgs/s: the offered rate achieved (paced), the throughput (saturated)
+    submit_ms: list[float] = field(default_factory=list)  # XADD -> submitted, per message
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by process group
+    cpu_percent: dict[str, float] = field(default_factory=dict)  # of one core, by group
+    master_seconds: float = 0.0  # the Redis masters' CPU time (the single server's)
+    calls: dict[str, int] = field(default_factory=dict)  # commandstats, over the masters
+    stage_cpu: dict[str, float] = field(default_factory=dict)  # every instance's, summed
+    lost: int = 0
+    duplicates: int = 0
+    not_delivered: int = 0
+    steal: float = float("nan")
+
+    def per_message_ms(self, group: str) -> float:
+        return 1000 * self.cpu_seconds.get(group, float("nan")) / self.messages
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.submit_ms, 0.5)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.submit_ms, 0.99)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def print_cluster_header(opts: Options) -> None:
+    print(
+        f"  --cluster: {opts.instances} `smsgw run` instances, streams.shards {opts.shards}, on "
+        "(a) one redis-server and (b) a 3-master + 3-replica Redis Cluster; no persistence on "
+        "either"
+    )
+    print(
+        f"  loads on each: {opts.rate:,.0f} msgs/s offered for {opts.seconds:g} s, then "
+        f"{opts.messages:,} messages at once; {opts.repeats} run(s) of each setup"
+    )
+
+
+def _label(run: Run) -> str:
+    load = "saturated" if run.load == SATURATED else f"{run.rate:,.0f}/s"
+    return f"{run.setup}, {load}" + (f" #{run.repeat + 1}" if run.repeat else "")
+
+
+def _ms(value: float) -> str:
+    return f"{value:8.1f}" if value == value else f"{'-':>8}"
+
+
+def print_runs(runs: Sequence[Run]) -> None:
+    print(
+        f"\n{'setup, load':<32} {'msgs':>6} {'msgs/s':>7} {'sub p50':>8} {'sub p99':>8} "
+        f"{'gw ms/msg':>9} {'redis ms/msg':>12} {'masters':>8}  CPU % gw/redis/sim/driver "
+        f"{'lost':>5} {'dup':>4} {'steal %':>7}"
+    )
+    for r in runs:
+        cpu = "/".join(
+            f"{r.cpu_percent.get(k, float('nan')):.0f}"
+            for k in ("gateway", "redis", "simulator", "driver")
+        )
+        print(
+            f"{_label(r):<32} {r.messages:>6} {r.rate:>7,.0f} {_ms(r.p50)} {_ms(r.p99)} "
+            f"{r.per_message_ms('gateway'):>9.3f} {r.per_message_ms('redis'):>12.3f} "
+            f"{1000 * r.master_seconds / r.messages:>8.3f}  {cpu:<25} {r.lost:>5} "
+            f"{r.duplicates:>4} {r.steal:>7.1f}"
+        )
+        if r.not_delivered:
+            print(f"{'':<32} {r.not_delivered} ended in a final status other than delivered")
+    print(
+        "  (sub = ms from XADD to the submitted event; msgs/s: the offered rate achieved, or "
+        "messages / (last delivered - first XADD) at saturation;\n"
+        "   gw ms/msg: CPU time of every `smsgw run` instance per message; redis ms/msg: of "
+        "every redis-server process (the cluster: 3 masters + 3 replicas), masters: of the "
+        "masters only;\n   CPU %: of one core, summed over a group's processes; lost: no "
+        "final event within --timeout; dup: a second submitted or final event for an id)"
+    )
+
+
+def print_calls(runs: Sequence[Run]) -> None:
+    """Redis calls per message by command, pooled over the repeats of each setup and load."""
+    print(
+        "\nRedis calls per message (INFO commandstats summed over the masters; the driver's "
+        "xadd and xread included, commands run by Lua scripts counted under their own names):"
+    )
+    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
+        chosen = [r for r in runs if r.setup == setup and r.load == load]
+        if not chosen:
+            continue
+        messages = sum(r.messages for r in chosen)
+        calls: Counter[str] = Counter()
+        for r in chosen:
+            calls.update(r.calls)
+        trips = sum(calls.get(c, 0) for c in GATEWAY_TRIPS) / messages
+        shown = ", ".join(
+            f"{c} {n / messages:.3f}" for c, n in calls.most_common() if n / messages >= 0.001
+        )
+        print(
+            f"  {setup}, {load}: all {sum(calls.values()) / messages:.1f}/msg; gateway round "
+            f"trips {trips:.3f}/msg; {shown}"
+        )
+
+
+def print_stage_cpu(runs: Sequence[Run]) -> None:
+    """The engine's CPU per message by stage, pooled like the calls."""
+    print("\ngateway CPU us/msg by stage (both instances; the rest is client, I/O, loop):")
+    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
+        chosen = [r for r in runs if r.setup == setup and r.load == load and r.stage_cpu]
+        if not chosen:
+            continue
+        messages = sum(r.messages for r in chosen)
+        stages: Counter[str] = Counter()
+        for r in chosen:
+            stages.update(r.stage_cpu)
+        shown = ", ".join(f"{k} {1e6 * v / messages:.0f}" for k, v in stages.items())
+        total = sum(r.cpu_seconds.get("gateway", 0.0) for r in chosen)
+        print(
+            f"  {setup}, {load}: {shown}; staged {1e6 * sum(stages.values()) / messages:.0f} "
+            f"of {1e6 * total / messages:.0f}"
+        )
+
+
+def _median(runs: Sequence[Run], setup: str, load: str, value: str) -> float:
+    values = sorted(
+        getattr(r, value) if value in ("rate", "p50", "p99") else r.per_message_ms(value)
+        for r in runs
+        if r.setup == setup and r.load == load
+    )
+    return values[len(values) // 2] if values else float("nan")
+
+
+def print_overhead(runs: Sequence[Run]) -> None:
+    """The cluster against the single server: the two barred figures, then the others."""
+    print(f"\ncluster overhead against single Redis (median of each; bar <= {OVERHEAD_BAR:.0f}%):")
+    single = _median(runs, SINGLE, PACED, "gateway")
+    cluster = _median(runs, CLUSTER, PACED, "gateway")
+    rate = _median(runs, SINGLE, PACED, "rate")
+    _verdict(
+        f"gateway CPU per message at {rate:,.0f}/s offered", single, cluster, "ms", higher=True
+    )
+    single, cluster = (
+        _median(runs, SINGLE, SATURATED, "rate"),
+        _median(runs, CLUSTER, SATURATED, "rate"),
+    )
+    _verdict("throughput at saturation", single, cluster, "msgs/s", higher=False)
+    for label, load, value in (
+        ("gateway CPU per message at saturation", SATURATED, "gateway"),
+        (f"Redis CPU per message at {rate:,.0f}/s, all processes", PACED, "redis"),
+        ("Redis CPU per message at saturation, all processes", SATURATED, "redis"),
+        (f"p50 XADD->submitted at {rate:,.0f}/s", PACED, "p50"),
+        (f"p99 XADD->submitted at {rate:,.0f}/s", PACED, "p99"),
+    ):
+        single, cluster = _median(runs, SINGLE, load, value), _median(runs, CLUSTER, load, value)
+        unit = "ms"
+        print(
+            f"  {label}: {single:.3f} -> {cluster:.3f} {unit}: "
+            f"{100 * (cluster - single) / single:+.1f}%"
+        )
+
+
+def _verdict(label: str, single: float, cluster: float, unit: str, *, higher: bool) -> None:
+    """`higher`: more is worse (a cost); else less is worse (a rate)."""
+    cost = 100 * ((cluster - single) if higher else (single - cluster)) / single
+    verdict = "PASS" if cost <= OVERHEAD_BAR else "FAIL"
+    digits = ".3f" if unit == "ms" else ",.0f"
+    print(
+        f"  {label}: {single:{digits}} -> {cluster:{digits}} {unit}: cluster costs "
+        f"{cost:+.1f}%: {verdict}"
+    )
+
+
+def print_integrity(runs: Sequence[Run]) -> bool:
+    """Lost and duplicated messages over every run; True when there are none."""
+    lost, dups = sum(r.lost for r in runs), sum(r.duplicates for r in runs)
+    messages = sum(r.messages for r in runs)
+    print(f"\nlost messages: {lost}, duplicates: {dups} (of {messages:,} measured messages)")
+    return lost == 0 and dups == 0

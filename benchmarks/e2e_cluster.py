@@ -72,7 +72,13 @@ from benchmarks.e2e_driver import (
     enqueue_paced,
     make_traffic,
 )
-from benchmarks.e2e_report import CpuMeter, calls_between, redis_command_calls, stage_cpu_seconds
+from benchmarks.e2e_report import (
+    CpuMeter,
+    calls_between,
+    machine_busy_seconds,
+    redis_command_calls,
+    stage_cpu_seconds,
+)
 from benchmarks.e2e_stack import Layout, Stack, http_get, running_stack
 from gateway.config import Settings, StreamsConfig
 from gateway.store.shards import ShardMap
@@ -162,12 +168,15 @@ class Driver:
         again_before = self.tail.submitted_again + self.tail.final_again
         calls_before, stages_before = await self.master_calls(), await self.stage_cpu()
         meter.start()
+        busy_before, started = machine_busy_seconds(), time.monotonic()
         if rate is None:
             enqueued, took = await enqueue_bulk(self.client, traffic), 0.0
         else:
             enqueued, took = await enqueue_paced(self.client, traffic, rate)
         run.lost = len(await self.tail.settle(list(enqueued), within, self.stack.gateways))
         percent = meter.stop()
+        others = machine_busy_seconds() - busy_before - sum(meter.seconds.values())
+        run.cpu_percent["others"] = 100 * max(0.0, others) / (time.monotonic() - started)
         run.calls = calls_between(calls_before, await self.master_calls())
         stages_after = await self.stage_cpu()
         run.stage_cpu = {k: v - stages_before.get(k, 0.0) for k, v in stages_after.items()}
@@ -178,6 +187,9 @@ class Driver:
         run.master_seconds = sum(meter.seconds[name] for name in self.stack.masters)
         run.steal = meter.steal
         tail = self.tail
+        run.accept_ms = [
+            1000 * (tail.accepted[i] - t) for i, t in enqueued.items() if i in tail.accepted
+        ]
         run.submit_ms = [
             1000 * (tail.submitted[i] - t) for i, t in enqueued.items() if i in tail.submitted
         ]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SINGLE, CLUSTER = "single Redis", "Redis Cluster"
 PACED, SATURATED = "paced", "saturated"
 OVERHEAD_BAR = 15.0  # %: what cluster mode may cost against one redis-server (issue 15)
+DISTURBED = 20.0  # % of a core: other processes of the machine busier than this mark a run
 
 
 @dataclass(slots=True, kw_only=True)
@@ -81,7 +82,12 @@ def print_cluster_header(opts: Options) -> None:
 
 def _label(run: Run) -> str:
     load = "saturated" if run.load == SATURATED else f"{run.rate:,.0f}/s"
-    return f"{run.setup}, {load}" + (f" #{run.repeat + 1}" if run.repeat else "")
+    mark = " *" if _disturbed(run) else ""
+    return f"{run.setup}, {load}" + (f" #{run.repeat + 1}" if run.repeat else "") + mark
+
+
+def _disturbed(run: Run) -> bool:
+    return run.cpu_percent.get("others", 0.0) > DISTURBED
 
 
 def _ms(value: float) -> str:
@@ -117,6 +123,11 @@ def print_runs(runs: Sequence[Run]) -> None:
         "machine's processes that are not this run's (a busy neighbour slows a run);\n   "
         "lost: no final event within --timeout; dup: a second submitted or final event for an id)"
     )
+    if any(_disturbed(r) for r in runs):
+        print(
+            f"  * other processes of the machine used more than {DISTURBED:.0f}% of a core "
+            "during this run: its figures are suspect (more --repeats, or a quieter machine)"
+        )
 
 
 def print_calls(runs: Sequence[Run]) -> None:

@@ -67,7 +67,7 @@ class Stack:
     pids: dict[str, int]
     gateways: tuple[subprocess.Popen[bytes], ...] = ()
     ops_ports: tuple[int, ...] = ()  # every instance's, when the ops server is on
-    redis_ports: dict[str, int] = field(default_factory=dict)  # a Redis process's pids name
+    redis_ports: dict[str, int] = field(default_factory=dict)  # pids name -> port, each Redis
     masters: tuple[str, ...] = ()  # pids names of the Redis processes that are masters
     shards_by_master: dict[str, list[int]] = field(default_factory=dict)  # cluster only
 

@@ -27,7 +27,16 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.cli.cluster_process import ClusterNotReadyError, LocalRedisCluster, running_cluster
+from gateway.cli.cluster_process import (
+    HOST,
+    ClusterNotReadyError,
+    LocalRedisCluster,
+    key_slot,
+    running_cluster,
+)
+
+# Re-exported: tests import the cluster and its helpers from here too.
+__all__ = ["HOST", "LocalRedisCluster", "key_slot", "redis_cluster", "redis_cluster_client"]
 
 
 @pytest.fixture(scope="session")

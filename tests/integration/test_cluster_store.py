@@ -18,7 +18,6 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.cli.cluster_process import HOST, LocalRedisCluster, key_slot
 from gateway.config import Settings, StreamsConfig
 from gateway.errors import QueueUnavailableError
 from gateway.messages import Status
@@ -36,6 +35,7 @@ from gateway.store.records import (
 )
 from gateway.store.shards import Shard, ShardMap
 from gateway.store.state_store import OpBatch, StateStore, StateWriter
+from tests.cluster_fixture import HOST, LocalRedisCluster, key_slot
 
 SHARDS = ShardMap.from_settings(Settings(redis_cluster=True, streams=StreamsConfig(shards=4)))
 GROUP = "smsgw"

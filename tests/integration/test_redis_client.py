@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.cli.cluster_process import LocalRedisCluster
 from gateway.errors import ConfigError
 from gateway.store.redis_client import connect_redis
+from tests.cluster_fixture import LocalRedisCluster
 from tests.conftest import RedisServer
 
 

@@ -24,11 +24,11 @@ from compliance.redis_keys import ComplianceKeys
 from compliance.redis_stores import RedisComplianceStore
 from compliance.store import RecipientQuery, RecipientState
 from compliance.verdict import Category, OptOutScope
-from gateway.cli.cluster_process import LocalRedisCluster
 from gateway.config import StreamsConfig
 from gateway.store.keys import Keys
 from routing.errors import RoutingError
 from routing.throttle import RedisTokenBucket
+from tests.cluster_fixture import LocalRedisCluster
 from tests.integration.grant_log import GrantLog, drain_until
 
 KEYS = ComplianceKeys("smsgw:")

@@ -23,24 +23,27 @@ user+system time over the measured interval, as % of one core.
     .venv/bin/python -m benchmarks.e2e                                  # defaults, ~2 min
     .venv/bin/python -m benchmarks.e2e --messages 2000 --seconds 3      # smoke, < 1 min
 
-Fixed seed; exit status 1 if a scenario could not finish (bars missed still exit 0).
+`--cluster` runs another comparison instead: single Redis against a 3-master, 3-replica Redis
+Cluster, each with 2 gateway instances and 6 shards (benchmarks/e2e_cluster.py says how):
+
+    .venv/bin/python -m benchmarks.e2e --cluster [--shards 6] [--instances 2]
+
+Fixed seed; exit status 1 if a scenario could not finish (bars missed still exit 0), or with
+--cluster a message was lost or duplicated.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +51,11 @@ import redis
 import redis.asyncio as aioredis
 import uvloop
 
-# The processes of a scenario are in e2e_stack.py; measurements and the printed report are in
-# e2e_report.py.
+# The processes of a scenario are in e2e_stack.py, the upstream app (traffic, XADDs, events
+# tail) in e2e_driver.py; measurements and the printed report are in e2e_report.py.
+from benchmarks.e2e_cluster import report_comparison, run_comparison
+from benchmarks.e2e_cluster_report import print_cluster_header
+from benchmarks.e2e_driver import EventTail, enqueue_bulk, enqueue_paced, make_traffic
 from benchmarks.e2e_report import (
     CpuMeter,
     Result,
@@ -65,35 +71,7 @@ from benchmarks.e2e_report import (
 )
 from benchmarks.e2e_stack import Stack, http_get, running_stack
 
-OUTBOUND = "smsgw:outbound"
-EVENTS = "smsgw:events"
-FINAL_OTHER = {"undelivered", "expired", "failed", "rejected", "suppressed"}
 WARMUP = 300
-CHUNK = 1000
-PACE_TICK = 0.001  # s, the shortest wait of the paced driver
-
-SHORT_GSM = (
-    "Your order {n} has shipped and will arrive tomorrow.",
-    "Your verification code is {code}. It expires in 10 minutes.",
-    "Reminder: your appointment is on {day} at {hh}:{mm}. Reply to change it.",
-    "Payment of GBP {amount}.{pence} received, thank you. Ref {n}.",
-)
-UCS2 = (
-    "Заказ {n} отправлен 🚚",
-    "Ihre Bestellung {n} ist unterwegs 📦 Danke schön!",
-    "您的订单 {n} 已发货 预计明天送达",
-)
-LONG_GSM = (
-    "Dear customer, your parcel {n} is with our courier and will be delivered on {day} between "
-    "{hh}:00 and {hh}:59. If you are not at home, the driver will leave a card with a link to "
-    "rearrange delivery or choose a safe place. Track it any time in the app or on our website. "
-    "Questions? Call us on 0800 000 000, lines open 8am to 8pm every day.",
-    "Account notice {n}: we have updated our terms of service effective {day}. The changes "
-    "cover how we handle refunds, how long we keep your data and how you can close your "
-    "account. You do not need to do anything. Read the full terms at example.com/terms and "
-    "contact us if you have any questions about these changes. Thank you for being with us, "
-    "and see you soon in store.",
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,145 +90,12 @@ class Options:
     log_level: str
     timeout: float
     keep: bool
+    cluster: bool = False  # the --cluster comparison (benchmarks/e2e_cluster.py) instead
+    shards: int = 1
+    instances: int = 1
 
 
-# --- traffic --------------------------------------------------------------------------------
-
-
-def make_traffic(rng: random.Random, count: int, tag: str, base: int) -> list[tuple[str, str]]:
-    """(id, JSON) pairs: the fixed mix, each message to its own +44791xxxxxxx mobile."""
-    result = []
-    for n in range(count):
-        pick = rng.random()
-        templates = SHORT_GSM if pick < 0.8 else UCS2 if pick < 0.9 else LONG_GSM
-        text = rng.choice(templates).format(
-            n=n,
-            code=rng.randrange(10**6),
-            day=rng.choice(("Monday", "Friday")),
-            hh=rng.randrange(8, 20),
-            mm=f"{rng.randrange(60):02d}",
-            amount=rng.randrange(1, 500),
-            pence=f"{rng.randrange(100):02d}",
-        )
-        message = {
-            "id": f"{tag}-{n}",
-            "to": f"+44791{(base + n) % 10**7:07d}",
-            "from": "Acme",
-            "text": text,
-            "category": "transactional",
-        }
-        result.append((message["id"], json.dumps(message, ensure_ascii=False)))
-    return result
-
-
-def _entry_seconds(entry_id: bytes | str) -> float:
-    """The ms timestamp Redis put in a stream entry id (`<ms>-<seq>`), in epoch seconds."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0]) / 1000
-
-
-async def enqueue_bulk(
-    client: aioredis.Redis, traffic: Sequence[tuple[str, str]]
-) -> dict[str, float]:
-    """XADD everything at once in pipelined chunks; returns id -> enqueue time."""
-    times: dict[str, float] = {}
-    for start in range(0, len(traffic), CHUNK):
-        times.update(await _xadd(client, traffic[start : start + CHUNK]))
-    return times
-
-
-async def enqueue_paced(
-    client: aioredis.Redis, traffic: Sequence[tuple[str, str]], rate: float
-) -> tuple[dict[str, float], float]:
-    """XADD message i at start + i/rate (late ones go together); returns times and duration.
-
-    Each wait is at least PACE_TICK: uvloop's timers have millisecond resolution, so a
-    shorter sleep returns at once, and waiting out a sub-millisecond gap that way spun this
-    driver at 35-70% of a core, CPU taken from the gateway it measures."""
-    loop = asyncio.get_running_loop()
-    times: dict[str, float] = {}
-    started, sent = loop.time(), 0
-    while sent < len(traffic):
-        due = min(len(traffic), int((loop.time() - started) * rate) + 1)
-        if due > sent:
-            times.update(await _xadd(client, traffic[sent:due]))
-            sent = due
-        await asyncio.sleep(max(PACE_TICK, started + sent / rate - loop.time()))
-    return times, loop.time() - started
-
-
-async def _xadd(client: aioredis.Redis, batch: Sequence[tuple[str, str]]) -> dict[str, float]:
-    if len(batch) == 1:  # a pipeline object costs more than the command (paced runs)
-        message_id, data = batch[0]
-        return {message_id: _entry_seconds(await client.xadd(OUTBOUND, {"data": data}))}
-    pipe = client.pipeline(transaction=False)
-    for _message_id, data in batch:
-        _ = pipe.xadd(OUTBOUND, {"data": data})  # queued on the pipeline, sent by execute()
-    entry_ids = await pipe.execute()
-    return {mid: _entry_seconds(eid) for (mid, _), eid in zip(batch, entry_ids, strict=True)}
-
-
-# --- events ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class EventTail:
-    """Follows the events stream; keeps the first submitted/delivered time of every id."""
-
-    client: aioredis.Redis
-    last: bytes | str = "0-0"
-    accepted: dict[str, float] = field(default_factory=dict)
-    submitted: dict[str, float] = field(default_factory=dict)
-    delivered: dict[str, float] = field(default_factory=dict)
-    parts: int = 0
-    other: dict[str, str] = field(default_factory=dict)
-    deferred: int = 0
-    pending: set[str] = field(default_factory=set)
-
-    async def poll(self) -> None:
-        reply: Any = await self.client.xread({EVENTS: self.last}, count=20_000, block=100)
-        entries = (
-            reply.get(EVENTS.encode(), [[]])[0]
-            if isinstance(reply, dict)
-            else (reply[0][1] if reply else [])
-        )
-        for entry_id, fields in entries:
-            self.last = entry_id
-            self._record(json.loads(fields[b"data"]))
-
-    def _record(self, event: dict[str, Any]) -> None:
-        mid, status = event["id"], event["status"]
-        if status == "accepted" and mid not in self.accepted:
-            self.accepted[mid] = datetime.fromisoformat(event["ts"]).timestamp()
-        elif status == "submitted" and mid not in self.submitted:
-            self.submitted[mid] = datetime.fromisoformat(event["ts"]).timestamp()
-            self.parts += event.get("parts") or 1
-        elif status == "delivered" and mid not in self.delivered:
-            self.delivered[mid] = datetime.fromisoformat(event["ts"]).timestamp()
-            self.pending.discard(mid)
-        elif status in FINAL_OTHER:
-            self.other[mid] = status
-            self.pending.discard(mid)
-        elif status == "deferred":
-            self.deferred += 1
-
-    async def wait_final(
-        self, ids: Sequence[str], within: float, gateway: subprocess.Popen[bytes]
-    ) -> None:
-        """Poll until every id has a final event.
-
-        Raises:
-            RuntimeError: the deadline passed or the gateway exited.
-        """
-        self.pending.update(i for i in ids if i not in self.delivered and i not in self.other)
-        deadline = time.monotonic() + within
-        while self.pending:
-            if time.monotonic() > deadline or gateway.poll() is not None:
-                raise RuntimeError(
-                    f"{len(self.pending)} of {len(ids)} messages have no final event "
-                    f"(gateway exit code {gateway.poll()}, {self.deferred} deferred events)"
-                )
-            await self.poll()
+# --- figures ---------------------------------------------------------------------------------
 
 
 def _collect(result: Result, tail: EventTail, enqueued: dict[str, float], parts: int) -> None:
@@ -283,7 +128,7 @@ async def _warm_up(stack: Stack, tail: EventTail, rng: random.Random) -> None:
     """A few hundred messages first: loads number metadata, Lua scripts and code paths."""
     traffic = make_traffic(rng, WARMUP, "warm", 9_000_000)
     await enqueue_bulk(tail.client, traffic)
-    await tail.wait_final([i for i, _ in traffic], 60, stack.gateway)
+    await tail.wait_final([i for i, *_ in traffic], 60, stack.gateway)
 
 
 async def _stage_cpu(stack: Stack) -> dict[str, float]:
@@ -440,7 +285,24 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     p.add_argument("--timeout", type=float, default=300.0, help="max seconds to wait for events")
     p.add_argument("--keep", action="store_true", help="keep the config and log directory")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="instead of the scenarios above: single Redis against a 3+3 Redis Cluster, with "
+        "--instances gateways and --shards shards on both (benchmarks/e2e_cluster.py)",
+    )
+    p.add_argument("--shards", type=int, help="streams.shards with --cluster (default 6)")
+    p.add_argument("--instances", type=int, help="`smsgw run` processes with --cluster (default 2)")
     ns = p.parse_args(argv)
+    if not ns.cluster and (ns.shards is not None or ns.instances is not None):
+        p.error("--shards and --instances go with --cluster")
+    if ns.cluster:
+        ns.shards = 6 if ns.shards is None else ns.shards
+        ns.instances = 2 if ns.instances is None else ns.instances
+        if not 1 <= ns.shards <= 1024 or ns.instances < 1:
+            p.error("--shards must be 1..1024 and --instances at least 1")
+    else:
+        ns.shards, ns.instances = 1, 1
     return Options(**vars(ns))
 
 
@@ -448,15 +310,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     print_header(opts, WARMUP)
     workdir = Path(tempfile.mkdtemp(prefix="smsgw-e2e-"))
-    results = run_all(workdir, opts)
-    done = [r for r in results if r is not None]
-    print_table(done)
-    print_redis_calls(done)
-    print_stage_cpu(done)
-    print_verdicts(done)
+    if opts.cluster:
+        print_cluster_header(opts)
+        runs, failures = run_comparison(workdir, opts)
+        failed = not report_comparison(runs) or failures > 0
+    else:
+        results = run_all(workdir, opts)
+        done = [r for r in results if r is not None]
+        print_table(done)
+        print_redis_calls(done)
+        print_stage_cpu(done)
+        print_verdicts(done)
+        failed = len(done) < len(results)
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload avg at end {load}")
-    failed = len(done) < len(results)
     if opts.keep or failed:
         print(f"configs and logs kept in {workdir}")
     else:

@@ -63,6 +63,17 @@ def machine_steal_seconds() -> float:
     return 0.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine has used so far, summed over all CPUs (proc(5)
+    /proc/stat, the `cpu` line's user, nice, system, irq and softirq)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            values = [int(v) for v in line.split()[1:]]
+            busy = values[0] + values[1] + values[2] + sum(values[5:7])
+            return busy / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 @dataclass(slots=True, kw_only=True)
 class Result:
     """One scenario's figures."""

@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 
 import redis.exceptions
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import map_redis_errors
@@ -117,7 +118,9 @@ class StreamConsumer:
         args: list[str | int] = [self.group, self.consumer, "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
-        response = await self._raw("XREADGROUP GROUP", *args, "STREAMS", self.stream, last_id)
+        response = await self._raw(
+            "XREADGROUP GROUP", *args, "STREAMS", self.stream, last_id, **self._route()
+        )
         if not response:
             return []
         # one stream: [[name, entries]] as RESP2 spells it, {name: entries} as RESP3 does
@@ -137,7 +140,16 @@ class StreamConsumer:
         self._claim_cursor = _text(cursor)
         return [_entry(item[0], item[1]) for item in claimed if item is not None and item[1]]
 
-    async def _raw(self, command: str, *args: str | int) -> Any:
+    def _route(self) -> dict[str, Any]:
+        """On a cluster, the node of the stream's slot, named for the command: redis-py cannot
+        read XREADGROUP's keys from its key specs and would ask the server (COMMAND GETKEYS,
+        one more round trip per read). After a failover the first read may fail (the engine
+        retries it as "unavailable"); the next one asks the refreshed slot map."""
+        if isinstance(self.client, RedisCluster):
+            return {"target_nodes": self.client.get_node_from_key(self.stream)}
+        return {}
+
+    async def _raw(self, command: str, *args: str | int, **options: Any) -> Any:
         """Run `command` and return Redis's reply unparsed, so entries keep the flat field
         list Redis sent (redis-py's XREADGROUP/XAUTOCLAIM callbacks fold fields into a dict,
         hiding a second `data` field; tests/integration/test_cluster_store.py checks a duplicate
@@ -150,7 +162,7 @@ class StreamConsumer:
         cannot go in the name. Both route by the stream's slot on a cluster.
         """
         with map_redis_errors():
-            return await self.client.execute_command(command, *args)
+            return await self.client.execute_command(command, *args, **options)
 
     async def touch(self, entry_ids: Iterable[str]) -> None:
         """Reset the idle time of entries we are still working on (XCLAIM ... JUSTID), so

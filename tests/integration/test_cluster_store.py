@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
@@ -317,3 +318,26 @@ async def test_a_dying_master_makes_the_shards_calls_unavailable_then_they_work_
         await client.aclose()
         await asyncio.to_thread(redis_cluster.restart, old_master)
         await asyncio.to_thread(redis_cluster.wait_until_healthy)
+
+
+async def test_reads_go_straight_to_the_streams_master_without_asking_for_its_keys(
+    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster
+) -> None:
+    """redis-py cannot find XREADGROUP's keys in its key specs and would ask the server
+    (COMMAND GETKEYS) before every read: the consumer names the stream's node instead."""
+    state = shard_state(redis_cluster_client, SHARDS[2])
+    await state.consumer.ensure_group()
+    await enqueue(state, "r1")  # XADD, read and accept: redis-py's set-up done
+
+    def getkeys_calls() -> int:
+        total = 0
+        for port in redis_cluster.ports:
+            with redis.Redis(host=HOST, port=port) as client:
+                stats = client.info("commandstats")
+                total += int(stats.get("cmdstat_command|getkeys", {}).get("calls", 0))
+        return total
+
+    before = await asyncio.to_thread(getkeys_calls)
+    for n in range(20):
+        await enqueue(state, f"r{n + 2}")  # one entry read each time
+    assert await asyncio.to_thread(getkeys_calls) == before

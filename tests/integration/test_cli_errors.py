@@ -94,9 +94,11 @@ def test_redis_cluster_down_at_start_is_one_line_naming_the_masked_url(
 @pytest.fixture
 def lone_cluster_node(tmp_path: Path) -> Iterator[int]:
     """A cluster-enabled redis-server that was never joined to a cluster (no slots); its port."""
-    port = free_port()
+    port, bus_port = free_port(), free_port()
+    # the bus port named: by default it is port + 10000, past 65535 for a high free port
     args = [shutil.which("redis-server") or "redis-server", "--port", str(port),
-            "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--dir", str(tmp_path),
+            "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-port", str(bus_port),
+            "--dir", str(tmp_path),
             "--save", "", "--appendonly", "no"]  # fmt: skip
     with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
         try:

@@ -93,6 +93,7 @@ class Options:
     cluster: bool = False  # the --cluster comparison (benchmarks/e2e_cluster.py) instead
     shards: int = 1
     instances: int = 1
+    redis_wait: int = 0  # the cluster's redis_wait.replicas (single Redis has no replica)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -293,9 +294,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     p.add_argument("--shards", type=int, help="streams.shards with --cluster (default 6)")
     p.add_argument("--instances", type=int, help="`smsgw run` processes with --cluster (default 2)")
+    p.add_argument(
+        "--redis-wait",
+        type=int,
+        default=0,
+        help="redis_wait.replicas of the gateways on the cluster (single Redis has no replica)",
+    )
     ns = p.parse_args(argv)
-    if not ns.cluster and (ns.shards is not None or ns.instances is not None):
-        p.error("--shards and --instances go with --cluster")
+    if not ns.cluster and (ns.shards is not None or ns.instances is not None or ns.redis_wait):
+        p.error("--shards, --instances and --redis-wait go with --cluster")
     if ns.cluster:
         ns.shards = 6 if ns.shards is None else ns.shards
         ns.instances = 2 if ns.instances is None else ns.instances

@@ -232,7 +232,12 @@ async def _measure_setup(
 
 def run_setup(workdir: Path, opts: Options, setup: str, repeat: int) -> list[Run] | None:
     """Start a fresh stack for `setup`, measure it under uvloop, stop it; None on failure."""
-    layout = Layout(instances=opts.instances, shards=opts.shards, cluster=setup == CLUSTER)
+    layout = Layout(
+        instances=opts.instances,
+        shards=opts.shards,
+        cluster=setup == CLUSTER,
+        redis_wait=opts.redis_wait if setup == CLUSTER else 0,
+    )
     workdir.mkdir()
     started = time.monotonic()
     try:

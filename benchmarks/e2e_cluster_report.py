@@ -72,7 +72,7 @@ def print_cluster_header(opts: Options) -> None:
     print(
         f"  --cluster: {opts.instances} `smsgw run` instances, streams.shards {opts.shards}, on "
         "(a) one redis-server and (b) a 3-master + 3-replica Redis Cluster; no persistence on "
-        "either"
+        f"either; redis_wait.replicas {opts.redis_wait} on the cluster"
     )
     print(
         f"  loads on each: {opts.rate:,.0f} msgs/s offered for {opts.seconds:g} s, then "

@@ -49,6 +49,7 @@ class Layout:
     instances: int = 1
     shards: int = 1
     cluster: bool = False
+    redis_wait: int = 0  # redis_wait.replicas
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +103,7 @@ def _gateway_config(
     gateway["redis_url"] = redis_url
     gateway["redis_cluster"] = layout.cluster
     gateway["streams"]["shards"] = layout.shards
+    gateway["redis_wait"]["replicas"] = layout.redis_wait
     gateway["ops"].update(enabled=ops, port=ops_port)
     gateway["consumer"]["name"] = consumer
     gateway["logging"].update(level=opts.log_level, json=True)

@@ -195,6 +195,8 @@ class Settings:
     # redis_url names one node of a Redis Cluster: redis-py's cluster client, and keys in shards
     # (gateway/store/shards.py) even when streams.shards is 1
     redis_cluster: bool = False
+    # more nodes of the cluster ("host:port"), tried when the one in redis_url is down at start
+    redis_cluster_nodes: tuple[str, ...] = ()
     redis_wait: RedisWaitConfig = field(default_factory=RedisWaitConfig)
     key_prefix: str = "smsgw:"
     streams: StreamsConfig = field(default_factory=StreamsConfig)
@@ -222,6 +224,7 @@ def settings_from_mapping(data: object) -> Settings:
     """
     settings = build(Settings, data)
     _check_redis_url(settings.redis_url)
+    _check_cluster_nodes(settings.redis_cluster_nodes)
     _check_references(settings)
     return settings
 
@@ -233,6 +236,19 @@ def _check_redis_url(url: str) -> None:
         parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     except ValueError as error:
         raise ConfigError(f"redis_url: {error}; got {redacted_url(url)!r}") from None
+
+
+def _check_cluster_nodes(nodes: tuple[str, ...]) -> None:
+    for index, node in enumerate(nodes):
+        host, _, port = node.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"redis_cluster_nodes[{index}]: expected host:port, got {node!r}")
+
+
+def cluster_node_address(node: str) -> tuple[str, int]:
+    """("host", port) of a checked `redis_cluster_nodes` entry."""
+    host, _, port = node.rpartition(":")
+    return host, int(port)
 
 
 def redacted_url(url: str) -> str:

@@ -39,6 +39,7 @@ def open_redis(
         max_connections=CLI_CONNECTIONS,
         socket_timeout=timeout,
         socket_connect_timeout=connect_timeout,
+        cluster_nodes=settings.redis_cluster_nodes,
     )
 
 

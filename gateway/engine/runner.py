@@ -99,6 +99,7 @@ class Engine:
             settings.redis_url,
             cluster=settings.redis_cluster,
             max_connections=settings.engine.redis_connections,
+            cluster_nodes=settings.redis_cluster_nodes,
         )
         consumer_name = settings.consumer.name or f"{socket.gethostname()}-{os.getpid()}"
         # each shard's keys, writers and streams (gateway/engine/shard_state.py); the engine's

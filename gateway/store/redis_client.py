@@ -20,13 +20,14 @@ with `isinstance(client, RedisCluster)`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeAlias
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException
 
-from gateway.config import redacted_url
+from gateway.config import cluster_node_address, redacted_url
 from gateway.errors import ConfigError
 
 RedisClient: TypeAlias = aioredis.Redis | RedisCluster
@@ -44,6 +45,7 @@ def connect_redis(
     pool_wait: float = POOL_WAIT,
     socket_timeout: float | None = None,
     socket_connect_timeout: float | None = None,
+    cluster_nodes: Sequence[str] = (),
 ) -> RedisClient:
     """A client for `url` (no connection is made until the first command).
 
@@ -55,6 +57,9 @@ def connect_redis(
         pool_wait: how long a command waits for a free pooled connection (single server).
         socket_timeout: seconds to wait for a reply (None: no limit, redis-py's default).
         socket_connect_timeout: seconds to wait for a connection (None: redis-py's default).
+        cluster_nodes: more nodes of the cluster, "host:port" (`redis_cluster_nodes`), which
+            the client tries too when it first discovers the cluster: the one in `url` may be
+            down when a gateway starts. They share the URL's credentials and TLS.
 
     Returns:
         A `redis.asyncio.Redis` on one bounded, blocking pool (closing the client closes the
@@ -67,7 +72,10 @@ def connect_redis(
     timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout}
     if cluster:
         try:
-            return RedisCluster.from_url(url, max_connections=max_connections, **timeouts)
+            seeds = [ClusterNode(*cluster_node_address(node)) for node in cluster_nodes]
+            return RedisCluster.from_url(
+                url, max_connections=max_connections, startup_nodes=seeds or None, **timeouts
+            )
         except RedisClusterException as error:
             raise ConfigError(f"redis_url: {error}; got {redacted_url(url)!r}") from None
     pool = aioredis.BlockingConnectionPool.from_url(

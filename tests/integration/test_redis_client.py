@@ -7,12 +7,14 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
+from gateway.config import settings_from_mapping
 from gateway.errors import ConfigError
 from gateway.store.redis_client import connect_redis
 from tests.cluster_fixture import LocalRedisCluster
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, free_port
 
 
 async def blocked_clients(client: aioredis.Redis) -> int:
@@ -65,3 +67,35 @@ def test_cluster_url_with_a_database_is_a_config_error(redis_cluster: LocalRedis
     url = redis_cluster.url.rsplit("/", 1)[0] + "/1"
     with pytest.raises(ConfigError, match="redis_url"):
         connect_redis(url, cluster=True, max_connections=4)
+
+
+async def test_cluster_nodes_let_the_client_start_while_the_url_node_is_down(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    """redis_cluster_nodes: the node in redis_url is down (a free port here) when the client
+    first discovers the cluster; a listed node answers in its place."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    alone = connect_redis(dead, cluster=True, max_connections=2, socket_connect_timeout=1)
+    try:
+        with pytest.raises(redis.exceptions.RedisClusterException):
+            await alone.initialize()
+    finally:
+        await alone.aclose()
+    seeded = connect_redis(
+        dead,
+        cluster=True,
+        max_connections=2,
+        socket_connect_timeout=1,
+        cluster_nodes=[f"127.0.0.1:{redis_cluster.ports[3]}"],
+    )
+    try:
+        await seeded.set("{smsgw:1}:seeded", "yes")
+        assert await seeded.get("{smsgw:1}:seeded") == b"yes"
+    finally:
+        await seeded.aclose()
+
+
+@pytest.mark.parametrize("node", ["nohost", ":6379", "host:0", "host:http", "host:70000"])
+def test_a_malformed_cluster_node_is_a_config_error_naming_it(node: str) -> None:
+    with pytest.raises(ConfigError, match=r"redis_cluster_nodes\[1\]: expected host:port"):
+        settings_from_mapping({"redis_cluster_nodes": ["a:1", node]})

@@ -403,6 +403,7 @@ OVERLAY_CHANGES = {
         ("redis_cluster",): True,
         ("streams", "shards"): 6,
         ("redis_wait", "replicas"): 1,
+        ("redis_cluster_nodes",): ["redis-node-2:6379", "redis-node-3:6379"],
     },
 }
 # The repo config each overlay mirrors.

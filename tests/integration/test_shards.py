@@ -1,14 +1,17 @@
 """The engine with `streams.shards: 4` on a real redis-server and on a real Redis Cluster (3
-masters, 3 replicas), with the simulator: each recipient's messages, events, receipts, opt-outs
-and idempotency live in its shard, under the shard's hash tag (gateway/store/shards.py)."""
+masters, 3 replicas), with the simulator: each recipient's messages, events, receipts,
+opt-outs (by MO and by signal), caps, quiet-hours deferrals and idempotency live in its shard,
+under the shard's hash tag (gateway/store/shards.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
@@ -145,3 +148,59 @@ async def test_stop_from_a_handset_opts_it_out_in_its_shard_and_holds_its_market
     assert [json.loads(f[b"data"])["text"] for _, f in inbound] == ["STOP"]
     assert await redis_client.exists(f"{home.prefix}optout:{{447911290001}}") == 1
     assert await redis_client.exists("smsgw:optout:{447911290001}") == 0
+
+
+def paris_night_clock() -> Callable[[], float]:
+    """time.time shifted to 23:00 in Paris on the next Tuesday to Friday (French marketing's
+    quiet hours run 20:00-08:00); Britain has none, so British marketing goes at once."""
+    paris = ZoneInfo("Europe/Paris")
+    day = dt.datetime.now(paris).date() + dt.timedelta(days=1)
+    while day.weekday() not in (1, 2, 3, 4):
+        day += dt.timedelta(days=1)
+    night = dt.datetime.combine(day, dt.time(23), tzinfo=paris).timestamp()
+    offset = night - time.time()
+    return lambda: time.time() + offset
+
+
+async def wait_for_signals(client: aioredis.Redis, stream: str, group: str) -> None:
+    """Until the signals stream was read to its end and every signal acknowledged."""
+    deadline = time.monotonic() + 10
+    while True:
+        info = await client.xinfo_groups(stream)
+        left = sum(g["pending"] + (g.get("lag") or 0) for g in info if g["name"] == group.encode())
+        if info and left == 0:
+            return
+        assert time.monotonic() < deadline, f"{left} signals unread or pending on {stream}"
+        await asyncio.sleep(0.02)
+
+
+async def test_signals_caps_and_quiet_hours_apply_in_the_recipients_shard(
+    backend: Backend, simulator: RunningSimulator
+) -> None:
+    """An opt_out signal on the recipient's shard's signals stream, a frequency cap
+    (marketing_daily: one a day, then defer) and French quiet hours, on either backend."""
+    redis_client = backend.client
+    settings = sharded_settings(backend, simulator)
+    shards = ShardMap.from_settings(settings)
+    opted, capped, french = "+447911290011", "+447911290012", "+33612345678"
+    async with running_engine(settings, clock=paris_night_clock()):
+        signals = shards.of(opted).streams.signals
+        await redis_client.xadd(signals, {"data": json.dumps({"type": "opt_out", "to": opted})})
+        await wait_for_signals(redis_client, signals, settings.consumer.group)
+        await enqueue_on_shards(redis_client, shards, [
+            message("opted", to=opted, category="marketing"),
+            message("cap1", to=capped, category="marketing"),
+        ])  # fmt: skip
+        await wait_for(redis_client, shards, {"mopted": "suppressed", "mcap1": "delivered"})
+        await enqueue_on_shards(redis_client, shards, [
+            message("cap2", to=capped, category="marketing"),
+            message("fr", to=french, category="marketing", text="Promo STOP au 36180"),
+        ])  # fmt: skip
+        events = await wait_for(redis_client, shards, {"mcap2": "deferred", "mfr": "deferred"})
+    codes = {i: events[i][-1][2]["error"]["code"] for i in ("mopted", "mcap2", "mfr")}
+    assert codes == {"mopted": "opted_out", "mcap2": "frequency_cap", "mfr": "quiet_hours"}
+    for message_id, to in (("mopted", opted), ("mcap2", capped), ("mfr", french)):
+        assert {shard for shard, _, _ in events[message_id]} == {shards.of(to).index}
+    home = shards.of(opted)
+    assert await redis_client.exists(f"{home.prefix}optout:{{{opted[1:]}}}") == 1
+    assert [m.destination_addr for m in simulator.messages()] == [capped[1:]]

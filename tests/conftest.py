@@ -30,6 +30,12 @@ pytest_plugins = [
 
 _LOOP_ERRORS: list[dict[str, Any]] = []
 
+# `make test-asyncio-debug` sets PYTHONASYNCIODEBUG=1 for the tests' own loops. Taken out of
+# the environment here (and each test loop put in debug mode itself), so the processes the
+# tests start (smsgw commands, gateways) do not inherit it: a command run in debug mode
+# prints slow-callback warnings on the stderr the tests read.
+_ASYNCIO_DEBUG = os.environ.pop("PYTHONASYNCIODEBUG", "") not in ("", "0")
+
 
 def _record_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     _LOOP_ERRORS.append(context)
@@ -66,6 +72,7 @@ def _new_test_loop() -> asyncio.AbstractEventLoop:
     else:
         loop = asyncio.new_event_loop()
     loop.set_exception_handler(_record_loop_error)
+    loop.set_debug(_ASYNCIO_DEBUG)
     loop.call_later(_HANG_AFTER, _fail_hung_test)
     return loop
 

@@ -136,8 +136,10 @@ async def carrier_count_log(sim: RunningSimulator) -> AsyncIterator[list[tuple[f
             await task
 
 
-def cluster_config(path: Path, sim: RunningSimulator, wait_replicas: int) -> Path:
-    write_gateway_config(path, sim, consumer="gw-a")
+def cluster_config(
+    path: Path, sim: RunningSimulator, wait_replicas: int, consumer: str = "gw-a"
+) -> Path:
+    write_gateway_config(path, sim, consumer=consumer)
     data = yaml.safe_load(path.read_text())
     data["redis_cluster"] = True
     data["streams"] = {"shards": SHARDS}
@@ -251,3 +253,82 @@ async def test_a_master_killed_under_load_loses_nothing_and_duplicates_only_in_t
     assert not outside, f"duplicates first sent before the lag window {sorted(outside)}: {observed}"
     not_delivered = {i: f for i, f in finals.items() if f != ["delivered"]}
     assert not not_delivered, f"not delivered: {dict(list(not_delivered.items())[:5])}: {observed}"
+
+
+async def held_as_outcome_unknown(client: RedisCluster, shards: ShardMap,
+                                  items: list[dict[str, Any]]) -> set[str]:  # fmt: skip
+    """Ids whose history (in their shard) shows they were in flight when their instance died."""
+    held = set()
+    for item in items:
+        key = f"{shards.of(item['to']).prefix}msg:{item['id']}:history"
+        for raw in await client.lrange(key, 0, -1):
+            event = json.loads(raw)
+            if event["status"] == "deferred" and event["error"]["code"] == "outcome_unknown":
+                held.add(item["id"])
+    return held
+
+
+async def test_an_instance_killed_on_the_cluster_has_every_shards_work_taken_over(
+    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster, tmp_path: Path
+) -> None:
+    """Two `smsgw run` on 3 shards of the cluster; one SIGKILLed mid-traffic: the other claims
+    its pending entries on every shard (XAUTOCLAIM per shard stream). Every message reaches the
+    carrier; only those in flight at the kill (held outcome-unknown) may be sent twice."""
+    total = 600
+    items = [message(n) for n in range(total)]
+    ids = {m["id"] for m in items}
+    id_by_text = {m["text"]: m["id"] for m in items}
+    shards = ShardMap.from_settings(
+        engine_settings(
+            redis_cluster.url, [("sim", "127.0.0.1", 1)], streams={"shards": SHARDS},
+            redis_cluster=True,
+        )
+    )  # fmt: skip
+    config = simulator_config(
+        recent_messages=5 * total,
+        receipts={"delay": 0.2, "retry_delay": 0.2, "max_attempts": 50},
+        faults={"response_delay": 0.05},
+    )
+    async with start_simulator(config) as sim:
+        path_a = cluster_config(tmp_path / "gw-a.yaml", sim, 0, consumer="gw-a")
+        path_b = cluster_config(tmp_path / "gw-b.yaml", sim, 0, consumer="gw-b")
+        log_a, log_b = tmp_path / "gw-a.log", tmp_path / "gw-b.log"
+        async with (
+            gateway_process(path_a, redis_cluster.url, log_a) as gw_a,
+            gateway_process(path_b, redis_cluster.url, log_b) as gw_b,
+        ):
+            await wait_for_binds(sim, 2, [(gw_a, log_a), (gw_b, log_b)])
+            pipe = redis_cluster_client.pipeline()  # split by node: all out at once
+            for item in items:
+                pipe.xadd(shards.of(item["to"]).streams.outbound, {"data": json.dumps(item)})
+            await pipe.execute()
+            while sim.stats()["messages_stored"] < total // 4:
+                assert gw_a.returncode is None, log_tail(log_a)
+                await asyncio.sleep(0.005)
+            gw_a.kill()
+            at_kill = sim.stats()["messages_stored"]
+            await gw_a.wait()
+            events = await wait_for_finals(redis_cluster_client, shards, ids, within=60)
+            assert gw_b.returncode is None, log_tail(log_b)
+        received = sim.messages()
+    copies = Counter(id_by_text[m.text] for m in received if m.text in id_by_text)
+    in_window = await held_as_outcome_unknown(redis_cluster_client, shards, items)
+    duplicated = {i for i, n in copies.items() if n > 1}
+    observed = (
+        f"{at_kill}/{total} at the carrier at the kill; {len(in_window)} held outcome-unknown, "
+        f"{sum(1 for i in in_window if copies[i])} of them at the carrier; "
+        f"{len(duplicated)} duplicates"
+    )
+    print(observed)
+    assert 0 < at_kill < total, observed
+    assert duplicated <= in_window, f"duplicates outside the window: {observed}"
+    lost = sorted(i for i in ids - in_window if copies[i] == 0)
+    assert not lost, f"{len(lost)} never sent, e.g. {lost[:5]}: {observed}"
+    finals = {i: [e for e in events[i] if e["status"] in FINAL] for i in ids}
+    assert all(len(f) == 1 for f in finals.values()), observed
+    # in flight at the kill and never at the carrier: failed, saying the outcome is unknown
+    unsent = {finals[i][0]["error"]["code"] for i in in_window if copies[i] == 0}
+    assert unsent <= {"outcome_unknown"}, observed
+    assert all(finals[i][0]["status"] == "delivered" for i in ids if copies[i]), observed
+    reclaimed_shards = {shards.of(m["to"]).index for m in items}
+    assert reclaimed_shards == set(range(SHARDS))

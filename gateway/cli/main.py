@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from common.redis_errors import REDIS_UNAVAILABLE
+from compliance.errors import ComplianceStoreError
 from gateway.cli.redis_connection import check_redis, open_redis
 from gateway.config import Settings, load_settings, redacted_url
 from gateway.errors import ConfigError, QueueUnavailableError
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 # Redis (one server, a cluster's nodes, or a slot's master) cannot answer: exit 1, one line.
 REDIS_DOWN: tuple[type[Exception], ...] = (*REDIS_UNAVAILABLE, QueueUnavailableError)
+# ... and what the compliance store (optout, inspect) raises, for it or for a refused command
+_STORE_FAILED: tuple[type[Exception], ...] = (*REDIS_DOWN, ComplianceStoreError)
 CONFIG_HELP = "YAML config file (default: $SMSGW_CONFIG, else config/smsgw.yaml)"
 CATEGORIES = ["transactional", "otp", "marketing"]
 
@@ -170,8 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return _run_async(_start(handlers[args.command], settings, args))
-    except REDIS_DOWN as error:
-        wrapped = error.__cause__ if isinstance(error, QueueUnavailableError) else None
+    except _STORE_FAILED as error:
+        # the compliance store (optout, inspect) wraps redis-py's error as the queue does
+        wrapped = error.__cause__ if not isinstance(error, REDIS_UNAVAILABLE) else None
+        if isinstance(error, ComplianceStoreError) and not isinstance(wrapped, REDIS_DOWN):
+            print(f"smsgw: {' '.join(str(error).split())}", file=sys.stderr)  # a refusal
+            return 1
         cause = " ".join(str(wrapped or error).split())  # one line
         print(f"smsgw: redis unreachable at {redacted_url(settings.redis_url)}: {cause}",
               file=sys.stderr)  # fmt: skip

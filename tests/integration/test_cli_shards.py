@@ -345,3 +345,34 @@ async def test_send_works_while_the_master_of_another_shard_is_down(
     stream = f"{{smsgw:{shard_of(number)}}}:outbound"
     assert json.loads(out)["stream"] == stream
     assert [m["id"] for m in await entries(redis_cluster_client, stream)] == ["one-master-down"]
+
+
+async def test_optout_while_its_shards_master_dies_ends_in_one_line_either_way(
+    tmp_path: Path,
+    redis_cluster: LocalRedisCluster,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start-up check passes (the seed node answers), then the opt-out's own master is
+    dead: redis-py retries while its replica takes over, so the command either succeeds or
+    says "redis unreachable" in one line, exit 1; never a traceback."""
+    monkeypatch.delenv("SMSGW_REDIS_URL", raising=False)
+    config = write_config(tmp_path, redis_cluster.url, SHARDS, cluster=True)
+    number = next(
+        n
+        for n in NUMBERS
+        if redis_cluster.master_of_key(f"{{smsgw:{shard_of(n)}}}:optout") != redis_cluster.ports[0]
+    )
+    victim = redis_cluster.master_of_key(f"{{smsgw:{shard_of(number)}}}:optout")
+    await asyncio.to_thread(redis_cluster.kill, victim)
+    try:
+        code, _, err = await smsgw(capsys, config, "optout", "add", number)
+    finally:
+        await asyncio.to_thread(redis_cluster.restart, victim)
+        await asyncio.to_thread(redis_cluster.wait_until_healthy)
+    if code == 0:
+        assert err == ""
+    else:
+        assert code == 1
+        assert err.startswith("smsgw: redis unreachable at redis://"), err
+        assert err.count("\n") == 1, err

@@ -204,3 +204,25 @@ async def test_signals_caps_and_quiet_hours_apply_in_the_recipients_shard(
     home = shards.of(opted)
     assert await redis_client.exists(f"{home.prefix}optout:{{{opted[1:]}}}") == 1
     assert [m.destination_addr for m in simulator.messages()] == [capped[1:]]
+
+
+async def test_a_signal_on_another_shards_stream_still_applies_in_the_recipients_shard(
+    backend: Backend, simulator: RunningSimulator
+) -> None:
+    """Signals are applied by their `to` (the opt-out lands under its shard's names), so one an
+    app XADDs to the wrong shard's signals stream is not lost in a slot nobody reads."""
+    redis_client = backend.client
+    settings = sharded_settings(backend, simulator)
+    shards = ShardMap.from_settings(settings)
+    to = "+447911290021"
+    home = shards.of(to)
+    wrong = shards[(home.index + 1) % SHARDS]
+    async with running_engine(settings):
+        signal = {"type": "opt_out", "to": to}
+        await redis_client.xadd(wrong.streams.signals, {"data": json.dumps(signal)})
+        await wait_for_signals(redis_client, wrong.streams.signals, settings.consumer.group)
+        await enqueue_on_shards(redis_client, shards, [message("w", to=to, category="marketing")])
+        events = await wait_for(redis_client, shards, {"mw": "suppressed"})
+    assert events["mw"][-1][2]["error"]["code"] == "opted_out"
+    assert await redis_client.exists(f"{home.prefix}optout:{{{to[1:]}}}") == 1
+    assert await redis_client.exists(f"{wrong.prefix}optout:{{{to[1:]}}}") == 0

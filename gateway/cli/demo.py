@@ -109,7 +109,7 @@ def _wait_http(url: str, deadline: float) -> None:
 
 
 async def _drive(settings: Settings, traffic: list[dict[str, Any] | str]) -> str:
-    """Enqueue `traffic`, each message on its recipient's shard, print progress about once a
+    """Enqueue `traffic`, each message on its recipient's shard, print progress every half a
     second until every message has a final status (or WAIT_LIMIT passes), and return the
     summary."""
     client = open_redis(settings)  # the config's Redis, as `smsgw send` opens it

@@ -270,7 +270,6 @@ class Pipeline:
             record_final(records, ctx, work.origin, plan.status, now, code=plan.code,
                          reason=plan.detail, attempt=work.attempt or None)  # fmt: skip
             d.observer.finished(plan.status, None, plan.code, country)
-            log_final(work.message.id, plan.status.value, reason=plan.code, carrier=None)
         else:
             record_deferred(records, ctx, work.origin, now, plan.due, code=plan.code,
                             reason=plan.detail, attempt=work.attempt)  # fmt: skip
@@ -287,7 +286,9 @@ class Pipeline:
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in finished], error)
             return
-        for work, _ in finished:
+        for work, plan in finished:
+            if isinstance(plan, Finish):  # logged once recorded (docs/operations.md, "Logs")
+                log_final(work.message.id, plan.status.value, reason=plan.code, carrier=None)
             self._done(work)
 
     # --- a carrier group -------------------------------------------------------------------

@@ -393,15 +393,19 @@ class Engine:
             now = self.clock()
             rejects = OpBatch()
             valid: list[tuple[Entry, OutboundMessage]] = []
+            rejected: list[tuple[str, str]] = []  # (id, reason), logged once recorded
             for entry in fresh:
                 parsed = self._parse_entry(entry)
                 if isinstance(parsed, Rejected):
                     self._reject_entry(rejects, shard, entry, parsed, now)
+                    rejected.append((parsed.id or entry.entry_id, parsed.reason))
                 else:
                     valid.append((entry, parsed))
             self.observer.stage("read", started)
             if rejects.args:
                 await shard.writer.write(rejects)
+                for message_id, reason in rejected:
+                    log_final(message_id, Status.rejected.value, reason=reason, carrier=None)
             if valid:
                 queued = await self._accept(valid, shard, now)
         finally:
@@ -425,8 +429,6 @@ class Engine:
         record_rejected_entry(batch, shard.ctx, entry.entry_id, rejected.id, now,
                               code=rejected.reason, reason=rejected.detail)  # fmt: skip
         self.observer.finished(Status.rejected, None, rejected.reason)
-        log_final(rejected.id or entry.entry_id, Status.rejected.value, reason=rejected.reason,
-                  carrier=None)  # fmt: skip
 
     async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], shard: ShardState,
                       now: float) -> set[str]:  # fmt: skip
@@ -460,6 +462,7 @@ class Engine:
             rejected = Rejected(id=message.id, reason="invalid_entry", detail=detail)
             self._reject_entry(rejects, shard, entry, rejected, now)
             await shard.writer.write(rejects)
+            log_final(message.id, Status.rejected.value, reason=rejected.reason, carrier=None)
             return set()
         return await self._after_accept([item], shard, results, now)
 

@@ -1,5 +1,8 @@
-"""OpBatch builders for each message state change: the one place message events are composed
-(the `accepted` event included: `accept_row` builds it for accept.lua).
+"""OpBatch builders for each message state change: the one place in Python message events are
+composed (the `accepted` event included: `accept_row` builds it for accept.lua). Two kinds of
+event are composed in Lua instead, where the state they report is read: a receipt's final
+event (`delivered`, `undelivered`, ... by `finish()` in apply.lua, as the receipt is matched
+to its message inside the call) and the receipt timeout's `expired` (expire_receipts.lua).
 
 Each builder adds one apply.lua domain op that does, atomically: the hash update, the event on
 the events stream and the history (the JSON built here once), and the bookkeeping that makes

@@ -7,8 +7,10 @@ the door each get exactly one `message_final` line naming them, with their final
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -21,7 +23,7 @@ from tests.integration.engine_harness import (
     running_engine,
     wait_for_statuses,
 )
-from tests.integration.simulator_fixture import RunningSimulator
+from tests.integration.simulator_fixture import RunningSimulator, simulator_config
 
 FINAL = {"delivered", "undelivered", "expired", "rejected", "failed", "suppressed"}
 
@@ -51,3 +53,56 @@ async def test_each_final_status_is_logged_once_with_its_message_id(
     assert by_id["m0"]["carrier"] == "sim"
     assert by_id[bad_json]["reason"] == "invalid_json"
     assert json.dumps(lines)  # plain values only: what a JSON log line can carry
+
+
+async def test_undelivered_failed_and_suppressed_are_logged_once_too(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator_factory: Any
+) -> None:
+    """A receipt saying UNDELIV, a submit refused for good (ESME_RINVDSTADR) and marketing to
+    an opted-out number: one `message_final` line each, with the status and code recorded."""
+    config = simulator_config(
+        prefix_rules=[
+            {"prefix": "44791123", "outcome": "UNDELIV", "err": 1},
+            {"prefix": "44791124", "submit_status": 0x0B},
+        ],
+        receipts={"delay": 0.05},
+    )
+    async with simulator_factory(config) as sim:
+        settings = engine_settings(redis_server.url, [("sim", sim.host, sim.port)])
+        items = [
+            message("undeliv", to="+447911230001"),
+            message("failed", to="+447911240001"),
+            message("optedout", to="+447911250001", category="marketing"),
+        ]
+        with structlog.testing.capture_logs() as logs:
+            async with running_engine(settings):
+                await redis_client.xadd(
+                    "smsgw:signals",
+                    {"data": json.dumps({"type": "opt_out", "to": "+447911250001"})},
+                )
+                await wait_for_signal_ack(redis_client)
+                await enqueue(redis_client, items)
+                events = await wait_for_statuses(redis_client, [m["id"] for m in items])
+    finals = {k: evs[-1] for k, evs in events.items() if evs[-1]["status"] in FINAL}
+    assert {k: e["status"] for k, e in finals.items()} == {
+        "mundeliv": "undelivered",
+        "mfailed": "failed",
+        "moptedout": "suppressed",
+    }
+    lines = [line for line in logs if line["event"] == "message_final"]
+    assert Counter(line["message_id"] for line in lines) == Counter(list(finals))  # once each
+    assert {line["message_id"]: line["status"] for line in lines} == {
+        k: e["status"] for k, e in finals.items()
+    }
+    by_id = {line["message_id"]: line for line in lines}
+    assert by_id["moptedout"]["reason"] == "opted_out"
+
+
+async def wait_for_signal_ack(client: aioredis.Redis) -> None:
+    """Until the signals stream's one entry was read and acknowledged by the engine."""
+    for _ in range(500):  # a bound, not a wait: 10 s at most
+        groups = await client.xinfo_groups("smsgw:signals")
+        if groups and groups[0]["pending"] == 0 and (groups[0].get("lag") or 0) == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the opt_out signal was not applied")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks.e2e_report import GATEWAY_TRIPS, percentile
+from benchmarks.e2e_report import GATEWAY_TRIPS, ms_cell, percentile
 
 if TYPE_CHECKING:
     from benchmarks.e2e import Options
@@ -90,10 +90,6 @@ def _disturbed(run: Run) -> bool:
     return run.cpu_percent.get("others", 0.0) > DISTURBED
 
 
-def _ms(value: float) -> str:
-    return f"{value:8.1f}" if value == value else f"{'-':>8}"
-
-
 def print_runs(runs: Sequence[Run]) -> None:
     print(
         f"\n{'setup, load':<32} {'msgs':>6} {'msgs/s':>7} {'acc p50':>8} {'sub p50':>8} "
@@ -107,8 +103,9 @@ def print_runs(runs: Sequence[Run]) -> None:
             for k in ("gateway", "redis", "simulator", "driver", "others")
         )
         print(
-            f"{_label(r):<32} {r.messages:>6} {r.rate:>7,.0f} {_ms(r.accept_p50)} {_ms(r.p50)} "
-            f"{_ms(r.p99)} {r.per_message_ms('gateway'):>9.3f} {r.per_message_ms('redis'):>12.3f} "
+            f"{_label(r):<32} {r.messages:>6} {r.rate:>7,.0f} {ms_cell(r.accept_p50)} "
+            f"{ms_cell(r.p50)} {ms_cell(r.p99)} {r.per_message_ms('gateway'):>9.3f} "
+            f"{r.per_message_ms('redis'):>12.3f} "
             f"{1000 * r.master_seconds / r.messages:>8.3f}  {cpu:<32} {r.lost:>5} "
             f"{r.duplicates:>4} {r.steal:>7.1f}"
         )
@@ -136,11 +133,7 @@ def print_calls(runs: Sequence[Run]) -> None:
         "\nRedis calls per message (INFO commandstats summed over the masters; the driver's "
         "xadd and xread included, commands run by Lua scripts counted under their own names):"
     )
-    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
-        chosen = [r for r in runs if r.setup == setup and r.load == load]
-        if not chosen:
-            continue
-        messages = sum(r.messages for r in chosen)
+    for setup, load, chosen, messages in _pooled(runs):
         calls: Counter[str] = Counter()
         for r in chosen:
             calls.update(r.calls)
@@ -154,14 +147,18 @@ def print_calls(runs: Sequence[Run]) -> None:
         )
 
 
+def _pooled(runs: Sequence[Run]) -> Iterator[tuple[str, str, list[Run], int]]:
+    """Each setup and load that has runs, with those runs and their messages in all."""
+    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
+        chosen = [r for r in runs if r.setup == setup and r.load == load]
+        if chosen:
+            yield setup, load, chosen, sum(r.messages for r in chosen)
+
+
 def print_stage_cpu(runs: Sequence[Run]) -> None:
     """The engine's CPU per message by stage, pooled like the calls."""
     print("\ngateway CPU us/msg by stage (both instances; the rest is client, I/O, loop):")
-    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
-        chosen = [r for r in runs if r.setup == setup and r.load == load and r.stage_cpu]
-        if not chosen:
-            continue
-        messages = sum(r.messages for r in chosen)
+    for setup, load, chosen, messages in _pooled([r for r in runs if r.stage_cpu]):
         stages: Counter[str] = Counter()
         for r in chosen:
             stages.update(r.stage_cpu)

@@ -182,7 +182,7 @@ class CpuMeter:
 # --- report ---------------------------------------------------------------------------------
 
 
-def _ms(value: float) -> str:
+def ms_cell(value: float) -> str:
     return f"{value:8.1f}" if value == value else f"{'-':>8}"
 
 
@@ -198,9 +198,9 @@ def print_table(results: Sequence[Result]) -> None:
         )
         print(
             f"{r.name:<30} {r.messages:>7} {r.parts:>7} {r.rate:>8,.0f} "
-            f"{_ms(percentile(r.accept_ms, 0.5))} {_ms(percentile(r.accept_ms, 0.99))} "
-            f"{_ms(percentile(r.submit_ms, 0.5))} {_ms(percentile(r.submit_ms, 0.99))} "
-            f"{_ms(percentile(r.deliver_ms, 0.5))} {_ms(percentile(r.deliver_ms, 0.99))} "
+            f"{ms_cell(percentile(r.accept_ms, 0.5))} {ms_cell(percentile(r.accept_ms, 0.99))} "
+            f"{ms_cell(percentile(r.submit_ms, 0.5))} {ms_cell(percentile(r.submit_ms, 0.99))} "
+            f"{ms_cell(percentile(r.deliver_ms, 0.5))} {ms_cell(percentile(r.deliver_ms, 0.99))} "
             f"{r.rss_mib:>8.1f} {r.gateway_cpu_ms:>9.3f}  {cpu:<25} {r.steal:>7.1f}"
         )
         if r.not_delivered:

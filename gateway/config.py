@@ -240,14 +240,23 @@ def _check_redis_url(url: str) -> None:
 
 def _check_cluster_nodes(nodes: tuple[str, ...]) -> None:
     for index, node in enumerate(nodes):
-        host, _, port = node.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"redis_cluster_nodes[{index}]: expected host:port, got {node!r}")
+        try:
+            cluster_node_address(node)
+        except ValueError:
+            raise ConfigError(
+                f"redis_cluster_nodes[{index}]: expected host:port, got {node!r}"
+            ) from None
 
 
 def cluster_node_address(node: str) -> tuple[str, int]:
-    """("host", port) of a checked `redis_cluster_nodes` entry."""
+    """("host", port) of a `redis_cluster_nodes` entry.
+
+    Raises:
+        ValueError: not host:port with a port in 1..65535.
+    """
     host, _, port = node.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(node)
     return host, int(port)
 
 

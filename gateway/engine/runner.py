@@ -397,15 +397,13 @@ class Engine:
             for entry in fresh:
                 parsed = self._parse_entry(entry)
                 if isinstance(parsed, Rejected):
-                    self._reject_entry(rejects, shard, entry, parsed, now)
-                    rejected.append((parsed.id or entry.entry_id, parsed.reason))
+                    rejected.append(self._reject_entry(rejects, shard, entry, parsed, now))
                 else:
                     valid.append((entry, parsed))
             self.observer.stage("read", started)
             if rejects.args:
                 await shard.writer.write(rejects)
-                for message_id, reason in rejected:
-                    log_final(message_id, Status.rejected.value, reason=reason, carrier=None)
+                _log_rejected(rejected)
             if valid:
                 queued = await self._accept(valid, shard, now)
         finally:
@@ -425,10 +423,12 @@ class Engine:
             return Rejected(id=None, reason="invalid_entry", detail="the entry could not be read")
 
     def _reject_entry(self, batch: OpBatch, shard: ShardState, entry: Entry, rejected: Rejected,
-                      now: float) -> None:  # fmt: skip
+                      now: float) -> tuple[str, str]:  # fmt: skip
+        """Add the rejection to `batch`; returns (id, reason) to log once it is recorded."""
         record_rejected_entry(batch, shard.ctx, entry.entry_id, rejected.id, now,
                               code=rejected.reason, reason=rejected.detail)  # fmt: skip
         self.observer.finished(Status.rejected, None, rejected.reason)
+        return rejected.id or entry.entry_id, rejected.reason
 
     async def _accept(self, valid: Sequence[tuple[Entry, OutboundMessage]], shard: ShardState,
                       now: float) -> set[str]:  # fmt: skip
@@ -460,9 +460,9 @@ class Engine:
             rejects = OpBatch()
             detail = "the entry could not be stored"
             rejected = Rejected(id=message.id, reason="invalid_entry", detail=detail)
-            self._reject_entry(rejects, shard, entry, rejected, now)
+            logged = self._reject_entry(rejects, shard, entry, rejected, now)
             await shard.writer.write(rejects)
-            log_final(message.id, Status.rejected.value, reason=rejected.reason, carrier=None)
+            _log_rejected([logged])
             return set()
         return await self._after_accept([item], shard, results, now)
 
@@ -729,6 +729,12 @@ async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, patience: floa
 
 def _accept_header(shard: ShardState, now: float) -> list[str | int | float]:
     return [shard.keys.prefix, shard.keys.events, shard.ctx.events_maxlen, shard.ctx.ttl, now]
+
+
+def _log_rejected(rejected: Sequence[tuple[str, str]]) -> None:
+    """`message_final` for entries rejected at the door, once their rejection is recorded."""
+    for message_id, reason in rejected:
+        log_final(message_id, Status.rejected.value, reason=reason, carrier=None)
 
 
 def _index(work: Work) -> int:

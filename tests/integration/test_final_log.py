@@ -7,7 +7,6 @@ the door each get exactly one `message_final` line naming them, with their final
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from typing import Any
@@ -24,6 +23,7 @@ from tests.integration.engine_harness import (
     wait_for_statuses,
 )
 from tests.integration.simulator_fixture import RunningSimulator, simulator_config
+from tests.integration.test_journey_e2e import _wait_signals_acked
 
 FINAL = {"delivered", "undelivered", "expired", "rejected", "failed", "suppressed"}
 
@@ -80,7 +80,7 @@ async def test_undelivered_failed_and_suppressed_are_logged_once_too(
                     "smsgw:signals",
                     {"data": json.dumps({"type": "opt_out", "to": "+447911250001"})},
                 )
-                await wait_for_signal_ack(redis_client)
+                await _wait_signals_acked(redis_client, 1)
                 await enqueue(redis_client, items)
                 events = await wait_for_statuses(redis_client, [m["id"] for m in items])
     finals = {k: evs[-1] for k, evs in events.items() if evs[-1]["status"] in FINAL}
@@ -96,13 +96,3 @@ async def test_undelivered_failed_and_suppressed_are_logged_once_too(
     }
     by_id = {line["message_id"]: line for line in lines}
     assert by_id["moptedout"]["reason"] == "opted_out"
-
-
-async def wait_for_signal_ack(client: aioredis.Redis) -> None:
-    """Until the signals stream's one entry was read and acknowledged by the engine."""
-    for _ in range(500):  # a bound, not a wait: 10 s at most
-        groups = await client.xinfo_groups("smsgw:signals")
-        if groups and groups[0]["pending"] == 0 and (groups[0].get("lag") or 0) == 0:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the opt_out signal was not applied")

@@ -78,7 +78,8 @@ async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
         events = await wait_for(redis_client, shards, {m["id"]: "delivered" for m in batch})
         # the same id again, on the same shard: acknowledged, never sent twice
         await enqueue_on_shards(redis_client, shards, [batch[0]])
-        await wait_for_acks(redis_client, shards, settings.consumer.group)
+        outbound = [shard.streams.outbound for shard in shards.shards]
+        await wait_for_acks(redis_client, outbound, settings.consumer.group)
     for item in batch:
         home = shards.of(item["to"])
         assert {shard for shard, _, _ in events[item["id"]]} == {home.index}
@@ -89,19 +90,19 @@ async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
     assert untagged == [], "every key lives under a hash tag (a shard's or the bucket's)"
 
 
-async def wait_for_acks(client: aioredis.Redis, shards: ShardMap, group: str) -> None:
-    """Until every shard's outbound stream was read to its end and nothing is pending."""
+async def wait_for_acks(client: aioredis.Redis, streams: Iterable[str], group: str) -> None:
+    """Until each stream's group has read it to its end and nothing is pending."""
+    streams = list(streams)
     deadline = time.monotonic() + 10
     while True:
-        pending = 0
-        for shard in shards.shards:
-            info = await client.xinfo_groups(shard.streams.outbound)
-            pending += sum(
-                g["pending"] + (g.get("lag") or 0) for g in info if g["name"] == group.encode()
-            )
-        if pending == 0:
+        left = 0
+        for stream in streams:
+            info = await client.xinfo_groups(stream)
+            mine = [g for g in info if g["name"] == group.encode()]
+            left += sum(g["pending"] + (g.get("lag") or 0) for g in mine) if mine else 1
+        if left == 0:
             return
-        assert time.monotonic() < deadline, f"{pending} entries still unread or pending"
+        assert time.monotonic() < deadline, f"{left} entries unread or pending on {streams}"
         await asyncio.sleep(0.02)
 
 
@@ -162,18 +163,6 @@ def paris_night_clock() -> Callable[[], float]:
     return lambda: time.time() + offset
 
 
-async def wait_for_signals(client: aioredis.Redis, stream: str, group: str) -> None:
-    """Until the signals stream was read to its end and every signal acknowledged."""
-    deadline = time.monotonic() + 10
-    while True:
-        info = await client.xinfo_groups(stream)
-        left = sum(g["pending"] + (g.get("lag") or 0) for g in info if g["name"] == group.encode())
-        if info and left == 0:
-            return
-        assert time.monotonic() < deadline, f"{left} signals unread or pending on {stream}"
-        await asyncio.sleep(0.02)
-
-
 async def test_signals_caps_and_quiet_hours_apply_in_the_recipients_shard(
     backend: Backend, simulator: RunningSimulator
 ) -> None:
@@ -186,7 +175,7 @@ async def test_signals_caps_and_quiet_hours_apply_in_the_recipients_shard(
     async with running_engine(settings, clock=paris_night_clock()):
         signals = shards.of(opted).streams.signals
         await redis_client.xadd(signals, {"data": json.dumps({"type": "opt_out", "to": opted})})
-        await wait_for_signals(redis_client, signals, settings.consumer.group)
+        await wait_for_acks(redis_client, [signals], settings.consumer.group)
         await enqueue_on_shards(redis_client, shards, [
             message("opted", to=opted, category="marketing"),
             message("cap1", to=capped, category="marketing"),
@@ -220,7 +209,7 @@ async def test_a_signal_on_another_shards_stream_still_applies_in_the_recipients
     async with running_engine(settings):
         signal = {"type": "opt_out", "to": to}
         await redis_client.xadd(wrong.streams.signals, {"data": json.dumps(signal)})
-        await wait_for_signals(redis_client, wrong.streams.signals, settings.consumer.group)
+        await wait_for_acks(redis_client, [wrong.streams.signals], settings.consumer.group)
         await enqueue_on_shards(redis_client, shards, [message("w", to=to, category="marketing")])
         events = await wait_for(redis_client, shards, {"mw": "suppressed"})
     assert events["mw"][-1][2]["error"]["code"] == "opted_out"

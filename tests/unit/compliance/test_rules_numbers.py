@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezone
 
 from compliance.numbers import _KIND_BY_TYPE, Destination, InvalidNumber, NumberKind, NumberParser
@@ -125,3 +127,69 @@ def test_type_and_region_agree_with_phonenumbers_for_every_example_number() -> N
                 assert number_region == phonenumbers.region_code_for_number(number), raw
                 checked += 1
     assert checked > 2000
+
+
+def _reference_parse(raw: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _check_international(raw: str) -> bool:
+    """numbers._parse_international gives phonenumbers.parse's number, or None (the caller
+    then asks phonenumbers); True when it answered itself."""
+    from compliance.numbers import _parse_international, _parse_typed, _try_parse
+
+    fast = _parse_international(raw[1:])
+    reference = _reference_parse(raw)
+    if fast is not None:
+        assert fast == reference, raw
+        assert fast.italian_leading_zero == reference.italian_leading_zero, raw
+    assert _try_parse(raw, None) == reference, raw
+    if reference is not None:  # and numbers._number_type types it as phonenumbers does
+        _, number_type, region = _parse_typed(raw, None)
+        assert number_type == phonenumbers.number_type(reference), raw
+        if number_type != phonenumbers.PhoneNumberType.UNKNOWN:
+            assert region == phonenumbers.region_code_for_number(reference), raw
+    return fast is not None
+
+
+def test_the_international_fast_path_parses_every_example_number_as_phonenumbers_does() -> None:
+    """Every region's example number of every type, cut short, made long, and with the
+    region's national prefix written after the country code (which parse strips when what
+    is left has a valid length): the fast path's number is phonenumbers.parse's."""
+    answered = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS | {"001"}):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            phonenumbers.country_code_for_region(region) or 800, region
+        )
+        prefix = (metadata.national_prefix if metadata is not None else None) or ""
+        for kind in range(12):
+            example = (
+                phonenumbers.example_number_for_type(region, kind)
+                if region != "001"
+                else phonenumbers.example_number_for_non_geo_entity(800)
+            )
+            if example is None:
+                continue
+            cc = str(example.country_code)
+            national = phonenumbers.national_significant_number(example)
+            variants = (national, national[:-2], national + "9", prefix + national, "0" + national)
+            for rest in variants:
+                answered += _check_international(f"+{cc}{rest}")
+    assert answered > 3000
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=3, max_size=20),
+        st.tuples(
+            st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+            st.text(alphabet="0123456789", min_size=0, max_size=17),
+        ).map(lambda pair: f"{pair[0]}{pair[1]}"),
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_the_international_fast_path_agrees_with_phonenumbers_on_any_digits(digits: str) -> None:
+    _check_international("+" + digits)

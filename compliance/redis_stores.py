@@ -21,7 +21,6 @@ Key layout: redis_keys.py. Redis connection, timeout and cluster-unavailable err
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from common.group_commit import GroupCommit
+from common.json_text import compact
 from common.redis_errors import REDIS_UNAVAILABLE
 from compliance.errors import ComplianceStoreError
 from compliance.frequency_cap import CapCheck, CapRule
@@ -226,10 +226,7 @@ class RedisComplianceStore:
         keys: list[str] = []
         for query in queries:
             keys += self._recipient_keys(query.msisdn)
-        args = json.dumps(
-            [_query_args(query) for query in queries], ensure_ascii=False, separators=(",", ":")
-        )
-        return keys, args
+        return keys, compact([_query_args(query) for query in queries])
 
     async def check_and_record(
         self,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from common.json_text import compact, compact_ascii
 from compliance.verdict import Category
 
 MAX_ID_LENGTH: Final = 128
@@ -237,7 +238,7 @@ def _tags(value: object) -> dict[str, Any]:
 
 def message_to_json(message: OutboundMessage) -> str:
     """The canonical JSON of a validated message (stored in its hash as `payload`)."""
-    return json.dumps(
+    return compact(
         {
             "id": message.id,
             "to": message.to,
@@ -249,9 +250,7 @@ def message_to_json(message: OutboundMessage) -> str:
             "expires_at": _iso(message.expires_at),
             "priority": message.priority,
             "tags": message.tags,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
 
 
@@ -288,7 +287,7 @@ def event_json(
         event["attempt"] = attempt
     if error_code is not None or error_reason is not None:
         event["error"] = {"code": error_code, "reason": error_reason}
-    return json.dumps(event, separators=(",", ":"))
+    return compact_ascii(event)
 
 
 def iso_ts(ts: float) -> str:
@@ -320,8 +319,4 @@ def inbound_json(
     message timed out with parts missing (the text then holds the parts that arrived)."""
     entry: dict[str, Any] = {"from": sender, "to": to, "text": text, "carrier": carrier}
     entry.update(ts=iso_ts(ts), complete=complete)
-    return json.dumps(
-        entry,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return compact(entry)

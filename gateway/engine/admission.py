@@ -32,7 +32,6 @@ marked, and takes the usual way (its grant from the bucket's own script, then it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -40,6 +39,7 @@ from typing import Final
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
+from common.json_text import compact
 from compliance.errors import ComplianceStoreError
 from compliance.policy import Prepared
 from compliance.redis_stores import (
@@ -205,7 +205,7 @@ class Admission:
                 plan_carriers.append(_carrier_words(pacing, keys))
             messages.append([index, mark[3], [str(word) for word in mark]])
         plan = {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
-        args = [checks, json.dumps(plan, ensure_ascii=False, separators=(",", ":"))]
+        args = [checks, compact(plan)]
         with map_redis_errors():
             reply = await self._wait.run(self._script, keys, args)
         if not isinstance(reply, list) or len(reply) != 2:

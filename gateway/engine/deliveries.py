@@ -14,7 +14,6 @@ never acknowledged and then lost.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Protocol
 
 import structlog
 
+from common.json_text import compact
 from compliance.encoding import (
     EncodingError,
     EncodingProfile,
@@ -235,4 +235,4 @@ def confirmation_json(outcome: MoOutcome, *, our_number: str, now: float) -> str
         "category": "transactional",
         "tags": {"kind": "keyword_confirmation", "keyword": outcome.keyword},
     }
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return compact(message)

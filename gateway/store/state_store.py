@@ -18,13 +18,13 @@ common/redis_errors.py) are translated into QueueUnavailableError at this bounda
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
 from common.group_commit import GroupCommit
+from common.json_text import compact
 from common.redis_errors import REDIS_UNAVAILABLE
 from gateway.errors import QueueUnavailableError
 from gateway.messages import iso_ts
@@ -264,7 +264,7 @@ class StateStore:
         The ops' scopes must be this store's shard (its key prefix): KEYS[1] is the shard's
         events stream, which routes the call on a cluster.
         """
-        ops = json.dumps(spelt(args), ensure_ascii=False, separators=(",", ":"))
+        ops = compact(spelt(args))
         with map_redis_errors():
             result = await self._wait.run(self._apply, [self.keys.events], [ops])
         return [_text(r) for r in result]

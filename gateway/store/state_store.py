@@ -205,7 +205,8 @@ class OpBatch:
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
-    """What accept.lua found for one message."""
+    """What accept.lua found for one message: for an existing record (resume, duplicate),
+    what the record holds; a new one has nothing more to tell (`ACCEPTED_NEW`)."""
 
     kind: str  # new | resume | duplicate
     status: str
@@ -215,6 +216,10 @@ class AcceptResult:
     ref: str
     cids: str
     dest: str
+
+
+ACCEPTED_NEW: Final = AcceptResult("new", "accepted", "", "0", "", "", "", "")
+"""accept.lua's answer for a record it created (the destination is the caller's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +281,17 @@ class StateStore:
         KEYS[1] is its events stream); rows are 5 per message."""
         with map_redis_errors():
             raw = await self._wait.run(self._accept, [self.keys.events], [*header, *rows])
-        words = [_text(r) for r in raw]
-        return [AcceptResult(*words[i : i + 8]) for i in range(0, len(words), 8)]
+        results: list[AcceptResult] = []
+        i = 0
+        while i < len(raw):
+            kind = raw[i]
+            if kind in (b"new", "new"):  # a client may decode replies
+                results.append(ACCEPTED_NEW)
+                i += 1
+            else:
+                results.append(AcceptResult(*[_text(word) for word in raw[i : i + 8]]))
+                i += 8
+        return results
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueMessage]:
         with map_redis_errors():

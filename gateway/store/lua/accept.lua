@@ -3,10 +3,12 @@
 -- routes the call to its slot's master; every key written is under its hash tag).
 -- ARGV: prefix events maxlen ttl ts, then per message: id entry payload event dest
 -- The hash's `ts` is its accepted event's (ISO-8601), as every state write's is.
--- Returns per message 8 words: kind, status, inflight, attempt, outcome, ref, cids, dest
---   'new'       the record was created (status accepted, accepted event written)
---   'resume'    the record exists for this same stream entry (a reclaim): extra = inflight
---   'duplicate' the id was already taken by another entry: the caller acks it and moves on
+-- Returns per message, in order, its kind and for an existing record 7 words more:
+--   'new'       the record was created (status accepted, accepted event written): the one
+--               word alone, as nearly every message's answer is this
+--   'resume'    the record exists for this same stream entry (a reclaim), then
+--   'duplicate' the id was already taken by another entry (the caller acks it), then
+--               status, inflight, attempt, outcome, ref, cids, dest (from the record)
 local prefix, events, maxlen, ttl, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local out = {}
 local i = 6
@@ -23,8 +25,7 @@ while i <= #ARGV do
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', event)
     redis.call('RPUSH', mkey .. ':history', event)
     redis.call('EXPIRE', mkey .. ':history', ttl)
-    local row = {'new', 'accepted', '', '0', '', '', '', dest}
-    for j = 1, 8 do out[#out + 1] = row[j] end
+    out[#out + 1] = 'new'
   else
     local kind = 'duplicate'
     if existing[1] == entry then kind = 'resume' end

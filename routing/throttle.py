@@ -238,6 +238,29 @@ class RedisTokenBucket:
             self._pump = loop.create_task(self._run(), name=f"throttle {self.key}")
         await waiter.future
 
+    async def try_acquire(self, n: int) -> bool:
+        """Take `n` tokens now if the bucket has them, all or nothing, without waiting: one
+        script call (the same as `acquire`'s), True when granted. It joins no queue, so it
+        jumps any caller waiting in `acquire`: call it only while `idle` (a tick's admit
+        call on a cluster does, gateway/engine/admission.py). Send at once what it grants.
+
+        Raises:
+            ValueError: `n` is below 1 or above `max_acquire`.
+            ThrottleUnavailableError: as `acquire`.
+            RoutingError: as `acquire`.
+        """
+        if not 1 <= n <= self.max_acquire:
+            raise ValueError(f"n must be 1..{self.max_acquire}, got {n}")
+        try:
+            granted, _ = await self._reserve(n, n)
+        except REDIS_UNAVAILABLE as exc:
+            raise ThrottleUnavailableError(
+                f"throttle {self.key}: redis unavailable: {exc}"
+            ) from exc
+        except Exception as exc:  # as the pump's: a script error, a refused command
+            raise RoutingError(f"throttle {self.key}: {type(exc).__name__}: {exc}") from exc
+        return granted >= n
+
     async def aclose(self) -> None:
         """Stop the pump; callers still waiting get ThrottleUnavailableError."""
         pump, self._pump = self._pump, None

@@ -24,16 +24,33 @@ the pipeline takes back the mark of any that is not.
 
 On Redis Cluster one script may touch only one slot. An `Admission` is one shard's: its
 compliance keys and its in-flight marks share the shard's hash tag (gateway/store/shards.py),
-but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own. So on a cluster
-(told by the client given) the call never takes a grant: a carrier nothing paces is marked
-in the call as on one Redis, and a message of a carrier with a bucket is checked but not
-marked, and takes the usual way (its grant from the bucket's own script, then its mark).
+but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own, so the admit call
+cannot take the grant itself. On a cluster (told by the client given) the grant is taken
+first instead: for each carrier whose candidates come with a bucket to pace them (no
+adaptive episode, no caller waiting for the bucket: `CarrierRate.pacing`), one try of the
+bucket's own script (`RedisTokenBucket.try_acquire`, no waiting) for those candidates' parts
+up to its grant size, all or nothing, every carrier's try at once (`asyncio.gather`); then
+the admit call runs with the carriers so granted needing no grant, and marks their clean
+messages as on one Redis. So a paced carrier's message costs two calls before its first
+byte, not three (check, grant, mark). A carrier whose bucket cannot grant now (or whose
+slot cannot answer) takes no grant: its messages are checked only and take the usual way,
+as does any message beyond the grant size; a carrier nothing paces is marked in the call as
+on one Redis.
+
+Tokens granted before the call to a message the check then refuses (opted out, suppressed,
+over a cap), or to a tick whose admit call fails, are not given back: the bucket's script
+has no way to return tokens (its grant log and its GCRA time would both need undoing, in
+another call to the bucket's slot), a refused message is rare, and the loss only holds the
+carrier below its rate by those parts for up to a second, never above it. A grant is never
+used twice: the call marks only candidates the grant covered, and a message not marked
+takes a grant of its own on the usual way.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from redis.asyncio.cluster import RedisCluster
@@ -55,7 +72,8 @@ from gateway.carrier.pool import Pacing
 from gateway.store.redis_client import RedisClient
 from gateway.store.replica_wait import ReplicaWait
 from gateway.store.state_store import Scope, lua_script, spelt
-from routing.throttle import BUCKET_SCRIPT
+from routing.errors import ThrottleUnavailableError
+from routing.throttle import BUCKET_SCRIPT, RedisTokenBucket
 
 
 def _as_function(name: str, params: str, body: str) -> str:
@@ -73,8 +91,9 @@ def _apply_function() -> str:
 # KEYS: 3 per message (the check's), then 2 per carrier with a bucket (the bucket's; never
 #   on a cluster, where the check's keys, all in the shard's slot, route the call).
 # ARGV[1]: the check's ARGV[1]. ARGV[2]: JSON {scope: apply.lua scope words, carriers: per
-#   carrier {first key (0 = no bucket), rate, burst, cap}, messages: per message, in the
-#   check's order, {carrier (1-based, 0 = none), parts, inflight words (5)}}.
+#   carrier {first key (0 = no bucket, or granted before the call), rate, burst, cap},
+#   messages: per message, in the check's order, {carrier (1-based, 0 = none), parts,
+#   inflight words (5)}}.
 # Returns {the check's answers (4 per message), marked (1/0 per message)}.
 _DRIVER: Final = """
 local checks = check_recipients(KEYS, ARGV)
@@ -155,7 +174,8 @@ class Admission:
     """Runs `ADMIT_SCRIPT` for a tick's candidates (see the module docstring).
 
     Args:
-        client: one Redis or a cluster (then no grant is taken in the call).
+        client: one Redis or a cluster (then a paced carrier's grant is taken before the
+            call, in its bucket's own slot).
         store: the compliance store of the shard whose messages are admitted.
         scope: that shard's scope (apply.lua) for the in-flight marks.
         conclude: the verdict from a candidate's checks and its recipient's state.
@@ -190,21 +210,9 @@ class Admission:
         """
         if not candidates:
             return []
+        granted = await _take_grants(candidates) if self._cluster else {}
         keys, checks = self._store.check_call([c.prepared.query for c in candidates])
-        carriers: dict[str, int] = {}
-        plan_carriers: list[list[object]] = []
-        messages: list[list[object]] = []
-        for candidate in candidates:
-            pacing, mark = candidate.pacing, candidate.mark
-            if pacing is None or mark is None or (self._cluster and pacing.bucket is not None):
-                messages.append([0, 0, []])  # checked only
-                continue
-            index = carriers.get(candidate.carrier)
-            if index is None:
-                index = carriers[candidate.carrier] = len(plan_carriers) + 1
-                plan_carriers.append(_carrier_words(pacing, keys))
-            messages.append([index, mark[3], [str(word) for word in mark]])
-        plan = {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
+        plan = self._plan(candidates, keys, granted)
         args = [checks, compact(plan)]
         with map_redis_errors():
             reply = await self._wait.run(self._script, keys, args)
@@ -217,9 +225,85 @@ class Admission:
             for c, answer, flag in zip(candidates, answers, reply[1], strict=True)
         ]
 
+    def _plan(
+        self, candidates: Sequence[Candidate], keys: list[str], granted: dict[str, _Grant]
+    ) -> dict[str, object]:
+        """The script's ARGV[2]: which candidates it may mark, and each one's carrier (the
+        buckets' keys it grants from are appended to `keys`; on a cluster, none: a paced
+        carrier is in it only for the candidates its grant, taken before, covers)."""
+        covered = {position for grant in granted.values() for position in grant.covers}
+        carriers: dict[str, int] = {}
+        plan_carriers: list[list[object]] = []
+        messages: list[list[object]] = []
+        for position, candidate in enumerate(candidates):
+            pacing, mark = candidate.pacing, candidate.mark
+            if (
+                pacing is None
+                or mark is None
+                or (self._cluster and pacing.bucket is not None and position not in covered)
+            ):
+                messages.append([0, 0, []])  # checked only: the usual way grants and marks it
+                continue
+            index = carriers.get(candidate.carrier)
+            if index is None:
+                index = carriers[candidate.carrier] = len(plan_carriers) + 1
+                grant = granted.get(candidate.carrier)
+                plan_carriers.append(_carrier_words(pacing, keys, grant))
+            messages.append([index, mark[3], [str(word) for word in mark]])
+        return {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
 
-def _carrier_words(pacing: Pacing, keys: list[str]) -> list[object]:
-    """A carrier's entry of the plan; its bucket's keys are appended to `keys`."""
+
+@dataclass(slots=True)
+class _Grant:
+    """One carrier's grant taken before a cluster's admit call: the candidates (positions in
+    the tick) it covers and their parts, at most `cap`."""
+
+    bucket: RedisTokenBucket
+    cap: int
+    parts: int = 0
+    covers: set[int] = field(default_factory=set)
+
+
+async def _take_grants(candidates: Sequence[Candidate]) -> dict[str, _Grant]:
+    """On a cluster, before the admit call: each paced carrier's grant for its candidates, in
+    the tick's order up to its grant size (as the script would choose them), one try of its
+    bucket each, all at once. The carriers granted, each with the candidates covered."""
+    wanted: dict[str, _Grant] = {}
+    for position, candidate in enumerate(candidates):
+        pacing, mark = candidate.pacing, candidate.mark
+        if pacing is None or mark is None or pacing.bucket is None:
+            continue
+        grant = wanted.get(candidate.carrier)
+        if grant is None:
+            cap = min(pacing.cap, pacing.bucket.max_acquire)
+            grant = wanted[candidate.carrier] = _Grant(pacing.bucket, cap)
+        if grant.parts + mark[3] <= grant.cap:
+            grant.parts += mark[3]
+            grant.covers.add(position)
+    wanted = {name: grant for name, grant in wanted.items() if grant.parts > 0}
+    if not wanted:
+        return {}
+    if len(wanted) == 1:  # the common tick: no task for one call
+        tries = [await _try_grant(next(iter(wanted.values())))]
+    else:
+        tries = await asyncio.gather(*(_try_grant(g) for g in wanted.values()))
+    return {name: g for (name, g), ok in zip(wanted.items(), tries, strict=True) if ok}
+
+
+async def _try_grant(grant: _Grant) -> bool:
+    """The grant now, or False: the bucket has too few tokens, or its slot cannot answer (the
+    usual way then meets the same error, and leaves the messages pending)."""
+    try:
+        return await grant.bucket.try_acquire(grant.parts)
+    except ThrottleUnavailableError:
+        return False
+
+
+def _carrier_words(pacing: Pacing, keys: list[str], grant: _Grant | None) -> list[object]:
+    """A carrier's entry of the plan; its bucket's keys are appended to `keys` (none when
+    its grant was taken before the call)."""
+    if grant is not None:
+        return [0, 0, 0, grant.parts]
     bucket = pacing.bucket
     if bucket is None:
         return [0, 0, 0, pacing.cap]

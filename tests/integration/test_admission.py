@@ -1,14 +1,18 @@
 """The tick's one admit call against a real redis-server: compliance check, carrier grant and
-in-flight mark together, and the cases it leaves to the pipeline's usual way."""
+in-flight mark together, and the cases it leaves to the pipeline's usual way; on the real
+Redis Cluster, a paced carrier's grant taken just before that call, in its bucket's slot."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from compliance.policy import CompliancePolicy, Prepared
 from compliance.redis_keys import ComplianceKeys
@@ -22,6 +26,8 @@ from gateway.store.keys import Keys
 from gateway.store.records import RecordContext
 from gateway.store.shards import ShardMap
 from routing.throttle import RedisTokenBucket
+from tests.cluster_fixture import HOST, LocalRedisCluster, key_slot
+from tests.conftest import free_port
 from tests.integration.test_compliance_redis import NOW
 
 CONFIG = load_compliance_config(Path(__file__).resolve().parents[2] / "config")
@@ -95,7 +101,7 @@ async def test_candidates_without_pacing_are_checked_but_never_marked(
     assert not await redis_client.exists("t:msg:m1")
 
 
-# --- on Redis Cluster: one shard's call, no grant in it ----------------------------------------
+# --- on Redis Cluster: a paced carrier's grant first (its own slot), then the shard's call -----
 
 SHARD = ShardMap.from_settings(Settings(redis_cluster=True, streams=StreamsConfig(shards=4)))[2]
 SHARD_KEYS = Keys(SHARD.prefix, SHARD.streams)
@@ -109,34 +115,104 @@ def setup_shard(client: RedisCluster) -> tuple[CompliancePolicy, Admission]:
     return policy, Admission(client, store, SHARD_CTX.scope, conclude=policy.conclude)
 
 
-async def test_on_a_cluster_unpaced_carriers_are_marked_and_paced_ones_only_checked(
-    redis_cluster_client: RedisCluster,
+def paced_candidate(p: Prepared, message_id: str, pacing: Pacing, parts: int = 1) -> Candidate:
+    return Candidate(p, pacing, "c2", (message_id, "c2", 7, parts, p.destination.e164))
+
+
+async def masters_evalsha(cluster: LocalRedisCluster) -> int:
+    """Script calls the masters ran that did not fail (a NOSCRIPT answer is not a call)."""
+    total = 0
+    for port in await asyncio.to_thread(cluster.master_ports):
+        node = aioredis.Redis(host=HOST, port=port)
+        try:
+            stats = (await node.info("commandstats")).get("cmdstat_evalsha", {})
+        finally:
+            await node.aclose()
+        total += int(stats.get("calls", 0)) - int(stats.get("failed_calls", 0))
+    return total
+
+
+async def test_on_a_cluster_a_paced_carriers_grant_comes_first_and_the_call_marks(
+    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster
 ) -> None:
-    """One call on the shard's slot: verdicts for all; the mark for a carrier nothing paces;
-    a paced carrier's message is left to the pipeline's grant-then-mark way, its bucket (a
-    slot of its own) untouched."""
+    """Two calls for a tick of a paced carrier: its bucket's grant (a slot of its own) for
+    every candidate, then the shard's call, which checks them all and marks the clean ones.
+    A refused candidate is not marked; its token was granted and is not given back."""
     client = redis_cluster_client
     policy, admission = setup_shard(client)
-    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=3, burst=3)  # own slot
+    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=100, burst=10)
+    assert key_slot(bucket.key) != key_slot(SHARD_KEYS.message("m0"))
     paced = Pacing(bucket, bucket.max_acquire)
     ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(4)]
-    await policy.handle_mo("+33612345671", "MYBRAND", "STOP", NOW)
+    await policy.handle_mo("+33612345672", "MYBRAND", "STOP", NOW)
+    [warm] = await admission.admit([paced_candidate(ps[0], "m0", paced)])  # scripts loaded
+    assert warm.marked
+    before = await masters_evalsha(redis_cluster)
     answers = await admission.admit([
-        candidate(ps[0], "m0", FREE),
-        candidate(ps[1], "m1", FREE),  # opted out
-        Candidate(ps[2], paced, "c2", ("m2", "c2", 7, 1, ps[2].destination.e164)),
-        Candidate(ps[3]),  # no pacing: checked only, as on one Redis
+        paced_candidate(ps[1], "m1", paced, parts=2),
+        paced_candidate(ps[2], "m2", paced),  # opted out
+        paced_candidate(ps[3], "m3", paced),
     ])  # fmt: skip
-    assert [x.verdict.outcome for x in answers] == [
-        Outcome.allow, Outcome.suppress, Outcome.allow, Outcome.allow
-    ]  # fmt: skip
-    assert [x.marked for x in answers] == [True, False, False, False]
-    mark = await client.hgetall(SHARD_KEYS.message("m0"))
-    assert (mark[b"inflight"], mark[b"ref"], mark[b"parts"]) == (b"c1", b"7", b"1")
-    assert await client.smembers(SHARD_KEYS.inflight(ps[0].destination.e164)) == {b"m0"}
-    for message_id in ("m1", "m2", "m3"):
+    assert await masters_evalsha(redis_cluster) - before == 2  # the grant, then the call
+    assert [x.verdict.outcome for x in answers] == [Outcome.allow, Outcome.suppress, Outcome.allow]
+    assert [x.marked for x in answers] == [True, False, True]
+    mark = await client.hgetall(SHARD_KEYS.message("m1"))
+    assert (mark[b"inflight"], mark[b"carrier"], mark[b"parts"]) == (b"c2", b"c2", b"2")
+    assert await client.smembers(SHARD_KEYS.inflight(ps[3].destination.e164)) == {b"m3"}
+    assert not await client.exists(SHARD_KEYS.message("m2"))
+    assert int(await client.hget(bucket.key, "used") or 0) == 1 + 4  # m2's token spent
+
+
+async def test_on_a_cluster_a_grant_is_all_or_nothing_up_to_the_grant_size(
+    redis_cluster_client: RedisCluster,
+) -> None:
+    """Candidates past the grant size, a bucket short of tokens, and a carrier the call may
+    not pace (`pacing()` None: an episode, waiters) are checked only: the usual way."""
+    client = redis_cluster_client
+    policy, admission = setup_shard(client)
+    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=3, burst=3)
+    paced = Pacing(bucket, bucket.max_acquire)  # 3 parts a grant
+    ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(4)]
+    first = await admission.admit([
+        paced_candidate(ps[0], "m0", paced, parts=2),
+        paced_candidate(ps[1], "m1", paced, parts=2),  # 4 parts > 3: not in the grant
+        Candidate(ps[2]),  # no pacing: checked only
+        candidate(ps[3], "m3", FREE),  # nothing paces c1: marked, no grant
+    ])  # fmt: skip
+    assert all(x.verdict.outcome is Outcome.allow for x in first)
+    assert [x.marked for x in first] == [True, False, False, True]
+    assert int(await client.hget(bucket.key, "used") or 0) == 2
+    ps2 = prepared(policy, "+33612345670", "m4")
+    again = await admission.admit([paced_candidate(ps2, "m4", paced, parts=2)])
+    assert [x.marked for x in again] == [False]  # 1 token left in this second: none taken
+    assert int(await client.hget(bucket.key, "used") or 0) == 2
+    for message_id in ("m1", "m2", "m4"):
         assert not await client.exists(SHARD_KEYS.message(message_id))
-    assert not await client.exists(*bucket.keys)  # no grant was taken
+
+
+async def test_on_a_cluster_a_bucket_that_cannot_answer_leaves_its_carrier_to_the_usual_way(
+    redis_cluster_client: RedisCluster,
+) -> None:
+    """The grant's call fails (its slot has no master): the tick is admitted all the same,
+    the paced carrier's messages checked only (the usual way meets the error and leaves
+    them pending); the other carriers' are marked."""
+    client = redis_cluster_client
+    policy, admission = setup_shard(client)
+    down = aioredis.Redis(host=HOST, port=free_port(), socket_connect_timeout=0.5,
+                          retry=Retry(NoBackoff(), 0))  # fmt: skip
+    bucket = RedisTokenBucket(down, KEYS.throttle("c2"), rate=100, burst=10)
+    try:
+        ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(2)]
+        answers = await admission.admit([
+            paced_candidate(ps[0], "m0", Pacing(bucket, bucket.max_acquire)),
+            candidate(ps[1], "m1", FREE),
+        ])  # fmt: skip
+    finally:
+        await bucket.aclose()
+        await down.aclose()
+    assert all(x.verdict.outcome is Outcome.allow for x in answers)
+    assert [x.marked for x in answers] == [False, True]
+    assert not await client.exists(SHARD_KEYS.message("m0"))
 
 
 def test_on_a_cluster_a_store_outside_the_shards_slot_is_refused(

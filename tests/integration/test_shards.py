@@ -6,9 +6,11 @@ under the shard's hash tag (gateway/store/shards.py)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
 from tests.integration.engine_harness import engine_settings, message, running_engine
+from tests.integration.grant_log import GrantLog
 from tests.integration.redis_backends import Backend
 from tests.integration.simulator_fixture import RunningSimulator
 from tests.integration.test_journey_e2e import iso_in, london_noon_clock
@@ -88,6 +91,40 @@ async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
     assert len(simulator.messages()) == len(batch)  # the duplicate was not sent
     untagged = [k for k in await redis_client.keys("*") if not k.startswith(b"{")]
     assert untagged == [], "every key lives under a hash tag (a shard's or the bucket's)"
+
+
+async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goes_once(
+    backend: Backend, simulator: RunningSimulator
+) -> None:
+    """A carrier with `tps`, its one bucket shared by every shard's ticks. On the cluster each
+    tick takes the carrier's grant first (the bucket is a slot of its own), and its admit
+    call then checks and marks (gateway/engine/admission.py): every message sent once, an
+    opted-out one never, and no second of Redis time with more than `tps` grants."""
+    redis_client = backend.client
+    tps, total = 40, 80
+    settings = sharded_settings(backend, simulator)
+    carrier = dataclasses.replace(settings.carriers[0], tps=tps)
+    settings = dataclasses.replace(settings, carriers=(carrier,))
+    shards = ShardMap.from_settings(settings)
+    batch = [message(n) for n in range(total)]
+    batch[7]["category"] = "marketing"  # what an opt-out holds back
+    opted = batch[7]["to"]
+    async with running_engine(settings) as engine:
+        signals = shards.of(opted).streams.signals
+        await redis_client.xadd(signals, {"data": json.dumps({"type": "opt_out", "to": opted})})
+        await wait_for_acks(redis_client, [signals], settings.consumer.group)
+        bucket = engine.pool.get("sim").rate.bucket
+        assert bucket is not None
+        async with GrantLog(redis_client, bucket.key) as log:
+            await enqueue_on_shards(redis_client, shards, batch)
+            wanted = {m["id"]: "delivered" for m in batch if m["to"] != opted}
+            events = await wait_for(redis_client, shards, {**wanted, "m7": "suppressed"})
+    sent = Counter(m.destination_addr for m in simulator.messages())
+    assert sent == Counter(m["to"][1:] for m in batch if m["to"] != opted)
+    assert [s for _, s, _ in events["m7"]] == ["accepted", "suppressed"]
+    assert log.complete()
+    assert log.tokens() >= total - 1
+    assert log.most_in_window(1_000_000) <= tps, f"{log.tokens()} tokens, {log.grants}"
 
 
 async def wait_for_acks(client: aioredis.Redis, streams: Iterable[str], group: str) -> None:

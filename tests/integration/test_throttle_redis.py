@@ -87,6 +87,39 @@ async def test_acquire_n_is_all_or_nothing_and_bounded(redis_client: aioredis.Re
     await bucket.aclose()
 
 
+async def test_try_acquire_is_one_call_all_or_nothing_and_never_waits(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The grant a cluster's admit call takes before it (gateway/engine/admission.py)."""
+    bucket = RedisTokenBucket(redis_client, "smsgw:test:try", rate=3, burst=3)
+    with pytest.raises(ValueError, match=r"1\.\.3"):
+        await bucket.try_acquire(4)
+    warm = RedisTokenBucket(redis_client, "smsgw:test:warm", rate=3, burst=3)
+    assert await warm.try_acquire(1) is True  # the script loaded: one EVALSHA a call below
+    await redis_client.config_resetstat()
+    assert await bucket.try_acquire(2) is True
+    assert await bucket.try_acquire(2) is False  # 1 token left in this second: none taken
+    assert await bucket.try_acquire(1) is True
+    assert await _evalsha_calls(redis_client) == 3
+    assert int(await redis_client.hget("smsgw:test:try", "used") or 0) == 3
+    assert bucket.idle  # no waiter queued, no pump started
+    await bucket.aclose()
+
+
+async def test_try_acquire_on_an_unreachable_redis_raises_throttle_unavailable() -> None:
+    client = aioredis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    bucket = RedisTokenBucket(client, "smsgw:test:down", rate=10, burst=2)
+    try:
+        with pytest.raises(ThrottleUnavailableError, match="redis unavailable") as info:
+            await asyncio.wait_for(bucket.try_acquire(1), timeout=5.0)
+        assert info.value.__cause__ is not None
+    finally:
+        await bucket.aclose()
+        await client.aclose()
+
+
 async def test_cancelled_waiter_frees_its_place(redis_client: aioredis.Redis) -> None:
     bucket = RedisTokenBucket(redis_client, "smsgw:test:cancel", rate=2, burst=1)
     await redis_client.config_resetstat()

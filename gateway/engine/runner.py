@@ -60,6 +60,7 @@ from gateway.ops.engine_metrics import BindObserver, EngineObserver
 from gateway.ops.final_log import log_final
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.ops_server import make_readiness
+from gateway.store.keys import Keys
 from gateway.store.queue import Entry
 from gateway.store.records import accept_row, record_rejected_entry
 from gateway.store.redis_client import connect_redis
@@ -136,7 +137,9 @@ class Engine:
             settings.carriers,
             settings.retry,
             redis=self.redis,
-            keys=self.keys,
+            # a carrier's bucket spans the shards: its key is under the configured prefix,
+            # not a shard's (`{smsgw:throttle:<carrier>}` however many shards there are)
+            keys=Keys(settings.key_prefix, settings.streams),
             delivery_handler=lambda name: self._deliveries(name, mo_policy),
             listener=self._bind_listener,
             rng=self.rng,

@@ -115,6 +115,7 @@ async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goe
         await wait_for_acks(redis_client, [signals], settings.consumer.group)
         bucket = engine.pool.get("sim").rate.bucket
         assert bucket is not None
+        assert bucket.key == f"{{{settings.key_prefix}throttle:sim}}"  # one, whatever the shards
         async with GrantLog(redis_client, bucket.key) as log:
             await enqueue_on_shards(redis_client, shards, batch)
             wanted = {m["id"]: "delivered" for m in batch if m["to"] != opted}

@@ -37,7 +37,9 @@ class ShardState:
     store: StateStore
     writer: StateWriter
     # receipts wait a little for each other: their carrier waits for the deliver_sm_resp,
-    # nobody for their event, and at light load each would otherwise cost a call
+    # nobody for their event, and at light load each would otherwise cost a call; `writer`
+    # carries them (a tick's commit takes the receipts waiting, so they leave sooner and
+    # cost no call of their own while messages flow)
     receipt_writer: StateWriter
     consumer: StreamConsumer
     signals: StreamConsumer
@@ -61,6 +63,7 @@ def shard_states(
     for shard in shards.shards:
         keys = Keys(shard.prefix, shard.streams)
         store = StateStore(client, keys, wait)
+        receipt_writer = StateWriter(store, linger=RECEIPT_LINGER)
         ctx = RecordContext(
             keys=keys,
             group=group,
@@ -73,8 +76,8 @@ def shard_states(
                 keys=keys,
                 ctx=ctx,
                 store=store,
-                writer=StateWriter(store),
-                receipt_writer=StateWriter(store, linger=RECEIPT_LINGER),
+                writer=StateWriter(store, carry=receipt_writer),
+                receipt_writer=receipt_writer,
                 consumer=StreamConsumer(
                     client,
                     shard.streams.outbound,

@@ -347,11 +347,20 @@ def _text(value: Any) -> str:
 
 class StateWriter:
     """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call
-    (a `GroupCommit`: two calls may be in flight at once)."""
+    (a `GroupCommit`: two calls may be in flight at once). A writer may `carry` another of the
+    same store (a lingering one): its calls take that one's waiting batches too."""
 
-    def __init__(self, store: StateStore, *, linger: float = 0.0) -> None:
+    _store: StateStore
+
+    def __init__(
+        self, store: StateStore, *, linger: float = 0.0, carry: StateWriter | None = None
+    ) -> None:
+        if carry is not None and carry._store is not store:
+            raise ValueError("a writer carries only writes to its own store")
         self._store = store
-        self._group: GroupCommit[OpBatch, list[str]] = GroupCommit(self._apply_all, linger=linger)
+        self._group: GroupCommit[OpBatch, list[str]] = GroupCommit(
+            self._apply_all, linger=linger, carry=carry._group if carry is not None else None
+        )
 
     async def write(self, batch: OpBatch) -> list[str]:
         """Apply `batch` durably (with others of this tick); returns its results."""

@@ -156,3 +156,27 @@ async def test_without_linger_a_later_iteration_makes_its_own_call() -> None:
 def test_a_negative_linger_is_refused() -> None:
     with pytest.raises(ValueError, match="linger"):
         GroupCommit(Recorder().send, linger=-1)
+
+
+async def test_a_carrying_groups_call_takes_the_lingering_groups_waiting_items_first() -> None:
+    recorder = Recorder()
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
+    busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
+    waiting = asyncio.ensure_future(lingering.submit(1))
+    await settle()
+    assert recorder.calls == []  # lingering: nothing sent on its own yet
+    async with asyncio.timeout(5):  # far sooner than the 10 s linger
+        assert await asyncio.gather(busy.submit(2), waiting) == [20, 10]
+    assert recorder.calls == [[1, 2]]  # one call, the carried item ahead of the carrier's
+    lingering._launch()  # its timer, when it fires, finds nothing left to send
+    await settle()
+    assert recorder.calls == [[1, 2]]
+
+
+async def test_a_lingering_group_still_sends_on_its_own_when_nothing_carries_it() -> None:
+    recorder = Recorder()
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=0.01)
+    GroupCommit(recorder.send, carry=lingering)  # a carrier that makes no call
+    async with asyncio.timeout(5):
+        assert await lingering.submit(3) == 30
+    assert recorder.calls == [[3]]

@@ -106,20 +106,6 @@ async def test_try_acquire_is_one_call_all_or_nothing_and_never_waits(
     await bucket.aclose()
 
 
-async def test_try_acquire_on_an_unreachable_redis_raises_throttle_unavailable() -> None:
-    client = aioredis.Redis(
-        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-    )
-    bucket = RedisTokenBucket(client, "smsgw:test:down", rate=10, burst=2)
-    try:
-        with pytest.raises(ThrottleUnavailableError, match="redis unavailable") as info:
-            await asyncio.wait_for(bucket.try_acquire(1), timeout=5.0)
-        assert info.value.__cause__ is not None
-    finally:
-        await bucket.aclose()
-        await client.aclose()
-
-
 async def test_cancelled_waiter_frees_its_place(redis_client: aioredis.Redis) -> None:
     bucket = RedisTokenBucket(redis_client, "smsgw:test:cancel", rate=2, burst=1)
     await redis_client.config_resetstat()
@@ -147,14 +133,16 @@ async def test_adaptive_cut_slows_the_shared_bucket(redis_client: aioredis.Redis
     assert log.most_in_window(1_000_000) <= 6  # 5 TPS plus one second of recovery
 
 
-async def test_unreachable_redis_raises_throttle_unavailable() -> None:
+@pytest.mark.parametrize("way", ["acquire", "try_acquire"])
+async def test_unreachable_redis_raises_throttle_unavailable(way: str) -> None:
     client = aioredis.Redis(
         host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
     )
     bucket = RedisTokenBucket(client, "smsgw:test:down", rate=10, burst=2)
+    take = bucket.acquire() if way == "acquire" else bucket.try_acquire(1)
     try:
         with pytest.raises(ThrottleUnavailableError, match="redis unavailable") as info:
-            await asyncio.wait_for(bucket.acquire(), timeout=5.0)
+            await asyncio.wait_for(take, timeout=5.0)
         assert isinstance(info.value, RoutingError)
         assert info.value.__cause__ is not None
     finally:

@@ -166,6 +166,7 @@ class SmppClientProtocol(asyncio.Protocol):
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self._deliveries: list[Pdu] = []
         self._delivery_ready = asyncio.Event()
+        self._refused_deliveries = 0  # refused on this connection since Redis went down
         self._tasks: list[asyncio.Task[None]] = []
         self._enquire_sent_at: float | None = None
         self._enquire_sequence: int | None = None
@@ -393,7 +394,12 @@ class SmppClientProtocol(asyncio.Protocol):
     # --- background work ---------------------------------------------------------------------
 
     async def _deliver_forever(self) -> None:
-        """Hand deliveries to the application in batches; answer each with its status."""
+        """Hand deliveries to the application in batches; answer each with its status.
+
+        While Redis is down every batch is refused (the carrier sends it again later): that
+        is logged once as it starts (`deliveries_refused_redis_unavailable`) and once as a
+        batch goes through again (`deliveries_accepted_again`, with how many were refused),
+        as the engine logs an outage, not once per batch."""
         while True:
             await self._delivery_ready.wait()
             self._delivery_ready.clear()
@@ -401,15 +407,25 @@ class SmppClientProtocol(asyncio.Protocol):
             try:
                 statuses = await self._on_delivery(batch)
             except QueueUnavailableError as error:  # Redis is down: the carrier retries later
-                log.warning("deliveries_refused_redis_unavailable", batch=len(batch),
-                            error=str(error))  # fmt: skip
+                self._deliveries_refused(len(batch), error)
                 statuses = [CommandStatus.ESME_RX_T_APPN] * len(batch)
             except Exception:  # the handler's bug must not leave the carrier waiting forever
                 log.exception("delivery_handler_failed", batch=len(batch))
                 statuses = [CommandStatus.ESME_RX_T_APPN] * len(batch)
+            else:
+                if self._refused_deliveries:
+                    log.warning("deliveries_accepted_again", refused=self._refused_deliveries)
+                    self._refused_deliveries = 0
             for pdu, status in zip(batch, statuses, strict=True):
                 self.session.send_response(_delivery_response(pdu, status))
             self._flush()
+
+    def _deliveries_refused(self, count: int, error: QueueUnavailableError) -> None:
+        if not self._refused_deliveries:
+            log.warning("deliveries_refused_redis_unavailable", batch=count, error=str(error))
+        else:
+            log.debug("deliveries_still_refused", batch=count)
+        self._refused_deliveries += count
 
     async def _tick_forever(self) -> None:
         """Expire timed-out requests and keep the link alive with enquire_link."""

@@ -511,6 +511,12 @@ class Bind:
     def in_flight(self) -> int:
         return self._protocol.window.in_flight if self._protocol else 0
 
+    @property
+    def window_room(self) -> int:
+        """Requests the window takes now without waiting (0 while down)."""
+        protocol = self._protocol
+        return protocol.window.size - protocol.window.in_flight if protocol else 0
+
     def start(self) -> None:
         """Start connecting in the background (idempotent)."""
         if self._supervisor is None:

@@ -25,7 +25,7 @@ import contextlib
 import random
 import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import structlog
@@ -252,6 +252,7 @@ class Carrier:
     profile: EncodingProfile
     retry: RetryPolicy
     rate: CarrierRate
+    _turn: int = field(default=0, init=False, repr=False)  # bind_for: where equals start
 
     @property
     def name(self) -> str:
@@ -267,6 +268,28 @@ class Carrier:
         for bind in self.binds:
             if bind.is_bound and (best is None or bind.in_flight < best.in_flight):
                 best = bind
+        return best
+
+    def bind_for(self, parts: int, current: Bind | None) -> Bind | None:
+        """The bind for a tick's next message of `parts` parts, `current` the one its last
+        message went to: that one while its window has room for them, so a tick's submits
+        leave in one write and come back in one read (spread part by part, each bind cost a
+        write and a read per tick); else the bound bind with the fewest in flight, equals in
+        turn, so that light traffic, whose binds are all idle at each tick, still uses every
+        bind (a carrier may cap each bind's rate). None: no bind is bound."""
+        if current is not None and current.is_bound and current.window_room >= parts:
+            return current
+        binds = self.binds
+        count = len(binds)
+        best: Bind | None = None
+        at = 0
+        for step in range(count):
+            index = (self._turn + step) % count
+            bind = binds[index]
+            if bind.is_bound and (best is None or bind.in_flight < best.in_flight):
+                best, at = bind, index
+        if best is not None:
+            self._turn = (at + 1) % count
         return best
 
     async def acquire(self, tokens: int) -> None:

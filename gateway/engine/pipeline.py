@@ -348,12 +348,14 @@ class Pipeline:
         return True
 
     def _submit_all(self, carrier: Carrier, group: list[_Sending]) -> None:
-        """Submit every part of a group marked in flight, each message to the least busy bind
-        at the time it is written (the submits just written count)."""
+        """Submit every part of a group marked in flight: on one bind while its window has
+        room, then the least busy (`Carrier.bind_for`)."""
         started = time.perf_counter()
+        bind: Bind | None = None
         for sending in group:
-            bind = carrier.pick_bind() or carrier.binds[0]  # a bind down now fails NotBound
-            self._submit(carrier, bind, sending)
+            bind = carrier.bind_for(len(sending.encoded.parts), bind)
+            # a bind down now fails NotBound
+            self._submit(carrier, bind or carrier.binds[0], sending)
         self._d.observer.stage("submit", started)
 
     def _submit(self, carrier: Carrier, bind: Bind, sending: _Sending) -> None:

@@ -6,6 +6,7 @@ XADD -> accepted -> submitted -> delivered, and every way that can go otherwise.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import redis.asyncio as aioredis
@@ -234,3 +235,22 @@ async def test_graceful_stop_leaves_nothing_half_done(
     for m in simulator.messages():
         counts[m.text or ""] = counts.get(m.text or "", 0) + 1
     assert max(counts.values()) == 1
+
+
+async def test_light_traffic_takes_a_carriers_binds_in_turn(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+) -> None:
+    """One message per tick finds both binds idle each time: it goes to them in turn
+    (Carrier.bind_for), not always to the first, so a carrier's per-bind rate is shared."""
+    settings = engine_settings(redis_server.url, [("sim", simulator.host, simulator.port)])
+    carrier = dataclasses.replace(settings.carriers[0], binds=2)
+    settings = dataclasses.replace(settings, carriers=(carrier,))
+    async with running_engine(settings) as engine:
+        binds = engine.pool.get("sim").binds
+        async with asyncio.timeout(5):
+            await asyncio.gather(*(b.wait_bound() for b in binds))
+        for n in range(6):  # each alone: submitted before the next is enqueued
+            await enqueue(redis_client, [message(n)])
+            await wait_for_statuses(redis_client, [f"m{n}"], {"submitted"})
+        await wait_for_statuses(redis_client, [f"m{n}" for n in range(6)])
+    assert [b.submits_accepted for b in binds] == [3, 3]

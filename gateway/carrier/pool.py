@@ -264,11 +264,7 @@ class Carrier:
 
     def pick_bind(self) -> Bind | None:
         """The bound bind with the fewest requests in flight, or None."""
-        best: Bind | None = None
-        for bind in self.binds:
-            if bind.is_bound and (best is None or bind.in_flight < best.in_flight):
-                best = bind
-        return best
+        return self._least_busy(0)[0]
 
     def bind_for(self, parts: int, current: Bind | None) -> Bind | None:
         """The bind for a tick's next message of `parts` parts, `current` the one its last
@@ -279,18 +275,23 @@ class Carrier:
         bind (a carrier may cap each bind's rate). None: no bind is bound."""
         if current is not None and current.is_bound and current.window_room >= parts:
             return current
-        binds = self.binds
-        count = len(binds)
+        best, at = self._least_busy(self._turn)
+        if best is not None:
+            self._turn = (at + 1) % len(self.binds)
+        return best
+
+    def _least_busy(self, start: int) -> tuple[Bind | None, int]:
+        """The bound bind with the fewest in flight and its index, looking from `start` round
+        the list (the first of equals found wins)."""
         best: Bind | None = None
         at = 0
+        count = len(self.binds)
         for step in range(count):
-            index = (self._turn + step) % count
-            bind = binds[index]
+            index = (start + step) % count
+            bind = self.binds[index]
             if bind.is_bound and (best is None or bind.in_flight < best.in_flight):
                 best, at = bind, index
-        if best is not None:
-            self._turn = (at + 1) % count
-        return best
+        return best, at
 
     async def acquire(self, tokens: int) -> None:
         """Wait for `tokens` submits' worth of the carrier's shared rate."""

@@ -16,7 +16,8 @@ from benchmarks.e2e_report import GATEWAY_TRIPS, ms_cell, percentile
 if TYPE_CHECKING:
     from benchmarks.e2e import Options
 
-SINGLE, CLUSTER = "single Redis", "Redis Cluster"
+SINGLE, REPLICATED, CLUSTER = "single Redis", "single Redis + replica", "Redis Cluster"
+SETUPS = (SINGLE, REPLICATED, CLUSTER)
 PACED, SATURATED = "paced", "saturated"
 OVERHEAD_BAR = 15.0  # %: what cluster mode may cost against one redis-server (issue 15)
 DISTURBED = 20.0  # % of a core: other processes of the machine busier than this mark a run
@@ -26,7 +27,7 @@ DISTURBED = 20.0  # % of a core: other processes of the machine busier than this
 class Run:
     """One load on one setup: the figures the report compares."""
 
-    setup: str  # SINGLE or CLUSTER
+    setup: str  # one of SETUPS
     load: str  # PACED or SATURATED
     repeat: int
     messages: int
@@ -71,8 +72,9 @@ class Run:
 def print_cluster_header(opts: Options) -> None:
     print(
         f"  --cluster: {opts.instances} `smsgw run` instances, streams.shards {opts.shards}, on "
-        "(a) one redis-server and (b) a 3-master + 3-replica Redis Cluster; no persistence on "
-        f"either; redis_wait.replicas {opts.redis_wait} on the cluster"
+        "(a) one redis-server, (b) one redis-server with a replica attached and (c) a 3-master "
+        "+ 3-replica Redis Cluster; no persistence on any; redis_wait.replicas "
+        f"{opts.redis_wait} on (b) and (c)"
     )
     print(
         f"  loads on each: {opts.rate:,.0f} msgs/s offered for {opts.seconds:g} s, then "
@@ -92,7 +94,7 @@ def _disturbed(run: Run) -> bool:
 
 def print_runs(runs: Sequence[Run]) -> None:
     print(
-        f"\n{'setup, load':<32} {'msgs':>6} {'msgs/s':>7} {'acc p50':>8} {'sub p50':>8} "
+        f"\n{'setup, load':<38} {'msgs':>6} {'msgs/s':>7} {'acc p50':>8} {'sub p50':>8} "
         f"{'sub p99':>8} {'gw ms/msg':>9} {'redis ms/msg':>12} {'masters':>8}  "
         "CPU % gw/redis/sim/driver/others "
         f"{'lost':>5} {'dup':>4} {'steal %':>7}"
@@ -103,19 +105,19 @@ def print_runs(runs: Sequence[Run]) -> None:
             for k in ("gateway", "redis", "simulator", "driver", "others")
         )
         print(
-            f"{_label(r):<32} {r.messages:>6} {r.rate:>7,.0f} {ms_cell(r.accept_p50)} "
+            f"{_label(r):<38} {r.messages:>6} {r.rate:>7,.0f} {ms_cell(r.accept_p50)} "
             f"{ms_cell(r.p50)} {ms_cell(r.p99)} {r.per_message_ms('gateway'):>9.3f} "
             f"{r.per_message_ms('redis'):>12.3f} "
             f"{1000 * r.master_seconds / r.messages:>8.3f}  {cpu:<32} {r.lost:>5} "
             f"{r.duplicates:>4} {r.steal:>7.1f}"
         )
         if r.not_delivered:
-            print(f"{'':<32} {r.not_delivered} ended in a final status other than delivered")
+            print(f"{'':<38} {r.not_delivered} ended in a final status other than delivered")
     print(
         "  (acc/sub = ms from XADD to the accepted/submitted event; msgs/s: the offered rate "
         "achieved, or messages / (last delivered - first XADD) at saturation;\n"
         "   gw ms/msg: CPU time of every `smsgw run` instance per message; redis ms/msg: of "
-        "every redis-server process (the cluster: 3 masters + 3 replicas), masters: of the "
+        "every redis-server process (replicas included), masters: of the "
         "masters only;\n   CPU %: of one core, summed over a group's processes; others: the "
         "machine's processes that are not this run's (a busy neighbour slows a run);\n   "
         "lost: no final event within --timeout; dup: a second submitted or final event for an id)"
@@ -149,7 +151,7 @@ def print_calls(runs: Sequence[Run]) -> None:
 
 def _pooled(runs: Sequence[Run]) -> Iterator[tuple[str, str, list[Run], int]]:
     """Each setup and load that has runs, with those runs and their messages in all."""
-    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in (SINGLE, CLUSTER)):
+    for setup, load in ((s, ld) for ld in (PACED, SATURATED) for s in SETUPS):
         chosen = [r for r in runs if r.setup == setup and r.load == load]
         if chosen:
             yield setup, load, chosen, sum(r.messages for r in chosen)
@@ -184,41 +186,54 @@ _PROPERTIES = ("rate", "p50", "p99", "accept_p50", "machine_ms")
 
 
 def print_overhead(runs: Sequence[Run]) -> None:
-    """The cluster against the single server: the two barred figures, then the others."""
-    count = sum(1 for r in runs if r.setup == CLUSTER and r.load == PACED)
-    rate = _median(runs, SINGLE, PACED, "rate")
+    """The cluster against each single-server setup that ran: first against the one with a
+    replica (the same redundancy as the cluster's: every write is also applied on a replica),
+    then against the bare server."""
+    for baseline in (REPLICATED, SINGLE):
+        if any(r.setup == baseline for r in runs):
+            _print_overhead_against(runs, baseline)
     print(
-        f"\ncluster against single Redis (medians of {count} run(s) each); bar: cluster mode "
+        "  (the saturated figures share 2 cores between 2 gateways, the simulator, the driver "
+        "and 1, 2 or 6 redis-servers: their throughput follows gateway + Redis CPU per message)"
+    )
+
+
+def _print_overhead_against(runs: Sequence[Run], baseline: str) -> None:
+    """The cluster against `baseline`: the barred figures, then the others."""
+    count = sum(1 for r in runs if r.setup == CLUSTER and r.load == PACED)
+    rate = _median(runs, baseline, PACED, "rate")
+    print(
+        f"\ncluster against {baseline} (medians of {count} run(s) each); bar: cluster mode "
         f"costs <= {OVERHEAD_BAR:.0f}% against single Redis at the same load"
     )
-    _verdict(f"gateway CPU per message at {rate:,.0f}/s offered", runs, PACED, "gateway")
-    _verdict("throughput at saturation", runs, SATURATED, "rate")
+    _verdict(
+        f"gateway + Redis CPU per message at {rate:,.0f}/s", runs, baseline, PACED, "machine_ms"
+    )
+    _verdict(f"gateway CPU per message at {rate:,.0f}/s", runs, baseline, PACED, "gateway")
+    _verdict("throughput at saturation", runs, baseline, SATURATED, "rate")
     for label, load, value in (
         ("gateway CPU per message at saturation", SATURATED, "gateway"),
-        (f"gateway + Redis CPU per message at {rate:,.0f}/s", PACED, "machine_ms"),
         ("gateway + Redis CPU per message at saturation", SATURATED, "machine_ms"),
         (f"Redis CPU per message at {rate:,.0f}/s, all processes", PACED, "redis"),
         ("Redis CPU per message at saturation, all processes", SATURATED, "redis"),
     ):
-        single, cluster = _median(runs, SINGLE, load, value), _median(runs, CLUSTER, load, value)
+        single = _median(runs, baseline, load, value)
+        cluster = _median(runs, CLUSTER, load, value)
         change = 100 * (cluster - single) / single if single > 0 else float("nan")
         print(f"  {label}: {single:.3f} -> {cluster:.3f} ms: {change:+.1f}%")
     for label, value in (("XADD->accepted p50", "accept_p50"), ("XADD->submitted p50", "p50"),
                          ("XADD->submitted p99", "p99")):  # fmt: skip
-        single, cluster = _median(runs, SINGLE, PACED, value), _median(runs, CLUSTER, PACED, value)
+        single = _median(runs, baseline, PACED, value)
+        cluster = _median(runs, CLUSTER, PACED, value)
         print(
             f"  {label} at {rate:,.0f}/s: {single:.1f} -> {cluster:.1f} ms "
             f"({cluster - single:+.1f} ms; event times are whole ms)"
         )
-    print(
-        "  (the saturated figures share 2 cores between 2 gateways, the simulator, the driver "
-        "and 1 or 6 redis-servers: their throughput follows gateway + Redis CPU per message)"
-    )
 
 
-def _verdict(label: str, runs: Sequence[Run], load: str, value: str) -> None:
+def _verdict(label: str, runs: Sequence[Run], baseline: str, load: str, value: str) -> None:
     """One barred figure: CPU per message (more is worse) or msgs/s (less is worse)."""
-    single, cluster = _median(runs, SINGLE, load, value), _median(runs, CLUSTER, load, value)
+    single, cluster = _median(runs, baseline, load, value), _median(runs, CLUSTER, load, value)
     is_rate = value == "rate"
     cost = 100 * ((single - cluster) if is_rate else (cluster - single)) / single
     verdict = "PASS" if cost <= OVERHEAD_BAR else "FAIL"

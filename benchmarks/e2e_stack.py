@@ -3,9 +3,9 @@
 Each runs on 127.0.0.1 on free ports with its config and log in the scenario's directory, and
 all are stopped when the scenario ends, whatever happens. By default one redis-server and one
 gateway; a `Layout` asks for several gateway instances (one consumer group, each its own
-consumer name and ops port), `streams.shards`, and a 3-master, 3-replica Redis Cluster in
-place of the redis-server (gateway/cli/cluster_process.py, without persistence like the
-single server). Used by benchmarks/e2e.py and benchmarks/e2e_cluster.py.
+consumer name and ops port), `streams.shards`, a replica attached to the redis-server, or a
+3-master, 3-replica Redis Cluster in place of it (gateway/cli/cluster_process.py, without
+persistence like the single server). Used by benchmarks/e2e.py and benchmarks/e2e_cluster.py.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import redis
 import yaml
 
-from gateway.cli.child_process import free_port, logged_process, redis_server_process
+from gateway.cli.child_process import (
+    free_port,
+    logged_process,
+    redis_server_args,
+    redis_server_process,
+)
 from gateway.cli.cluster_process import LocalRedisCluster, running_cluster
 from gateway.config import Settings, StreamsConfig
 from gateway.store.shards import ShardMap
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from benchmarks.e2e import Options
 
 ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 SYSTEM_ID, PASSWORD = "smsgw", "secret"
 READY_TIMEOUT = 30.0  # seconds for each process to become ready
 STOP_TIMEOUT = 20.0  # seconds from SIGTERM to SIGKILL
@@ -49,6 +56,7 @@ class Layout:
     instances: int = 1
     shards: int = 1
     cluster: bool = False
+    replica: bool = False  # one redis-server with a replica of it attached (not a cluster)
     redis_wait: int = 0  # redis_wait.replicas
 
 
@@ -148,19 +156,43 @@ def _start_redis(stack: contextlib.ExitStack, workdir: Path, port: int, layout: 
     redis_proc = stack.enter_context(
         redis_server_process(
             port,
-            binary=shutil.which("redis-server") or "/usr/bin/redis-server",
+            binary=_redis_binary(),
             log_path=workdir / "redis.log",
             cwd=ROOT,
             ready_timeout=READY_TIMEOUT,
             stop_timeout=STOP_TIMEOUT,
         )
     )
-    return _Redis(
+    found = _Redis(
         f"redis://127.0.0.1:{port}/0",
         {"redis": redis_proc.pid},
         {"redis": port},
         ("redis",),
     )
+    if layout.replica:
+        replica_port = free_port()
+        args = [*redis_server_args(replica_port, _redis_binary()), "--replicaof", HOST, str(port)]
+        replica = stack.enter_context(
+            logged_process(args, workdir / "redis-replica.log", cwd=ROOT, stop_timeout=STOP_TIMEOUT)
+        )
+        _wait_until(lambda: _replica_in_sync(replica_port), [replica], "redis replica")
+        found.pids["redis-replica"] = replica.pid
+        found.ports["redis-replica"] = replica_port
+    return found
+
+
+def _redis_binary() -> str:
+    return shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _replica_in_sync(port: int) -> bool:
+    """The replica on `port` answers and its link to its master is up."""
+    try:
+        with redis.Redis(host=HOST, port=port, socket_timeout=1) as client:
+            link: object = client.info("replication").get("master_link_status")
+            return link == "up"
+    except redis.exceptions.ConnectionError:
+        return False
 
 
 def _cluster_redis(cluster: LocalRedisCluster, shards: int) -> _Redis:

@@ -62,6 +62,7 @@ from benchmarks.e2e_cluster_report import (
     REPLICATED,
     SATURATED,
     SETUPS,
+    SINGLE,
     Run,
     print_calls,
     print_integrity,
@@ -274,7 +275,7 @@ def run_comparison(workdir: Path, opts: Options) -> tuple[list[Run], int]:
     failures."""
     runs: list[Run] = []
     failures = 0
-    names = {SETUPS[0]: "single", REPLICATED: "replicated", CLUSTER: "cluster"}
+    names = {SINGLE: "single", REPLICATED: "replicated", CLUSTER: "cluster"}
     for repeat in range(opts.repeats):
         order = SETUPS if repeat % 2 == 0 else tuple(reversed(SETUPS))
         for setup in order:

@@ -164,7 +164,7 @@ def _start_redis(stack: contextlib.ExitStack, workdir: Path, port: int, layout: 
         )
     )
     found = _Redis(
-        f"redis://127.0.0.1:{port}/0",
+        f"redis://{HOST}:{port}/0",
         {"redis": redis_proc.pid},
         {"redis": port},
         ("redis",),

@@ -172,7 +172,7 @@ class CompliancePolicy:
         self, to: str, now: datetime, *, window: timedelta | None = None, hint: str | None = None
     ) -> datetime | None:
         """Suppress marketing to `to` after a conversion; the deadline, or None for a bad number."""
-        msisdn = self._msisdn(to, hint)
+        msisdn = self.msisdn(to, hint)
         if msisdn is None:
             return None
         span = window or timedelta(seconds=self._settings.conversion_suppression_seconds)
@@ -184,7 +184,7 @@ class CompliancePolicy:
         self, to: str, sender: str | None, now: datetime, *, hint: str | None = None
     ) -> str | None:
         """Opt `to` out (of `sender`, or of everything); its E.164 digits, None if invalid."""
-        msisdn = self._msisdn(to, hint)
+        msisdn = self.msisdn(to, hint)
         if msisdn is not None:
             scope = None if sender is None else self.sender_scope(sender)
             await self._store.add_opt_out(msisdn, scope, now)
@@ -192,7 +192,7 @@ class CompliancePolicy:
 
     async def opt_in(self, to: str, sender: str | None, *, hint: str | None = None) -> str | None:
         """Remove `to`'s opt-out (of `sender`, or the global one); None for an invalid number."""
-        msisdn = self._msisdn(to, hint)
+        msisdn = self.msisdn(to, hint)
         if msisdn is not None:
             scope = None if sender is None else self.sender_scope(sender)
             await self._store.remove_opt_out(msisdn, scope)
@@ -210,7 +210,7 @@ class CompliancePolicy:
             now: the current instant (aware).
         """
         action, word = self._keywords.classify(text)
-        msisdn = self._msisdn(sender_number, None)
+        msisdn = self.msisdn(sender_number, None)
         scope = self._mo_scope(action)
         if msisdn is None or action is MoAction.none:
             return MoOutcome(
@@ -230,7 +230,9 @@ class CompliancePolicy:
         scoped = self._settings.sender_scope_aliases.get(sender, sender)
         return scoped[1:] if scoped.startswith("+") else scoped
 
-    def _msisdn(self, raw: str, hint: str | None) -> str | None:
+    def msisdn(self, raw: str, hint: str | None = None) -> str | None:
+        """E.164 digits (no '+') of `raw`, a national number read in `hint`'s country or else
+        `default_region`'s; None when it is no valid number."""
         parsed = self._numbers.parse(raw, hint)
         return parsed.e164 if isinstance(parsed, Destination) else None
 

@@ -70,6 +70,9 @@ class PrefixRule:
     err: int | None = field(default=None, metadata=_range(0, 999))
 
 
+HandsetFormat = Literal["as_submitted", "national", "idd", "plus"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceiptSettings:
     """When and how delivery receipts are sent (SMPP 3.4 §4.6.1, Appendix B)."""
@@ -85,6 +88,10 @@ class ReceiptSettings:
     # `stat:` words of receipts sent, in this order, just before each final receipt (e.g.
     # ENROUTE, ACCEPTD, BUFFRED, SCHEDLD): carriers that report progress this way.
     intermediate: tuple[str, ...] = ()
+    # How a receipt writes the handset's number (its source_addr): as it was submitted, or as
+    # many SMSCs rewrite it: `national` (trunk prefix, TON 2: 07911123456), `idd` (the "00"
+    # international prefix, TON 0: 00447911123456) or `plus` (+447911123456, TON 1).
+    handset_format: HandsetFormat = "as_submitted"
 
     def __post_init__(self) -> None:
         weights = self.outcomes.values()

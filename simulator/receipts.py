@@ -22,10 +22,12 @@ import datetime as dt
 import re
 from typing import Final, Literal
 
-from gateway.smpp.constants import DataCoding, EsmClass, MessageState, TlvTag
+import phonenumbers
+
+from gateway.smpp.constants import DataCoding, EsmClass, MessageState, TlvTag, Ton
 from gateway.smpp.pdu import DeliverSm
 from simulator.behaviour import MESSAGE_STATE
-from simulator.config import MessageIdFormat, Outcome
+from simulator.config import HandsetFormat, MessageIdFormat, Outcome
 
 RECEIPT_TEXT_CHARS: Final = 20
 _NETWORK_ERROR_GSM: Final = 3
@@ -44,6 +46,29 @@ INTERMEDIATE_STATE: Final = {
     "UNKNOWN": MessageState.UNKNOWN,
 }
 """message_state TLV value of the intermediate `stat:` words that have one (SMPP 3.4 §5.2.28)."""
+
+
+def handset_address(where: tuple[int, int, str], fmt: HandsetFormat) -> tuple[int, int, str]:
+    """The (ton, npi, addr) a receipt gives as its source: the submitted destination `where`,
+    written as `fmt` says (config `receipts.handset_format`). A destination that is not
+    international digits, or (for `national`) not a number phonenumbers knows, stays as it
+    was submitted."""
+    _, npi, addr = where
+    digits = addr.removeprefix("+")
+    if fmt == "as_submitted" or not (digits.isascii() and digits.isdigit()):
+        return where
+    if fmt == "plus":
+        return Ton.international, npi, "+" + digits
+    if fmt == "idd":
+        return Ton.unknown, npi, "00" + digits
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return where
+    if not phonenumbers.is_valid_number(number):
+        return where
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return Ton.national, npi, "".join(c for c in national if c.isdigit())
 
 
 class MessageIds:

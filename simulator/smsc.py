@@ -81,6 +81,7 @@ from simulator.receipts import (
     ReceiptDates,
     build_intermediate_receipt,
     build_receipt,
+    handset_address,
     intermediate_text,
     receipt_id,
     receipt_text,
@@ -503,6 +504,7 @@ class Smsc:
             record.planned = (outcome, err)
             return
         record.receipts_due += 1
+        where = handset_address(where, self.config.receipts.handset_format)
         if self._dlr_first:
             self._send_receipts([(record, where, outcome, err)], now)
         else:

@@ -32,6 +32,7 @@ from compliance.encoding import (
     decode_short_message,
 )
 from compliance.verdict import MoOutcome
+from gateway.carrier.handset import NationalResolver, handset_number
 from gateway.carrier.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
 from gateway.messages import inbound_json, iso_ts
 from gateway.ops.final_log import log_settled
@@ -83,6 +84,8 @@ class CarrierDeliveries:
     # with shards: the shard of a handset number, whose keys its receipts and MO are written
     # under (a receipt comes from the handset the message went to); None: `ctx` and `writer`
     route: Callable[[str], ShardWriters] | None = None
+    # a handset number in national format to E.164 digits (gateway/carrier/handset.py)
+    national: NationalResolver | None = None
     observer: DeliveryObserver
     # The carrier's profile (gateway.carrier.pool.encoding_profile): how its MO and receipt
     # text is decoded. The default is GSM-7 unpacked for data_coding 0.
@@ -104,10 +107,11 @@ class CarrierDeliveries:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
             receipt = parse_receipt(pdu, profile=self.profile, now=now)
-            write = self._write_for(writes, pdu.source_addr)
+            handset = handset_number(pdu.source_addr, pdu.source_addr_ton, self.national)
+            write = self._write_for(writes, handset)
             if receipt is not None:
-                self._add_receipt(write.ops, write.ctx, pdu, receipt, now)
-                write.receipts.append((receipt, pdu.source_addr))
+                self._add_receipt(write.ops, write.ctx, handset, receipt, now)
+                write.receipts.append((receipt, handset))
                 continue
             for mo in self._reassemble(pdu):
                 mos.append(mo)
@@ -173,8 +177,8 @@ class CarrierDeliveries:
                     suppressed=self._unmatched_suppressed)  # fmt: skip
         self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
-    def _add_receipt(self, ops: OpBatch, ctx: RecordContext, pdu: DeliverSm | DataSm,
-                     receipt: Receipt, now: float) -> None:  # fmt: skip
+    def _add_receipt(self, ops: OpBatch, ctx: RecordContext, handset: str, receipt: Receipt,
+                     now: float) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         record_receipt(
             ops,
@@ -185,7 +189,7 @@ class CarrierDeliveries:
             final=receipt.final,
             error_code=receipt.error_code or "",
             ts=iso_ts(now),
-            destination=pdu.source_addr,  # a receipt comes from the handset the message went to
+            destination=handset,  # a receipt comes from the handset the message went to
         )
 
     def _reassemble(self, pdu: DeliverSm | DataSm) -> list[ReassembledMessage]:

@@ -38,6 +38,7 @@ from common.redis_outage import RedisOutages
 from compliance.errors import ComplianceStoreError
 from compliance.policy import CompliancePolicy
 from gateway.carrier.bind import BindListener, DeliveryHandler
+from gateway.carrier.handset import NationalResolver
 from gateway.carrier.pool import CarrierPool, encoding_profile, retry_policy
 from gateway.config import Settings
 from gateway.engine import receipt_timeout
@@ -125,6 +126,8 @@ class Engine:
         if gate is None:
             self.policy = policy = build_policy(settings, self.redis, self.shard_map)
             gate, mo_policy = policy, mo_policy or policy
+        # a receipt's handset number in national format, to E.164 (gateway/carrier/handset.py)
+        self._national: NationalResolver | None = policy.msisdn if policy is not None else None
         self.registry = registry or CollectorRegistry()
         self.metrics = GatewayMetrics(
             self.registry,
@@ -203,6 +206,7 @@ class Engine:
             ctx=self.ctx,
             writer=self.receipt_writer,
             route=self._shard_of if len(self.shards) > 1 else None,
+            national=self._national,
             mo_policy=mo_policy,
             observer=self.observer,
             clock=self.clock,

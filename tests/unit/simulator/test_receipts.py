@@ -9,12 +9,13 @@ import pytest
 
 from gateway.smpp.constants import DataCoding, EsmClass, MessageState, TlvTag
 from gateway.smpp.pdu import DeliverSm
-from simulator.config import MessageIdFormat, Outcome
+from simulator.config import HandsetFormat, MessageIdFormat, Outcome
 from simulator.receipts import (
     MessageIds,
     ReceiptDates,
     build_intermediate_receipt,
     build_receipt,
+    handset_address,
     intermediate_text,
     receipt_id,
     receipt_text,
@@ -189,3 +190,34 @@ def test_intermediate_receipt_carries_message_state_only_for_a_word_that_has_one
     assert pdu.tlvs[TlvTag.receipted_message_id] == "77"
     assert pdu.tlvs.get(TlvTag.message_state) == state
     assert TlvTag.network_error_code not in pdu.tlvs
+
+
+@pytest.mark.parametrize(
+    ("handset_format", "expected"),
+    [
+        ("as_submitted", (1, 1, "447911123456")),
+        ("plus", (1, 1, "+447911123456")),
+        ("idd", (0, 1, "00447911123456")),
+        ("national", (2, 1, "07911123456")),
+    ],
+)
+def test_a_receipt_writes_the_handset_as_configured(
+    handset_format: HandsetFormat, expected: tuple[int, int, str]
+) -> None:
+    assert handset_address((1, 1, "447911123456"), handset_format) == expected
+
+
+def test_a_national_number_without_a_trunk_prefix_is_its_national_digits() -> None:
+    assert handset_address((1, 1, "12125550123"), "national") == (2, 1, "2125550123")
+
+
+@pytest.mark.parametrize("handset_format", ["plus", "idd", "national"])
+def test_what_is_not_international_digits_stays_as_submitted(
+    handset_format: HandsetFormat,
+) -> None:
+    for where in [(5, 0, "Acme"), (3, 0, "12345x"), (1, 1, "")]:
+        assert handset_address(where, handset_format) == where
+
+
+def test_an_invalid_number_is_not_written_nationally() -> None:
+    assert handset_address((1, 1, "44123"), "national") == (1, 1, "44123")

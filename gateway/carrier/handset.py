@@ -1,0 +1,54 @@
+"""The handset a receipt or an MO message comes from, written as the engine keys a recipient.
+
+The engine records, shards and indexes a message under its recipient's E.164 digits without
+'+' (compliance/numbers.py), and submits those digits as destination_addr with TON 1. A
+receipt comes back from that handset (its source_addr), but many SMSCs write the number their
+own way: with '+', with the "00" international prefix, or nationally (a trunk prefix '0', or
+TON 2). Taken as written, such a receipt is looked for in the wrong shard (with
+`streams.shards` > 1), where its message is not: the message would wait for its receipt
+timeout and be reported expired although it was delivered. Nor would the number match the
+destination of a message held for its receipt (gateway/store/lua/apply.lua, "Receipts by
+destination").
+
+`handset_number` gives the digits back. A national number needs its country: `national`
+resolves it (the engine passes the compliance policy's number parser, so it is
+`default_region` of compliance.yaml, as for MO opt-outs); without one, or when it cannot,
+the number is used as written, which is all an unknown format allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.smpp.constants import Ton
+
+NationalResolver = Callable[[str], str | None]
+"""E.164 digits (no '+') of a number in national format, or None when it cannot tell."""
+
+
+def handset_number(addr: str, ton: int, national: NationalResolver | None = None) -> str:
+    """The E.164 digits (no '+') of the handset `addr` (of type of number `ton`), as far as
+    they can be told; otherwise `addr` as written (an alphanumeric or short code, say)."""
+    if addr.startswith("+"):
+        digits = addr[1:]
+        return digits if _all_digits(digits) else addr
+    if not _all_digits(addr):
+        return addr
+    if ton == Ton.national:
+        return _resolved(addr, national)
+    if addr.startswith("00"):  # the ITU international prefix
+        return addr[2:]
+    if ton == Ton.international:
+        return addr
+    if ton == Ton.unknown:
+        return _resolved(addr, national) if addr.startswith("0") else addr
+    return addr  # network-specific, subscriber, abbreviated: no country code to find
+
+
+def _resolved(addr: str, national: NationalResolver | None) -> str:
+    found = national(addr) if national is not None else None
+    return found or addr
+
+
+def _all_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

@@ -1,0 +1,121 @@
+"""Receipts whose SMSC writes the handset otherwise than it was submitted.
+
+The engine submits a recipient as E.164 digits with TON 1, and keys its message, its shard and
+its destination index by those digits. Many SMSCs give the handset back in the receipt's
+source_addr their own way: nationally (07911123456, TON 2), with the "00" prefix, or with '+'
+(the simulator's `receipts.handset_format`). The receipt must still settle its message: in the
+recipient's shard (`streams.shards: 4`, one redis-server and the Redis Cluster), and by
+destination when the submit's response never came. National numbers are read in
+compliance.yaml's `default_region` (gateway/carrier/handset.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.store.shards import ShardMap
+from simulator.config import HandsetFormat
+from simulator.receipts import handset_address
+from tests.conftest import RedisServer
+from tests.integration.engine_harness import (
+    engine_settings,
+    enqueue,
+    message,
+    running_engine,
+    statuses,
+    wait_for_statuses,
+)
+from tests.integration.redis_backends import Backend
+from tests.integration.simulator_fixture import simulator_config, start_simulator
+from tests.integration.test_shards import enqueue_on_shards, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARDS = 4
+
+
+def compliance_in_gb(tmp_path: Path) -> dict[str, Any]:
+    """The repository's compliance config with `default_region: GB`."""
+    config_dir = tmp_path / "compliance"
+    shutil.copytree(ROOT / "config" / "countries", config_dir / "countries")
+    settings = yaml.safe_load((ROOT / "config" / "compliance.yaml").read_text(encoding="utf-8"))
+    settings["default_region"] = "GB"
+    (config_dir / "compliance.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return {"config_dir": str(config_dir)}
+
+
+def as_written(to: str, handset_format: HandsetFormat) -> str:
+    """The receipt's source_addr for recipient `to` (E.164 with '+')."""
+    return handset_address((1, 1, to.removeprefix("+")), handset_format)[2]
+
+
+@pytest.mark.parametrize("handset_format", ["national", "idd", "plus"])
+async def test_each_receipt_settles_its_message_in_the_recipients_shard(
+    backend: Backend, tmp_path: Path, handset_format: HandsetFormat
+) -> None:
+    """Before the handset was read back to E.164, a receipt written `national` or `idd` was
+    looked for in the shard of the number as written: its message stayed `submitted` until its
+    receipt timeout (48 h by default) and then said `expired`."""
+    config = simulator_config(receipts={"handset_format": handset_format, "delay": 0.02})
+    async with start_simulator(config) as sim:
+        settings = engine_settings(
+            backend.url,
+            [("sim", sim.host, sim.port)],
+            streams={"shards": SHARDS},
+            redis_cluster=backend.cluster,
+            compliance=compliance_in_gb(tmp_path),
+        )
+        shards = ShardMap.from_settings(settings)
+        batch = [message(n) for n in range(16)]
+        moved = [m for m in batch if shards.of(as_written(m["to"], handset_format)) is not
+                 shards.of(m["to"])]  # fmt: skip
+        if handset_format != "plus":  # else this test proves nothing
+            assert len(moved) >= len(batch) // 2
+        async with running_engine(settings):
+            await enqueue_on_shards(backend.client, shards, batch)
+            events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+        sent = sim.messages()
+    assert len(sent) == len(batch)
+    for item in batch:
+        home = shards.of(item["to"]).index
+        assert [(shard, status) for shard, status, _ in events[item["id"]]] == [
+            (home, "accepted"),
+            (home, "submitted"),
+            (home, "delivered"),
+        ]
+
+
+async def test_a_held_message_is_settled_by_a_receipt_from_its_handset_written_nationally(
+    redis_server: RedisServer, redis_client: Any, tmp_path: Path
+) -> None:
+    """The carrier answers each submit after the gateway gave up waiting (outcome unknown: the
+    message is held, not resent), and its receipt names the handset nationally. The receipt
+    matches no carrier id, so it settles the held message by destination, which needs the
+    handset as the message was indexed: before, it matched nothing and each message ended
+    `failed` (outcome_unknown) when its hold ran out, although it was delivered."""
+    config = simulator_config(
+        receipts={"handset_format": "national", "delay": 0.02},
+        faults={"response_delay": 0.6},
+    )
+    async with start_simulator(config) as sim:
+        settings = engine_settings(
+            redis_server.url,
+            [("sim", sim.host, sim.port)],
+            compliance=compliance_in_gb(tmp_path),
+        )
+        carrier = dataclasses.replace(settings.carriers[0], response_timeout=0.2)
+        settings = dataclasses.replace(settings, carriers=(carrier,))
+        batch = [message(n) for n in range(4)]
+        ids = [m["id"] for m in batch]
+        async with running_engine(settings):
+            await enqueue(redis_client, batch)
+            events = await wait_for_statuses(redis_client, ids, within=20)
+        sent = sim.messages()
+    assert len(sent) == len(batch), "a held message was sent again"
+    for message_id in ids:
+        assert statuses(events, message_id)[-1] == "delivered", statuses(events, message_id)

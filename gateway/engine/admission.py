@@ -32,7 +32,9 @@ bucket's own script (`RedisTokenBucket.try_acquire`, no waiting) for those candi
 up to its grant size, all or nothing, every carrier's try at once (`asyncio.gather`); then
 the admit call runs with the carriers so granted needing no grant, and marks their clean
 messages as on one Redis. So a paced carrier's message costs two calls before its first
-byte, not three (check, grant, mark). A carrier whose bucket cannot grant now (or whose
+byte, not three (check, grant, mark). A tick of several shards takes each carrier's grant
+once for all of them (`take_grants`, called by the pipeline), then runs the shards' admit
+calls, each with its share. A carrier whose bucket cannot grant now (or whose
 slot cannot answer) takes no grant: its messages are checked only and take the usual way,
 as does any message beyond the grant size; a carrier nothing paces is marked in the call as
 on one Redis.
@@ -202,15 +204,24 @@ class Admission:
         if self._cluster:
             _check_one_slot(store, scope)
 
-    async def admit(self, candidates: Sequence[Candidate]) -> list[Admitted]:
-        """One call for the tick.
+    @property
+    def grants_first(self) -> bool:
+        """True on a cluster: a paced carrier's grant is taken before the call."""
+        return self._cluster
+
+    async def admit(
+        self, candidates: Sequence[Candidate], granted: Grants | None = None
+    ) -> list[Admitted]:
+        """One call for the tick. On a cluster, `granted` are the grants already taken for
+        these candidates (`take_grants`, for several shards' at once); None: taken here.
 
         Raises:
             ComplianceStoreError: Redis is unreachable, or the script failed.
         """
         if not candidates:
             return []
-        granted = await _take_grants(candidates) if self._cluster else {}
+        if granted is None:
+            granted = await _take_grants(candidates) if self._cluster else {}
         keys, checks = self._store.check_call([c.prepared.query for c in candidates])
         plan = self._plan(candidates, keys, granted)
         args = [checks, compact(plan)]
@@ -226,7 +237,7 @@ class Admission:
         ]
 
     def _plan(
-        self, candidates: Sequence[Candidate], keys: list[str], granted: dict[str, _Grant]
+        self, candidates: Sequence[Candidate], keys: list[str], granted: Grants
     ) -> dict[str, object]:
         """The script's ARGV[2]: which candidates it may mark, and each one's carrier (the
         buckets' keys it grants from are appended to `keys`; on a cluster, none: a paced
@@ -254,7 +265,7 @@ class Admission:
 
 
 @dataclass(slots=True)
-class _Grant:
+class Grant:
     """One carrier's grant taken before a cluster's admit call: the candidates (positions in
     the tick) it covers and their parts, at most `cap`."""
 
@@ -264,11 +275,41 @@ class _Grant:
     covers: set[int] = field(default_factory=set)
 
 
-async def _take_grants(candidates: Sequence[Candidate]) -> dict[str, _Grant]:
+Grants = dict[str, Grant]
+"""The grants taken before a cluster's admit call, by carrier."""
+
+
+async def take_grants(ticks: Sequence[Sequence[Candidate]]) -> list[Grants]:
+    """On a cluster, before the admit calls of a tick's shards: each paced carrier's grant
+    for the candidates of every shard together (one try of its bucket per tick, not one per
+    shard), in the tick's order up to its grant size; then each shard's share of the grants
+    (the parts and positions of its own candidates), in the order of `ticks`."""
+    flat = [candidate for candidates in ticks for candidate in candidates]
+    granted = await _take_grants(flat)
+    shares: list[Grants] = []
+    start = 0
+    for candidates in ticks:
+        end = start + len(candidates)
+        share: Grants = {}
+        for name, grant in granted.items():
+            mine = Grant(grant.bucket, grant.cap)
+            for position in grant.covers:
+                if start <= position < end:
+                    mine.covers.add(position - start)
+                    mark = flat[position].mark
+                    mine.parts += mark[3] if mark is not None else 0
+            if mine.covers:
+                share[name] = mine
+        shares.append(share)
+        start = end
+    return shares
+
+
+async def _take_grants(candidates: Sequence[Candidate]) -> Grants:
     """On a cluster, before the admit call: each paced carrier's grant for its candidates, in
     the tick's order up to its grant size (as the script would choose them), one try of its
     bucket each, all at once. The carriers granted, each with the candidates covered."""
-    wanted: dict[str, _Grant] = {}
+    wanted: Grants = {}
     for position, candidate in enumerate(candidates):
         pacing, mark = candidate.pacing, candidate.mark
         if pacing is None or mark is None or pacing.bucket is None:
@@ -276,7 +317,7 @@ async def _take_grants(candidates: Sequence[Candidate]) -> dict[str, _Grant]:
         grant = wanted.get(candidate.carrier)
         if grant is None:
             cap = min(pacing.cap, pacing.bucket.max_acquire)
-            grant = wanted[candidate.carrier] = _Grant(pacing.bucket, cap)
+            grant = wanted[candidate.carrier] = Grant(pacing.bucket, cap)
         if grant.parts + mark[3] <= grant.cap:
             grant.parts += mark[3]
             grant.covers.add(position)
@@ -290,7 +331,7 @@ async def _take_grants(candidates: Sequence[Candidate]) -> dict[str, _Grant]:
     return {name: g for (name, g), ok in zip(wanted.items(), tries, strict=True) if ok}
 
 
-async def _try_grant(grant: _Grant) -> bool:
+async def _try_grant(grant: Grant) -> bool:
     """The grant now, or False: the bucket has too few tokens, or its slot cannot answer (the
     usual way then meets the same error, and leaves the messages pending)."""
     try:
@@ -299,7 +340,7 @@ async def _try_grant(grant: _Grant) -> bool:
         return False
 
 
-def _carrier_words(pacing: Pacing, keys: list[str], grant: _Grant | None) -> list[object]:
+def _carrier_words(pacing: Pacing, keys: list[str], grant: Grant | None) -> list[object]:
     """A carrier's entry of the plan; its bucket's keys are appended to `keys` (none when
     its grant was taken before the call)."""
     if grant is not None:

@@ -7,7 +7,7 @@ Each tick takes a batch of messages from the priority lanes and, for the batch a
    checks (opt-out, suppression, caps) of the whole batch, and for the messages they let
    through, their carrier's rate granted and their in-flight mark written, before any byte
    (on Redis Cluster a paced carrier's grant is taken just before that call, in its bucket's
-   slot);
+   slot, once for all the shards of the tick);
 3. **submit** every part of the messages so marked, at once;
 4. **commit** the refusals and deferrals of the tick in one state write;
 5. the messages the admit call could not grant (a paced carrier short of tokens, callers
@@ -38,7 +38,7 @@ from compliance.errors import ComplianceStoreError
 from compliance.verdict import Outcome, Verdict
 from gateway.carrier.bind import Bind
 from gateway.carrier.pool import Carrier
-from gateway.engine.admission import Admission, Candidate
+from gateway.engine.admission import Admission, Candidate, Grants, take_grants
 from gateway.engine.dispatcher import Dispatcher, StoppedError, Work, submit_sm
 from gateway.engine.outcomes import Attempt
 from gateway.engine.plan import Admit, Defer, Finish, plan_message, refusal
@@ -69,6 +69,19 @@ class _Sending:
     started: float = 0.0  # perf_counter() when its parts were submitted
     answers: list[object] = field(default_factory=list)
     waiting: int = 0
+
+
+@dataclass(slots=True)
+class _ShardTick:
+    """One shard's part of a tick once planned: the messages to admit (and, with an
+    Admission, each one's candidate for its call), and those already decided."""
+
+    shard: ShardState | None
+    admission: Admission | None
+    now: float = 0.0
+    ready: list[tuple[Work, Admit]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    finished: list[tuple[Work, Finish | Defer]] = field(default_factory=list)
 
 
 class Pipeline:
@@ -102,26 +115,39 @@ class Pipeline:
 
     async def run_batch(self, batch: Sequence[Work]) -> None:
         """Plan, admit and start submitting one batch (returns once the submits are out): the
-        messages of each shard together, as each Redis call is about one shard's keys."""
+        messages of each shard together, as each Redis call is about one shard's keys. On
+        Redis Cluster a paced carrier's grant is taken once for the whole tick, every shard's
+        candidates together (take_grants), before the shards' admit calls."""
         by_shard: dict[ShardState | None, list[Work]] = {}
         for work in batch:
             by_shard.setdefault(work.shard, []).append(work)
         if len(by_shard) == 1:
-            await self._run_shard(batch, batch[0].shard)
-        else:
-            await asyncio.gather(*(self._run_shard(w, s) for s, w in by_shard.items()))
+            shard = batch[0].shard
+            await self._run_shard(self._plan_shard(batch, shard), None)
+            return
+        ticks = [self._plan_shard(works, shard) for shard, works in by_shard.items()]
+        grants: Sequence[Grants | None] = [None] * len(ticks)
+        if any(t.admission is not None and t.admission.grants_first for t in ticks):
+            grants = await take_grants([t.candidates for t in ticks])
+        await asyncio.gather(*(self._run_shard(t, g) for t, g in zip(ticks, grants, strict=True)))
 
-    async def _run_shard(self, batch: Sequence[Work], shard: ShardState | None) -> None:
-        d = self._d
+    def _plan_shard(self, batch: Sequence[Work], shard: ShardState | None) -> _ShardTick:
+        """One shard's part of the tick, planned: what its admit call is to judge."""
         started = time.perf_counter()
-        now = d.clock()
-        records = OpBatch()
-        finished: list[tuple[Work, Finish | Defer]] = []
-        ready = self._plan(batch, now, finished)
-        d.observer.stage("plan", started)
         admission = self._admission if shard is None else shard.admission
+        tick = _ShardTick(shard, admission, self._d.clock())
+        tick.ready = self._plan(batch, tick.now, tick.finished)
+        if tick.admission is not None:
+            tick.candidates = [self._candidate(work, admit) for work, admit in tick.ready]
+        self._d.observer.stage("plan", started)
+        return tick
+
+    async def _run_shard(self, tick: _ShardTick, granted: Grants | None) -> None:
+        d = self._d
+        shard, ready, finished, now = tick.shard, tick.ready, tick.finished, tick.now
+        records = OpBatch()
         try:
-            admitted = await self._admit(ready, admission)
+            admitted = await self._admit(tick, granted)
         except _REDIS_DOWN as error:
             self._left_pending([w for w, _ in ready], error)
             ready, admitted = [], []
@@ -186,17 +212,15 @@ class Pipeline:
                   f"it came on shard {work.shard.index}'s stream")  # fmt: skip
         return Finish(Status.rejected, "wrong_shard", detail)
 
-    async def _admit(
-        self, ready: list[tuple[Work, Admit]], admission: Admission | None
-    ) -> list[tuple[Verdict, bool]]:
+    async def _admit(self, tick: _ShardTick, granted: Grants | None) -> list[tuple[Verdict, bool]]:
         """Each ready message's verdict, and whether it is marked in flight and granted its
         carrier's rate already: one call (gateway/engine/admission.py), or the compliance
         check alone where the engine has no Admission."""
-        if admission is None:
-            verdicts = await self._d.gate.admit_many([admit.prepared for _, admit in ready])
+        if tick.admission is None:
+            verdicts = await self._d.gate.admit_many([admit.prepared for _, admit in tick.ready])
             return [(verdict, False) for verdict in verdicts]
-        candidates = [self._candidate(work, admit) for work, admit in ready]
-        return [(a.verdict, a.marked) for a in await admission.admit(candidates)]
+        admitted = await tick.admission.admit(tick.candidates, granted)
+        return [(a.verdict, a.marked) for a in admitted]
 
     def _candidate(self, work: Work, admit: Admit) -> Candidate:
         """What the admit call needs to mark `work` in flight too, when the common case

@@ -21,7 +21,7 @@ from compliance.settings import ComplianceConfig, load_compliance_config
 from compliance.verdict import Category, ComplianceRequest, Outcome, Reason
 from gateway.carrier.pool import UNPACED, Pacing
 from gateway.config import Settings, StreamsConfig
-from gateway.engine.admission import Admission, Candidate
+from gateway.engine.admission import Admission, Candidate, take_grants
 from gateway.store.keys import Keys
 from gateway.store.records import RecordContext
 from gateway.store.shards import ShardMap
@@ -108,11 +108,16 @@ SHARD_KEYS = Keys(SHARD.prefix, SHARD.streams)
 SHARD_CTX = RecordContext(keys=SHARD_KEYS, group="g", events_maxlen=10000, ttl=3600)
 
 
-def setup_shard(client: RedisCluster) -> tuple[CompliancePolicy, Admission]:
-    store = RedisComplianceStore(client, ComplianceKeys(SHARD.prefix))
+def setup_shard(client: RedisCluster, index: int = 2) -> tuple[CompliancePolicy, Admission]:
+    shard = ShardMap.from_settings(Settings(redis_cluster=True, streams=StreamsConfig(shards=4)))[
+        index
+    ]
+    store = RedisComplianceStore(client, ComplianceKeys(shard.prefix))
     every_category = dataclasses.replace(CONFIG.settings, opt_out_categories=frozenset(Category))
     policy = CompliancePolicy(ComplianceConfig(every_category, CONFIG.countries), store)
-    return policy, Admission(client, store, SHARD_CTX.scope, conclude=policy.conclude)
+    ctx = RecordContext(keys=Keys(shard.prefix, shard.streams), group="g", events_maxlen=10000,
+                        ttl=3600)  # fmt: skip
+    return policy, Admission(client, store, ctx.scope, conclude=policy.conclude)
 
 
 def paced_candidate(p: Prepared, message_id: str, pacing: Pacing, parts: int = 1) -> Candidate:
@@ -161,6 +166,37 @@ async def test_on_a_cluster_a_paced_carriers_grant_comes_first_and_the_call_mark
     assert await client.smembers(SHARD_KEYS.inflight(ps[3].destination.e164)) == {b"m3"}
     assert not await client.exists(SHARD_KEYS.message("m2"))
     assert int(await client.hget(bucket.key, "used") or 0) == 1 + 4  # m2's token spent
+
+
+async def test_on_a_cluster_a_tick_of_several_shards_takes_each_carriers_grant_once(
+    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster
+) -> None:
+    """The pipeline's tick spans shards: one try of the carrier's bucket for all of their
+    candidates (not one per shard), up to the grant size over the whole tick, then each
+    shard's call marks the candidates of its share."""
+    client = redis_cluster_client
+    (policy, first), (_, second) = setup_shard(client, 1), setup_shard(client, 2)
+    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=100, burst=10)
+    paced = Pacing(bucket, 4)  # a grant of at most 4 parts in a tick
+    ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(5)]
+    [warm] = await first.admit([paced_candidate(ps[0], "m0", paced)])  # scripts loaded
+    [warm2] = await second.admit([paced_candidate(ps[4], "m4", paced)])
+    assert [warm.marked, warm2.marked] == [True, True]
+    used = int(await client.hget(bucket.key, "used") or 0)
+    ticks = [
+        [paced_candidate(ps[1], "m1", paced, parts=2), paced_candidate(ps[2], "m2", paced)],
+        [paced_candidate(ps[3], "m3", paced), paced_candidate(ps[0], "m5", paced)],  # 5 > 4
+    ]
+    before = await masters_evalsha(redis_cluster)
+    shares = await take_grants(ticks)
+    assert await masters_evalsha(redis_cluster) - before == 1  # one grant for both shards
+    assert [sorted(share["c2"].covers) for share in shares] == [[0, 1], [0]]
+    assert [share["c2"].parts for share in shares] == [3, 1]
+    assert int(await client.hget(bucket.key, "used") or 0) == used + 4
+    answers = [await first.admit(ticks[0], shares[0]), await second.admit(ticks[1], shares[1])]
+    assert await masters_evalsha(redis_cluster) - before == 3  # and one call per shard
+    assert [[x.marked for x in answer] for answer in answers] == [[True, True], [True, False]]
+    assert int(await client.hget(bucket.key, "used") or 0) == used + 4  # nothing taken twice
 
 
 async def test_on_a_cluster_a_grant_is_all_or_nothing_up_to_the_grant_size(

@@ -92,6 +92,9 @@ class ReceiptSettings:
     # many SMSCs rewrite it: `national` (trunk prefix, TON 2: 07911123456), `idd` (the "00"
     # international prefix, TON 0: 00447911123456) or `plus` (+447911123456, TON 1).
     handset_format: HandsetFormat = "as_submitted"
+    # false: like SMSCs that do not swap a receipt's addresses (source_addr is the message's
+    # sender, destination_addr its handset) rather than SMPP 3.4 §4.6.1's handset -> sender
+    swap_addresses: bool = True
 
     def __post_init__(self) -> None:
         weights = self.outcomes.values()

@@ -592,6 +592,7 @@ class Smsc:
             record.receipts_due -= 1
             if record.state == MessageState.DELETED:
                 continue  # cancelled (cancel_sm) before its outcome
+            source, destination = self._receipt_ends(record, where)
             if intermediate:
                 self._send_intermediate(record, where, intermediate, wall)
             state = MESSAGE_STATE[outcome]
@@ -609,8 +610,8 @@ class Smsc:
                 text=text,
                 outcome=outcome,
                 err=err,
-                original_source=record.source,
-                original_destination=where,
+                original_source=source,
+                original_destination=destination,
             )
             self._enqueue(record.system_id, Delivery(pdu, state))
             touched.add(record.system_id)
@@ -628,6 +629,7 @@ class Smsc:
                                 config.receipts.id_format)  # fmt: skip
         submit_date = self._dates.format(record.submitted_at + self._wall_offset)
         done_date, snippet = self._dates.format(wall), _snippet(record.pdu)
+        source, destination = self._receipt_ends(record, where)
         for word in words:
             text = intermediate_text(message_id=message_id, stat=word, submit_date=submit_date,
                                      done_date=done_date, text=snippet)  # fmt: skip
@@ -635,10 +637,19 @@ class Smsc:
                 message_id=record.message_id,
                 text=text,
                 stat=word,
-                original_source=record.source,
-                original_destination=where,
+                original_source=source,
+                original_destination=destination,
             )
             self._enqueue(record.system_id, Delivery(pdu, None))
+
+    def _receipt_ends(
+        self, record: MessageRecord, where: tuple[int, int, str]
+    ) -> tuple[tuple[int, int, str], tuple[int, int, str]]:
+        """(original source, original destination) as build_receipt takes them: swapped
+        back when `receipts.swap_addresses` is off, so the receipt comes from the sender."""
+        if self.config.receipts.swap_addresses:
+            return record.source, where
+        return where, record.source
 
     def inject_mo(
         self, *, source_addr: str, destination_addr: str, text: str, system_id: str | None

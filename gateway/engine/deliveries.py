@@ -67,7 +67,7 @@ class MoPolicy(Protocol):
 class DeliveryObserver(Protocol):
     def stage(self, stage: str, since: float) -> None: ...
     def receipt_applied(
-        self, carrier: str, result: str, receipt: Receipt, handset: str
+        self, carrier: str, result: str, receipt: Receipt | None, handset: str
     ) -> None: ...
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None: ...
 
@@ -86,6 +86,9 @@ class CarrierDeliveries:
     route: Callable[[str], ShardWriters] | None = None
     # a handset number in national format to E.164 digits (gateway/carrier/handset.py)
     national: NationalResolver | None = None
+    # with shards: seconds after which a receipt parked unmatched is tried in the other
+    # shards (gateway/engine/orphan_receipts.py)
+    orphan_grace: float = 11.0
     observer: DeliveryObserver
     # The carrier's profile (gateway.carrier.pool.encoding_profile): how its MO and receipt
     # text is decoded. The default is GSM-7 unpacked for data_coding 0.
@@ -110,7 +113,14 @@ class CarrierDeliveries:
             handset = handset_number(pdu.source_addr, pdu.source_addr_ton, self.national)
             write = self._write_for(writes, handset)
             if receipt is not None:
-                self._add_receipt(write.ops, write.ctx, handset, receipt, now)
+                self._add_receipt(
+                    write.ops,
+                    write.ctx,
+                    handset,
+                    receipt,
+                    now,
+                    None if self.route is None else now + self.orphan_grace,
+                )
                 write.receipts.append((receipt, handset))
                 continue
             for mo in self._reassemble(pdu):
@@ -178,7 +188,7 @@ class CarrierDeliveries:
         self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
     def _add_receipt(self, ops: OpBatch, ctx: RecordContext, handset: str, receipt: Receipt,
-                     now: float) -> None:  # fmt: skip
+                     now: float, orphan_due: float | None) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         record_receipt(
             ops,
@@ -190,6 +200,7 @@ class CarrierDeliveries:
             error_code=receipt.error_code or "",
             ts=iso_ts(now),
             destination=handset,  # a receipt comes from the handset the message went to
+            orphan_due=orphan_due,
         )
 
     def _reassemble(self, pdu: DeliverSm | DataSm) -> list[ReassembledMessage]:

@@ -9,6 +9,8 @@ Tasks (each restarted with a log line and `smsgw_internal_errors_total` if it ev
   common case to the dispatcher's per-message path (a background task per such message);
 - gauges: queue depth, pending and lag;
 - receipt_timeout: settle submitted messages whose receipt never came (gateway/receipt_timeout).
+- orphans (with shards): try receipts parked unmatched in one shard in the others
+  (gateway/engine/orphan_receipts.py).
 
 Shutdown (SIGTERM, or `stop` set): stop reading, let the messages under work finish (up to
 `engine.shutdown_drain`), unbind every bind after its window drains, flush, exit 0. Whatever
@@ -41,7 +43,7 @@ from gateway.carrier.bind import BindListener, DeliveryHandler
 from gateway.carrier.handset import NationalResolver
 from gateway.carrier.pool import CarrierPool, encoding_profile, retry_policy
 from gateway.config import Settings
-from gateway.engine import receipt_timeout
+from gateway.engine import orphan_receipts, receipt_timeout
 from gateway.engine.compliance_wiring import build_admission, build_policy
 from gateway.engine.deliveries import CarrierDeliveries, MoPolicy
 from gateway.engine.dispatcher import Dispatcher, Gate, Work, resume_work
@@ -207,6 +209,9 @@ class Engine:
             writer=self.receipt_writer,
             route=self._shard_of if len(self.shards) > 1 else None,
             national=self._national,
+            # a parked receipt is tried in the other shards once its submit_sm_resp has had
+            # time to be recorded (gateway/engine/orphan_receipts.py)
+            orphan_grace=config.response_timeout + 1.0,
             mo_policy=mo_policy,
             observer=self.observer,
             clock=self.clock,
@@ -247,6 +252,14 @@ class Engine:
                     ("receipt_timeout", self._receipt_timeouts),
                 )
             ]
+            if len(self.shards) > 1:
+                feeders.append(
+                    self._supervised(
+                        f"orphans{suffix}",
+                        functools.partial(self._orphans, shard),
+                        scope=shard.index,
+                    )
+                )
         log.info("engine_started", carriers=len(self.settings.carriers))
         try:
             await stop.wait()
@@ -257,6 +270,12 @@ class Engine:
         interval = self.settings.engine.scheduler_interval
         return receipt_timeout.expire_forever(
             shard.store, shard.ctx, self.observer, interval=interval, clock=self.clock
+        )
+
+    def _orphans(self, shard: ShardState) -> Awaitable[None]:
+        interval = self.settings.engine.scheduler_interval
+        return orphan_receipts.reroute_forever(
+            shard, self.shards, self.observer, interval=interval, clock=self.clock
         )
 
     def request_stop(self) -> None:

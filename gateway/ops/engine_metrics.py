@@ -120,9 +120,13 @@ class EngineObserver:
         c.receipts_timed_out.inc()
         c.message(Status.expired, country).inc()
 
-    def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
+    def receipt_applied(
+        self, carrier: str, result: str, receipt: Receipt | None, handset: str
+    ) -> None:
         """`result` is apply.lua's word: '<final status> <submitted_at> <msg>' when this
-        receipt finished its message, else 'matched', 'unmatched', 'duplicate', ..."""
+        receipt finished its message, else 'matched', 'unmatched', 'duplicate', ...
+        (`receipt` None and `handset` "": one rerouted from another shard, whose handset is
+        not known)."""
         c = self.metrics.carrier(carrier)
         if result == "unmatched":
             self._count(c.receipts_unmatched)

@@ -20,6 +20,7 @@ early, earlydest). `Keys` builds the ones Python reads or writes, plus the desti
 | `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |
 | `{p}deferred` | sorted set | message ids by due time (send_at, quiet hours, retries) |
 | `{p}receipt_due` | sorted set | `submitted` message ids by when they stop waiting for a receipt |
+| `{p}orphans` | sorted set | with shards, parked receipts by when to try them in the other shards |
 | `{p}unknown:<carrier>:<msisdn>` | set | messages whose submit outcome is unknown, by destination |
 | `{p}inflight:<msisdn>` | set | messages marked in flight to a destination, awaiting a response |
 | `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
@@ -67,6 +68,10 @@ class Keys:
     @property
     def receipt_due(self) -> str:
         return f"{self.prefix}receipt_due"
+
+    @property
+    def orphans(self) -> str:
+        return f"{self.prefix}orphans"
 
     def message(self, message_id: str) -> str:
         return f"{self.prefix}msg:{message_id}"

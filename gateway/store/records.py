@@ -180,12 +180,13 @@ def record_unknown_outcome(
 
 def record_receipt(
     batch: OpBatch, ctx: RecordContext, carrier: str, candidates: Sequence[str], state: str,
-    *, final: bool, error_code: str, ts: str, destination: str,
+    *, final: bool, error_code: str, ts: str, destination: str, orphan_due: float | None = None,
 ) -> None:  # fmt: skip
     """A delivery receipt from `destination`, looked up under `candidates` (most preferred
-    first); its result word says what it did (apply.lua)."""
+    first); its result word says what it did (apply.lua). With `orphan_due` (shards), one
+    parked unmatched is also indexed for the orphan sweep to try in the other shards then."""
     batch.apply_receipt(ctx.scope, carrier, candidates, state, final, error_code, ts,
-                        destination)  # fmt: skip
+                        destination, orphan_due)  # fmt: skip
 
 
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})

@@ -18,6 +18,7 @@ common/redis_errors.py) are translated into QueueUnavailableError at this bounda
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,11 +178,19 @@ class OpBatch:
 
     def apply_receipt(
         self, scope: Scope, carrier: str, candidates: Sequence[str], state: str, final: bool,
-        error_code: str, ts: str, destination: str,
+        error_code: str, ts: str, destination: str, orphan_due: float | None = None,
     ) -> None:  # fmt: skip
         self._within(scope)
         self.args += ["receipt", carrier, len(candidates), *candidates]
-        self.args += [state, "1" if final else "0", error_code, ts, destination]
+        self.args += [state, "1" if final else "0", error_code, ts, destination, orphan_due]
+        self.results += 1
+
+    def apply_orphan(self, scope: Scope, orphan: Orphan) -> None:
+        """`orphan` (parked in another shard) applied in `scope`'s shard if one of its ids is
+        mapped there; its result word is 'unmatched' otherwise."""
+        self._within(scope)
+        self.args += ["orphan", orphan.carrier, len(orphan.candidates), *orphan.candidates]
+        self.args += [orphan.state, "1" if orphan.final else "0", orphan.error_code, orphan.ts]
         self.results += 1
 
     def receipt(
@@ -258,6 +267,7 @@ class StateStore:
         self._accept = client.register_script((_LUA_DIR / "accept.lua").read_text())
         self._claim = client.register_script((_LUA_DIR / "claim_due.lua").read_text())
         self._expire = client.register_script((_LUA_DIR / "expire_receipts.lua").read_text())
+        self._orphans = client.register_script((_LUA_DIR / "claim_orphans.lua").read_text())
 
     async def apply(self, args: Sequence[Word]) -> list[str]:
         """Run apply.lua on the ops in `args`, sent as one JSON array of strings (and nulls).
@@ -329,6 +339,31 @@ class StateStore:
             raw = await self._expire(keys=[self.keys.receipt_due], args=args)
         words = [_text(r) for r in raw[1:]]
         return int(raw[0]), [TimedOut(*words[i : i + 3]) for i in range(0, len(words), 3)]
+
+    async def claim_orphans(self, now: float, limit: int) -> list[Orphan]:
+        """Take up to `limit` receipts parked unmatched in this shard that are due by `now` to
+        be tried in the other shards (claim_orphans.lua); those applied here meanwhile are
+        dropped."""
+        with map_redis_errors():
+            raw = await self._orphans(keys=[self.keys.orphans], args=[self.keys.prefix, now, limit])
+        return [Orphan.from_json(_text(member)) for member in raw]
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A receipt parked in a shard where none of its ids is mapped (apply.lua, "Orphans")."""
+
+    carrier: str
+    state: str
+    final: bool
+    error_code: str
+    ts: str
+    candidates: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, text: str) -> Orphan:
+        carrier, state, final, error_code, ts, *candidates = json.loads(text)
+        return cls(carrier, state, final == "1", error_code, ts, tuple(candidates))
 
 
 def spelt(words: Sequence[Word]) -> list[str | None]:

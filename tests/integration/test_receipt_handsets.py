@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway.config import Settings
 from gateway.store.shards import ShardMap
 from simulator.config import HandsetFormat
 from simulator.receipts import handset_address
@@ -32,7 +33,11 @@ from tests.integration.engine_harness import (
     wait_for_statuses,
 )
 from tests.integration.redis_backends import Backend
-from tests.integration.simulator_fixture import simulator_config, start_simulator
+from tests.integration.simulator_fixture import (
+    RunningSimulator,
+    simulator_config,
+    start_simulator,
+)
 from tests.integration.test_shards import enqueue_on_shards, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +54,30 @@ def compliance_in_gb(tmp_path: Path) -> dict[str, Any]:
     return {"config_dir": str(config_dir)}
 
 
+def sharded(backend: Backend, sim: RunningSimulator, **overrides: Any) -> Settings:
+    """Engine settings with `streams.shards: 4` on the test's backend, to `sim`."""
+    return engine_settings(
+        backend.url,
+        [("sim", sim.host, sim.port)],
+        streams={"shards": SHARDS},
+        redis_cluster=backend.cluster,
+        **overrides,
+    )
+
+
+def assert_delivered_in_home_shards(
+    shards: ShardMap, batch: list[dict[str, Any]], events: dict[str, list[Any]]
+) -> None:
+    """Each message's events, accepted -> submitted -> delivered, all in its recipient's shard."""
+    for item in batch:
+        home = shards.of(item["to"]).index
+        assert [(shard, status) for shard, status, _ in events[item["id"]]] == [
+            (home, "accepted"),
+            (home, "submitted"),
+            (home, "delivered"),
+        ]
+
+
 def as_written(to: str, handset_format: HandsetFormat) -> str:
     """The receipt's source_addr for recipient `to` (E.164 with '+')."""
     return handset_address((1, 1, to.removeprefix("+")), handset_format)[2]
@@ -63,13 +92,7 @@ async def test_each_receipt_settles_its_message_in_the_recipients_shard(
     receipt timeout (48 h by default) and then said `expired`."""
     config = simulator_config(receipts={"handset_format": handset_format, "delay": 0.02})
     async with start_simulator(config) as sim:
-        settings = engine_settings(
-            backend.url,
-            [("sim", sim.host, sim.port)],
-            streams={"shards": SHARDS},
-            redis_cluster=backend.cluster,
-            compliance=compliance_in_gb(tmp_path),
-        )
+        settings = sharded(backend, sim, compliance=compliance_in_gb(tmp_path))
         shards = ShardMap.from_settings(settings)
         batch = [message(n) for n in range(16)]
         moved = [m for m in batch if shards.of(as_written(m["to"], handset_format)) is not
@@ -81,13 +104,7 @@ async def test_each_receipt_settles_its_message_in_the_recipients_shard(
             events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
         sent = sim.messages()
     assert len(sent) == len(batch)
-    for item in batch:
-        home = shards.of(item["to"]).index
-        assert [(shard, status) for shard, status, _ in events[item["id"]]] == [
-            (home, "accepted"),
-            (home, "submitted"),
-            (home, "delivered"),
-        ]
+    assert_delivered_in_home_shards(shards, batch, events)
 
 
 async def test_a_held_message_is_settled_by_a_receipt_from_its_handset_written_nationally(
@@ -119,3 +136,32 @@ async def test_a_held_message_is_settled_by_a_receipt_from_its_handset_written_n
     assert len(sent) == len(batch), "a held message was sent again"
     for message_id in ids:
         assert statuses(events, message_id)[-1] == "delivered", statuses(events, message_id)
+
+
+async def test_receipts_that_name_the_sender_are_found_in_their_messages_shard(
+    backend: Backend,
+) -> None:
+    """An SMSC that does not swap a receipt's addresses names the sender ("Acme") where the
+    handset should be: every receipt goes to the sender's shard, where most of their messages
+    are not. Parked there, each is tried in the other shards once its grace (the carrier's
+    response timeout and a second) has passed, and settles its message where it is. Before,
+    those messages stayed `submitted` until their receipt timeout (48 h by default), then
+    ended `expired` although delivered."""
+    config = simulator_config(receipts={"swap_addresses": False, "delay": 0.02})
+    async with start_simulator(config) as sim:
+        settings = sharded(backend, sim)
+        carrier = dataclasses.replace(settings.carriers[0], response_timeout=1.0)
+        settings = dataclasses.replace(settings, carriers=(carrier,))
+        shards = ShardMap.from_settings(settings)
+        batch = [message(n) for n in range(16)]
+        elsewhere = [m for m in batch if shards.of(m["to"]) is not shards.of(m["from"])]
+        assert len(elsewhere) >= len(batch) // 2  # else this test proves little
+        async with running_engine(settings):
+            await enqueue_on_shards(backend.client, shards, batch)
+            events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+        sent = sim.messages()
+    assert len(sent) == len(batch)
+    assert all(m.source_addr == "Acme" for m in sent)
+    assert_delivered_in_home_shards(shards, batch, events)
+    for shard in shards.shards:  # every orphan was taken
+        assert await backend.client.zcard(f"{shard.prefix}orphans") == 0

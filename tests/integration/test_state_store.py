@@ -14,6 +14,7 @@ from gateway.store.records import (
     RecordContext,
     record_deferred,
     record_inflight,
+    record_receipt,
     record_submitted,
     record_unknown_outcome,
 )
@@ -249,3 +250,62 @@ async def test_receipt_is_not_guessed_when_two_messages_are_held_for_one_number(
     assert await hold_unknown(writer, "m3", "447700900123") == ["held"]
     for n in (1, 2, 3):
         assert (await redis_client.hget(KEYS.message(f"m{n}"), "status")) != b"delivered"
+
+
+# --- orphans: receipts parked unmatched in one shard, tried in the others -------------------
+
+OTHER = Keys("u:", StreamsConfig(outbound="u:out", events="u:ev", inbound="u:in", signals="u:sig"))
+OTHER_CTX = RecordContext(keys=OTHER, group="g", events_maxlen=10000, ttl=3600)
+
+
+async def park(writer: StateWriter, cid: str, orphan_due: float | None) -> str:
+    batch = OpBatch()
+    record_receipt(batch, OTHER_CTX, "c", [cid, cid.upper()], "delivered", final=True,
+                   error_code="000", ts="ts", destination="Acme",
+                   orphan_due=orphan_due)  # fmt: skip
+    [result] = await writer.write(batch)
+    return result
+
+
+async def test_a_receipt_parked_with_a_due_time_is_claimed_once_and_applied_where_mapped(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Parked in shard u: (no id mapped there) and indexed; claimed when due, once; then
+    applied in shard t:, where its message is, by id only."""
+    store, other = StateStore(redis_client, KEYS), StateStore(redis_client, OTHER)
+    writer, other_writer = StateWriter(store), StateWriter(other)
+    await accept(store, "m1", "1-0")
+    assert await submit(writer, "m1", ["a1"]) == ["mapped"]
+    assert await park(other_writer, "a1", orphan_due=5.0) == "unmatched"
+    assert await park(other_writer, "zz", orphan_due=None) == "unmatched"  # not indexed
+    assert await other.claim_orphans(4.9, 10) == []  # not due yet
+    [orphan] = await other.claim_orphans(5.0, 10)
+    assert (orphan.carrier, orphan.state, orphan.final) == ("c", "delivered", True)
+    assert orphan.candidates == ("a1", "A1")
+    assert await other.claim_orphans(5.0, 10) == []  # taken once
+    batch = OpBatch()
+    batch.apply_orphan(OTHER_CTX.scope, orphan)  # not mapped in u: either: not parked again
+    batch.apply_orphan(CTX.scope, orphan)
+    assert await writer.write(batch) == ["unmatched", "delivered 2.0 m1"]
+    assert await redis_client.hget(KEYS.message("m1"), "status") == b"delivered"
+    assert await redis_client.zcard(OTHER.orphans) == 0
+
+
+async def test_an_orphan_applied_in_its_own_shard_meanwhile_is_dropped_when_due(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A receipt that beat its submit_sm_resp in the right shard is applied when the response
+    is recorded (its early key taken): the sweep finds nothing left to try."""
+    store = StateStore(redis_client, OTHER)
+    writer = StateWriter(store)
+    header: list[str | int | float] = ["u:", OTHER.events, 10000, 3600, 1.0]
+    event = event_json("m2", Status.accepted, 1.0)
+    await store.accept(header, ["m2", "1-0", "{}", event, "447700900123"])
+    assert await park(writer, "b1", orphan_due=5.0) == "unmatched"
+    batch = OpBatch()
+    origin = Origin(message_id="m2", entry_id=None, from_deferred=False)
+    record_submitted(batch, OTHER_CTX, origin, 2.0, carrier="c", carrier_ids=["b1"],
+                     id_keys=[["b1"]], attempt=1)  # fmt: skip
+    assert (await writer.write(batch))[0].startswith("early:delivered")
+    assert await store.claim_orphans(10.0, 10) == []
+    assert await redis_client.zcard(OTHER.orphans) == 0

@@ -34,8 +34,13 @@
 --                               the entry acked
 --   hold msg carrier dest       hold an outcome-unknown message for a receipt by destination;
 --                               apply a final receipt already parked for it (see below)
---   receipt carrier n c1..cn state final err ts dest
---                               apply a delivery receipt (candidates most preferred first)
+--   receipt carrier n c1..cn state final err ts dest orphan_due
+--                               apply a delivery receipt (candidates most preferred first);
+--                               one parked unmatched is also indexed in `orphans` (score
+--                               orphan_due) unless orphan_due is null (see "Orphans" below)
+--   orphan carrier n c1..cn state final err ts
+--                               a receipt parked in another shard, tried here: applied if
+--                               one of its ids is mapped here, else 'unmatched' (not parked)
 -- Every state write is guarded: a final status is never overwritten. The hash and the history
 -- get a fresh TTL (the scope's ttl) with every event, so both live that long after the last.
 -- The hash's `ts` is its latest event's (ISO-8601, from the event JSON); `now` is epoch seconds.
@@ -67,6 +72,13 @@
 -- response could be the receipt's real owner (its id is not mapped yet). A receipt that comes
 -- while exactly one submit to the destination is in flight and none is held is parked for
 -- that one message (earlydest), and applied only if that message is then held.
+--
+-- Orphans. With shards, a receipt goes to the shard of the handset in its source_addr. An SMSC
+-- that does not swap the addresses of a receipt (or writes the handset in a way smsgw cannot
+-- read back) sends it to a shard where no id of it is mapped: it is parked there, and indexed
+-- in `orphans` (member: {carrier, state, final, err, ts, c1..cn}) for the engine's orphan
+-- sweep (gateway/engine/orphan_receipts.py, claim_orphans.lua) to try in the other shards
+-- once its submit_sm_resp has had time to be recorded.
 --
 -- The indexes and the hash agree: a message is in inflight:<dest> only while its `inflight`
 -- field names a carrier, and in unknown:<carrier>:<dest> only while its `outcome` field is
@@ -362,22 +374,42 @@ function OPS.hold(i)
   return i + 3
 end
 
+-- The first mapped id of candidates a[i + 1 .. i + ncand]: its "<msg>\t<part>", or nil.
+local function mapped(carrier, i, ncand)
+  for j = 1, ncand do
+    local found = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. a[i + j])
+    if found then return found end
+  end
+  return nil
+end
+
+local function apply_mapped(carrier, found, state, final, err, ts)
+  local tab = string.find(found, '\t', 1, true)
+  return apply_receipt(carrier, string.sub(found, 1, tab - 1), string.sub(found, tab + 1),
+                       state, final, err, ts)
+end
+
+function OPS.orphan(i)
+  local carrier, ncand = a[i], tonumber(a[i + 1])
+  local base = i + 1 + ncand
+  local state, final, err, ts = a[base + 1], a[base + 2], a[base + 3], a[base + 4]
+  local found = mapped(carrier, i + 1, ncand)
+  results[#results + 1] = found and apply_mapped(carrier, found, state, final, err, ts)
+                          or 'unmatched'
+  return base + 5
+end
+
 function OPS.receipt(i)
   local carrier, ncand = a[i], tonumber(a[i + 1])
   local base = i + 1 + ncand
   local state, final, err, ts, dest = a[base + 1], a[base + 2], a[base + 3], a[base + 4],
                                       a[base + 5]
+  local orphan_due = a[base + 6]
   -- candidates come most preferred first (gateway/receipts.py): the first that maps wins
-  local found = nil
-  for j = 1, ncand do
-    found = redis.call('GET', prefix .. 'cid:' .. carrier .. ':' .. a[i + 1 + j])
-    if found then break end
-  end
+  local found = mapped(carrier, i + 1, ncand)
   local result
   if found then
-    local tab = string.find(found, '\t', 1, true)
-    result = apply_receipt(carrier, string.sub(found, 1, tab - 1), string.sub(found, tab + 1),
-                           state, final, err, ts)
+    result = apply_mapped(carrier, found, state, final, err, ts)
   else
     local held, flying = {}, {}
     if dest ~= '' and final == '1' then
@@ -401,11 +433,15 @@ function OPS.receipt(i)
                                                 unpack(cands)}))
         redis.call('EXPIRE', dkey, 600)
       end
+      if orphan_due ~= NULL then
+        redis.call('ZADD', prefix .. 'orphans', orphan_due,
+                   cjson.encode({carrier, state, final, err, ts, unpack(cands)}))
+      end
       result = 'unmatched'
     end
   end
   results[#results + 1] = result
-  return base + 6
+  return base + 7
 end
 
 function OPS.H(i)
@@ -438,7 +474,7 @@ function OPS.S(i)
 end
 
 local SCOPED = {inflight=true, notsent=true, submitted=true, partial=true, deferred=true,
-                final=true, rejected=true, hold=true, receipt=true}
+                final=true, rejected=true, hold=true, receipt=true, orphan=true}
 
 local i, n = 1, #a
 while i <= n do

@@ -1,0 +1,84 @@
+"""Receipts parked in the wrong shard, tried in the others (with `streams.shards` > 1).
+
+A receipt goes to the shard of the handset it names (its source_addr, read back to E.164:
+gateway/carrier/handset.py), as the message it reports on lives in its recipient's shard. An
+SMSC that does not swap a receipt's addresses names the sender instead, and some write the
+handset in a way no parser can read back: their receipts land in a shard where none of their
+ids is mapped. apply.lua parks such a receipt there (as it parks one that beat its
+submit_sm_resp) and, with shards, also indexes it in the shard's `orphans` set, due
+`grace` seconds later (the carrier's response timeout and a second: time enough for its
+submit_sm_resp to be recorded, if the message is in this shard after all).
+
+This task, one per shard and instance, takes the due orphans of its shard every
+`engine.scheduler_interval` (claim_orphans.lua: atomic, so each is taken once whichever
+instances sweep, and one applied meanwhile is dropped) and tries each in every other shard at
+once, by its ids only (apply.lua op `orphan`: no parking, no matching by destination). The
+shard where an id is mapped applies it; the others answer 'unmatched'. One found nowhere
+stays parked where it was until its 10 minutes run out, and its message ends as a receipt that
+never came does (expired after its receipt_timeout). An instance that dies between taking
+orphans and trying them loses that try, with the same end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol
+
+import structlog
+
+from gateway.engine.shard_state import ShardState
+from gateway.ops.final_log import log_settled
+from gateway.store.records import settled
+from gateway.store.state_store import OpBatch, Orphan
+
+log = structlog.get_logger()
+
+SWEEP_BATCH: Final = 200
+
+
+class OrphanObserver(Protocol):
+    def receipt_applied(self, carrier: str, result: str, receipt: None, handset: str) -> None: ...
+
+
+async def reroute_due(
+    home: ShardState, shards: Sequence[ShardState], observer: OrphanObserver, now: float,
+    limit: int = SWEEP_BATCH,
+) -> int:  # fmt: skip
+    """Try the orphans of `home` due by `now` (up to `limit`) in every other shard; returns
+    how many were taken."""
+    orphans = await home.store.claim_orphans(now, limit)
+    if not orphans:
+        return 0
+    others = [shard for shard in shards if shard is not home]
+    answers = await asyncio.gather(*(_try_in(shard, orphans) for shard in others))
+    for position, orphan in enumerate(orphans):
+        for shard, results in zip(others, answers, strict=True):
+            result = results[position]
+            if result == "unmatched":
+                continue
+            log.info("receipt_rerouted", carrier=orphan.carrier, from_shard=home.index,
+                     to_shard=shard.index, receipted_message_id=orphan.candidates[0],
+                     result=result.partition(" ")[0])  # fmt: skip
+            observer.receipt_applied(orphan.carrier, result, None, "")
+            if (done := settled(result)) is not None:
+                log_settled(done, orphan.carrier, orphan.error_code)
+    return len(orphans)
+
+
+async def _try_in(shard: ShardState, orphans: Sequence[Orphan]) -> Sequence[str]:
+    batch = OpBatch()
+    for orphan in orphans:
+        batch.apply_orphan(shard.ctx.scope, orphan)
+    return await shard.receipt_writer.write(batch)
+
+
+async def reroute_forever(
+    home: ShardState, shards: Sequence[ShardState], observer: OrphanObserver, *,
+    interval: float, clock: Callable[[], float],
+) -> None:  # fmt: skip
+    """The engine task of shard `home`: sweep, and sleep `interval` unless a full batch says
+    more are due."""
+    while True:
+        if await reroute_due(home, shards, observer, clock()) < SWEEP_BATCH:
+            await asyncio.sleep(interval)

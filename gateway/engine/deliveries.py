@@ -106,6 +106,7 @@ class CarrierDeliveries:
         now = self.clock()
         writes: dict[int, _ShardWrite] = {}
         mos: list[ReassembledMessage] = []
+        orphan_due = None if self.route is None else now + self.orphan_grace
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
@@ -113,14 +114,7 @@ class CarrierDeliveries:
             handset = handset_number(pdu.source_addr, pdu.source_addr_ton, self.national)
             write = self._write_for(writes, handset)
             if receipt is not None:
-                self._add_receipt(
-                    write.ops,
-                    write.ctx,
-                    handset,
-                    receipt,
-                    now,
-                    None if self.route is None else now + self.orphan_grace,
-                )
+                self._add_receipt(write.ops, write.ctx, handset, receipt, now, orphan_due)
                 write.receipts.append((receipt, handset))
                 continue
             for mo in self._reassemble(pdu):

@@ -13,7 +13,9 @@ This task, one per shard and instance, takes the due orphans of its shard every
 `engine.scheduler_interval` (claim_orphans.lua: atomic, so each is taken once whichever
 instances sweep, and one applied meanwhile is dropped) and tries each in every other shard at
 once, by its ids only (apply.lua op `orphan`: no parking, no matching by destination). The
-shard where an id is mapped applies it; the others answer 'unmatched'. One found nowhere
+shard where an id is mapped applies it; the others answer 'unmatched' (counted in
+`smsgw_receipts_rerouted_total` and, as it was unmatched on arrival,
+`smsgw_receipts_matched_late_total`; one log line a sweep per carrier). One found nowhere
 stays parked where it was until its 10 minutes run out, and its message ends as a receipt that
 never came does (expired after its receipt_timeout). An instance that dies between taking
 orphans and trying them loses that try, with the same end.
@@ -22,6 +24,7 @@ orphans and trying them loses that try, with the same end.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
@@ -39,6 +42,7 @@ SWEEP_BATCH: Final = 200
 
 class OrphanObserver(Protocol):
     def receipt_applied(self, carrier: str, result: str, receipt: None, handset: str) -> None: ...
+    def receipts_rerouted(self, carrier: str, count: int) -> None: ...
 
 
 async def reroute_due(
@@ -52,17 +56,20 @@ async def reroute_due(
         return 0
     others = [shard for shard in shards if shard is not home]
     answers = await asyncio.gather(*(_try_in(shard, orphans) for shard in others))
+    rerouted: Counter[str] = Counter()
     for position, orphan in enumerate(orphans):
-        for shard, results in zip(others, answers, strict=True):
+        for results in answers:
             result = results[position]
             if result == "unmatched":
                 continue
-            log.info("receipt_rerouted", carrier=orphan.carrier, from_shard=home.index,
-                     to_shard=shard.index, receipted_message_id=orphan.candidates[0],
-                     result=result.partition(" ")[0])  # fmt: skip
+            rerouted[orphan.carrier] += 1
             observer.receipt_applied(orphan.carrier, result, None, "")
             if (done := settled(result)) is not None:
                 log_settled(done, orphan.carrier, orphan.error_code)
+    for carrier, count in rerouted.items():  # one line a sweep: a carrier may send thousands
+        observer.receipts_rerouted(carrier, count)
+        log.info("receipts_rerouted", carrier=carrier, count=count, from_shard=home.index,
+                 tried=len(orphans))  # fmt: skip
     return len(orphans)
 
 

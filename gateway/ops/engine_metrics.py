@@ -108,6 +108,13 @@ class EngineObserver:
     def receipt_matched_late(self, carrier: str) -> None:
         self.metrics.carrier(carrier).receipts_matched_late.inc()
 
+    def receipts_rerouted(self, carrier: str, count: int) -> None:
+        """`count` receipts parked in one shard were applied in another (orphan_receipts.py):
+        matched late, and counted as such."""
+        c = self.metrics.carrier(carrier)
+        c.receipts_rerouted.inc(count)
+        c.receipts_matched_late.inc(count)
+
     def receipt_timed_out(self, carrier: str, handset: str) -> None:
         """A submitted message settled `expired` (receipt_timeout) by the receipt sweep; a
         carrier no longer configured (removed by a reload) is counted without one."""

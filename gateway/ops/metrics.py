@@ -129,7 +129,8 @@ class CarrierMetrics:
     __slots__ = (
         "_responses", "_retries", "_root", "_segments", "delivery_latency", "late_responses",
         "mo_messages", "name", "opt_ins", "opt_outs", "queue_wait", "receipts_matched_late",
-        "receipts_timed_out", "receipts_unmatched", "submit_latency", "throttle_wait",
+        "receipts_rerouted", "receipts_timed_out", "receipts_unmatched", "submit_latency",
+        "throttle_wait",
         "throttled",
     )  # fmt: skip
 
@@ -144,6 +145,7 @@ class CarrierMetrics:
         self.delivery_latency: Histogram = root.delivery_latency.labels(name)
         self.receipts_unmatched: Counter = root.receipts_unmatched.labels(name)
         self.receipts_matched_late: Counter = root.receipts_matched_late.labels(name)
+        self.receipts_rerouted: Counter = root.receipts_rerouted.labels(name)
         self.receipts_timed_out: Counter = root.receipts_timed_out.labels(name)
         self.late_responses: Counter = root.late_responses.labels(name)
         self.mo_messages: Counter = root.mo_messages.labels(name)
@@ -368,6 +370,14 @@ class GatewayMetrics:
             "smsgw_receipts_matched_late",
             "Receipts counted unmatched on arrival and applied later, when the submit_sm_resp "
             "was recorded or the message was held outcome-unknown.",
+            carrier,
+        )
+        self.receipts_rerouted = _counter(
+            r,
+            "smsgw_receipts_rerouted",
+            "With shards: receipts parked unmatched in the shard of the handset they named and "
+            "applied in another shard, where their message is (an SMSC that does not swap a "
+            "receipt's addresses); each is also counted in smsgw_receipts_matched_late_total.",
             carrier,
         )
         self.receipts_timed_out = _counter(

@@ -11,13 +11,16 @@ compliance.yaml's `default_region` (gateway/carrier/handset.py).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
@@ -76,6 +79,21 @@ def assert_delivered_in_home_shards(
             (home, "submitted"),
             (home, "delivered"),
         ]
+
+
+async def receipt_counters(registry: CollectorRegistry, *, rerouted: int) -> dict[str, float]:
+    """smsgw_receipts_{rerouted,unmatched,matched_late}_total of carrier "sim", once
+    `rerouted` have been counted (or after 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        counted = {
+            name: registry.get_sample_value(f"smsgw_receipts_{name}_total", {"carrier": "sim"})
+            or 0.0
+            for name in ("rerouted", "unmatched", "matched_late")
+        }
+        if counted["rerouted"] >= rerouted or time.monotonic() > deadline:
+            return counted
+        await asyncio.sleep(0.02)
 
 
 def as_written(to: str, handset_format: HandsetFormat) -> str:
@@ -156,12 +174,16 @@ async def test_receipts_that_name_the_sender_are_found_in_their_messages_shard(
         batch = [message(n) for n in range(16)]
         elsewhere = [m for m in batch if shards.of(m["to"]) is not shards.of(m["from"])]
         assert len(elsewhere) >= len(batch) // 2  # else this test proves little
-        async with running_engine(settings):
+        async with running_engine(settings) as engine:
             await enqueue_on_shards(backend.client, shards, batch)
             events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+            # counted once the engine has the call's answer, just after the events are in Redis
+            counted = await receipt_counters(engine.registry, rerouted=len(elsewhere))
         sent = sim.messages()
     assert len(sent) == len(batch)
     assert all(m.source_addr == "Acme" for m in sent)
+    assert counted["rerouted"] == len(elsewhere)
+    assert counted["unmatched"] == counted["matched_late"]  # none left unmatched
     assert_delivered_in_home_shards(shards, batch, events)
     for shard in shards.shards:  # every orphan was taken
         assert await backend.client.zcard(f"{shard.prefix}orphans") == 0

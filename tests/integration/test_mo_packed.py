@@ -28,7 +28,7 @@ from tests.conftest import RedisServer
 from tests.integration.engine_harness import engine_settings, running_engine
 from tests.integration.simulator_fixture import simulator_config, start_simulator
 from tests.integration.test_state_store import CTX, KEYS
-from tests.unit.gateway.test_deliveries import FakeObserver
+from tests.unit.engine.test_deliveries import FakeObserver
 
 WAIT = 5.0
 HANDSET = "447911123456"

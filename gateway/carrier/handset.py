@@ -10,6 +10,13 @@ timeout and be reported expired although it was delivered. Nor would the number 
 destination of a message held for its receipt (gateway/store/lua/apply.lua, "Receipts by
 destination").
 
+A receipt's handset is normally its source_addr, as SMSCs swap a receipt's addresses. Some do
+not: the receipt's source_addr is then the message's sender and its destination_addr the
+handset. `receipt_handset` takes the destination when the source cannot be a handset (an
+alphanumeric sender) and the destination is a number. A numeric sender (a long code) cannot
+be told from a handset: such a receipt is looked for where that number leads, and found in
+the other shards later (gateway/engine/orphan_receipts.py).
+
 `handset_number` gives the digits back. A national number needs its country: `national`
 resolves it (the engine passes the compliance policy's number parser, so it is
 `default_region` of compliance.yaml, as for MO opt-outs); without one, or when it cannot,
@@ -43,6 +50,19 @@ def handset_number(addr: str, ton: int, national: NationalResolver | None = None
     if ton == Ton.unknown:
         return _resolved(addr, national) if addr.startswith("0") else addr
     return addr  # network-specific, subscriber, abbreviated: no country code to find
+
+
+def receipt_handset(
+    source: str, source_ton: int, destination: str, destination_ton: int,
+    national: NationalResolver | None = None,
+) -> str:  # fmt: skip
+    """The E.164 digits of the handset a receipt reports on: its source_addr's, or its
+    destination_addr's when the source is a name (the SMSC did not swap the addresses)."""
+    handset = handset_number(source, source_ton, national)
+    if _all_digits(handset) or not destination:
+        return handset
+    swapped = handset_number(destination, destination_ton, national)
+    return swapped if _all_digits(swapped) else handset
 
 
 def _resolved(addr: str, national: NationalResolver | None) -> str:

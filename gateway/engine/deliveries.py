@@ -32,7 +32,7 @@ from compliance.encoding import (
     decode_short_message,
 )
 from compliance.verdict import MoOutcome
-from gateway.carrier.handset import NationalResolver, handset_number
+from gateway.carrier.handset import NationalResolver, handset_number, receipt_handset
 from gateway.carrier.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
 from gateway.messages import inbound_json, iso_ts
 from gateway.ops.final_log import log_settled
@@ -111,12 +111,17 @@ class CarrierDeliveries:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
             receipt = parse_receipt(pdu, profile=self.profile, now=now)
-            handset = handset_number(pdu.source_addr, pdu.source_addr_ton, self.national)
-            write = self._write_for(writes, handset)
             if receipt is not None:
+                handset = receipt_handset(pdu.source_addr, pdu.source_addr_ton,
+                                          pdu.destination_addr, pdu.dest_addr_ton,
+                                          self.national)  # fmt: skip
+                write = self._write_for(writes, handset)
                 self._add_receipt(write.ops, write.ctx, handset, receipt, now, orphan_due)
                 write.receipts.append((receipt, handset))
                 continue
+            write = self._write_for(
+                writes, handset_number(pdu.source_addr, pdu.source_addr_ton, self.national)
+            )
             for mo in self._reassemble(pdu):
                 mos.append(mo)
                 data = inbound_json(sender=mo.source, to=mo.destination, text=mo.text or "",

@@ -15,10 +15,15 @@ instances sweep, and one applied meanwhile is dropped) and tries each in every o
 once, by its ids only (apply.lua op `orphan`: no parking, no matching by destination). The
 shard where an id is mapped applies it; the others answer 'unmatched' (counted in
 `smsgw_receipts_rerouted_total` and, as it was unmatched on arrival,
-`smsgw_receipts_matched_late_total`; one log line a sweep per carrier). One found nowhere
-stays parked where it was until its 10 minutes run out, and its message ends as a receipt that
-never came does (expired after its receipt_timeout). An instance that dies between taking
-orphans and trying them loses that try, with the same end.
+`smsgw_receipts_matched_late_total`; one log line a sweep per carrier), and the orphan is then
+dropped from its own shard (op `unpark`).
+
+Taking an orphan does not remove it: claim_orphans.lua makes it due again, as long after as it
+has been parked. One found nowhere (its submit_sm_resp recorded later than its grace, after a
+Redis outage say) is tried again at 2, 4, 8... times its grace until its 10 minutes of parking
+run out; then its message ends as a receipt that never came does (expired after its
+receipt_timeout). An instance that dies between taking orphans and trying them costs them one
+wait, not their try.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from gateway.store.state_store import OpBatch, Orphan
 log = structlog.get_logger()
 
 SWEEP_BATCH: Final = 200
+MIN_RETRY: Final = 1.0  # seconds: the least an orphan waits between two tries
 
 
 class OrphanObserver(Protocol):
@@ -51,21 +57,25 @@ async def reroute_due(
 ) -> int:  # fmt: skip
     """Try the orphans of `home` due by `now` (up to `limit`) in every other shard; returns
     how many were taken."""
-    orphans = await home.store.claim_orphans(now, limit)
+    orphans = await home.store.claim_orphans(now, limit, MIN_RETRY)
     if not orphans:
         return 0
     others = [shard for shard in shards if shard is not home]
     answers = await asyncio.gather(*(_try_in(shard, orphans) for shard in others))
     rerouted: Counter[str] = Counter()
+    found = OpBatch()
     for position, orphan in enumerate(orphans):
         for results in answers:
             result = results[position]
             if result == "unmatched":
                 continue
+            found.unpark(home.ctx.scope, orphan)
             rerouted[orphan.carrier] += 1
             observer.receipt_applied(orphan.carrier, result, None, "")
             if (done := settled(result)) is not None:
                 log_settled(done, orphan.carrier, orphan.error_code)
+    if found.args:
+        await home.receipt_writer.write(found)
     for carrier, count in rerouted.items():  # one line a sweep: a carrier may send thousands
         observer.receipts_rerouted(carrier, count)
         log.info("receipts_rerouted", carrier=carrier, count=count, from_shard=home.index,

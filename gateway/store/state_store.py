@@ -193,6 +193,12 @@ class OpBatch:
         self.args += [orphan.state, "1" if orphan.final else "0", orphan.error_code, orphan.ts]
         self.results += 1
 
+    def unpark(self, scope: Scope, orphan: Orphan) -> None:
+        """`orphan`, parked in `scope`'s shard and applied in another, taken off its orphans
+        set and its parked copy deleted (no result)."""
+        self._within(scope)
+        self.args += ["unpark", orphan.member]
+
     def receipt(
         self,
         prefix: str,
@@ -340,12 +346,14 @@ class StateStore:
         words = [_text(r) for r in raw[1:]]
         return int(raw[0]), [TimedOut(*words[i : i + 3]) for i in range(0, len(words), 3)]
 
-    async def claim_orphans(self, now: float, limit: int) -> list[Orphan]:
+    async def claim_orphans(self, now: float, limit: int, min_wait: float) -> list[Orphan]:
         """Take up to `limit` receipts parked unmatched in this shard that are due by `now` to
         be tried in the other shards (claim_orphans.lua); those applied here meanwhile are
-        dropped."""
+        dropped. Each taken is due again as long after `now` as it has been parked (at least
+        `min_wait` seconds), until `unpark` drops it or its parking runs out."""
+        args: list[str | float] = [self.keys.prefix, now, limit, min_wait]
         with map_redis_errors():
-            raw = await self._orphans(keys=[self.keys.orphans], args=[self.keys.prefix, now, limit])
+            raw = await self._orphans(keys=[self.keys.orphans], args=args)
         return [Orphan.from_json(_text(member)) for member in raw]
 
 
@@ -359,11 +367,12 @@ class Orphan:
     error_code: str
     ts: str
     candidates: tuple[str, ...]
+    member: str  # as in the orphans set: its JSON
 
     @classmethod
     def from_json(cls, text: str) -> Orphan:
         carrier, state, final, error_code, ts, *candidates = json.loads(text)
-        return cls(carrier, state, final == "1", error_code, ts, tuple(candidates))
+        return cls(carrier, state, final == "1", error_code, ts, tuple(candidates), text)
 
 
 def spelt(words: Sequence[Word]) -> list[str | None]:

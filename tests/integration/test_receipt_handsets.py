@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
+from gateway.store.state_store import lua_script
 from simulator.config import HandsetFormat
 from simulator.receipts import handset_address
 from tests.conftest import RedisServer
@@ -156,34 +157,128 @@ async def test_a_held_message_is_settled_by_a_receipt_from_its_handset_written_n
         assert statuses(events, message_id)[-1] == "delivered", statuses(events, message_id)
 
 
-async def test_receipts_that_name_the_sender_are_found_in_their_messages_shard(
+LONG_CODE = "+447700900999"  # a numeric sender: no parser can tell it from a handset
+
+
+def carrier_timeout(settings: Settings, response_timeout: float) -> Settings:
+    carrier = dataclasses.replace(settings.carriers[0], response_timeout=response_timeout)
+    return dataclasses.replace(settings, carriers=(carrier,))
+
+
+async def test_receipts_that_name_a_numeric_sender_are_found_in_their_messages_shard(
     backend: Backend,
 ) -> None:
-    """An SMSC that does not swap a receipt's addresses names the sender ("Acme") where the
-    handset should be: every receipt goes to the sender's shard, where most of their messages
-    are not. Parked there, each is tried in the other shards once its grace (the carrier's
-    response timeout and a second) has passed, and settles its message where it is. Before,
-    those messages stayed `submitted` until their receipt timeout (48 h by default), then
-    ended `expired` although delivered."""
+    """An SMSC that does not swap a receipt's addresses names the sender where the handset
+    should be. A long code looks like any handset, so every receipt goes to its shard, where
+    most of their messages are not. Parked there, each is tried in the other shards once its
+    grace (the carrier's response timeout and a second) has passed, and settles its message
+    where it is. Before, those messages stayed `submitted` until their receipt timeout (48 h by
+    default), then ended `expired` although delivered."""
     config = simulator_config(receipts={"swap_addresses": False, "delay": 0.02})
     async with start_simulator(config) as sim:
-        settings = sharded(backend, sim)
-        carrier = dataclasses.replace(settings.carriers[0], response_timeout=1.0)
-        settings = dataclasses.replace(settings, carriers=(carrier,))
+        settings = carrier_timeout(sharded(backend, sim), 1.0)
         shards = ShardMap.from_settings(settings)
-        batch = [message(n) for n in range(16)]
-        elsewhere = [m for m in batch if shards.of(m["to"]) is not shards.of(m["from"])]
+        batch = [message(n, **{"from": LONG_CODE}) for n in range(16)]
+        elsewhere = [m for m in batch if shards.of(m["to"]) is not shards.of(LONG_CODE)]
         assert len(elsewhere) >= len(batch) // 2  # else this test proves little
         async with running_engine(settings) as engine:
             await enqueue_on_shards(backend.client, shards, batch)
             events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
             # counted once the engine has the call's answer, just after the events are in Redis
             counted = await receipt_counters(engine.registry, rerouted=len(elsewhere))
+            await orphans_left(backend, shards, 0)  # each unparked once applied
         sent = sim.messages()
     assert len(sent) == len(batch)
-    assert all(m.source_addr == "Acme" for m in sent)
+    assert all(m.source_addr == LONG_CODE.removeprefix("+") for m in sent)
     assert counted["rerouted"] == len(elsewhere)
     assert counted["unmatched"] == counted["matched_late"]  # none left unmatched
     assert_delivered_in_home_shards(shards, batch, events)
-    for shard in shards.shards:  # every orphan was taken
-        assert await backend.client.zcard(f"{shard.prefix}orphans") == 0
+    for shard in shards.shards:  # nothing left parked
+        assert await backend.client.keys(f"{shard.prefix}early:*") == []
+
+
+async def test_receipts_that_name_an_alphanumeric_sender_go_straight_to_their_handsets_shard(
+    backend: Backend,
+) -> None:
+    """A sender like "Acme" cannot be a handset: the receipt's destination_addr is. Each
+    receipt goes straight to its message's shard; none is parked or rerouted."""
+    config = simulator_config(receipts={"swap_addresses": False, "delay": 0.02})
+    async with start_simulator(config) as sim:
+        settings = carrier_timeout(sharded(backend, sim), 1.0)
+        shards = ShardMap.from_settings(settings)
+        batch = [message(n) for n in range(16)]
+        async with running_engine(settings) as engine:
+            await enqueue_on_shards(backend.client, shards, batch)
+            events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+            counted = await receipt_counters(engine.registry, rerouted=0)
+        sent = sim.messages()
+    assert all(m.source_addr == "Acme" for m in sent)
+    assert counted == {"rerouted": 0, "unmatched": 0, "matched_late": 0}
+    assert_delivered_in_home_shards(shards, batch, events)
+
+
+async def test_a_held_message_is_settled_by_a_receipt_that_names_an_alphanumeric_sender(
+    backend: Backend,
+) -> None:
+    """The carrier answers each submit after the gateway gave up waiting (outcome unknown: the
+    message is held, not resent), and its receipt, not swapped, names the sender "Acme" as
+    source_addr. Matching no carrier id, it can settle its message only by destination: the
+    handset, which is its destination_addr. Before, it was looked for under "Acme" (and, with
+    shards, in the sender's shard): each message ended `failed` (outcome_unknown) when its
+    hold ran out, although it was delivered."""
+    config = simulator_config(
+        receipts={"swap_addresses": False, "delay": 0.02}, faults={"response_delay": 0.6}
+    )
+    async with start_simulator(config) as sim:
+        settings = carrier_timeout(sharded(backend, sim), 0.2)
+        shards = ShardMap.from_settings(settings)
+        batch = [message(n) for n in range(8)]
+        assert len({shards.of(m["to"]).index for m in batch}) > 1
+        async with running_engine(settings):
+            await enqueue_on_shards(backend.client, shards, batch)
+            events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+        sent = sim.messages()
+    assert len(sent) == len(batch), "a held message was sent again"
+    for item in batch:
+        statuses = [status for _, status, _ in events[item["id"]]]
+        assert "failed" not in statuses, statuses
+        assert statuses[-1] == "delivered", statuses
+
+
+async def test_orphans_taken_by_an_instance_that_died_before_trying_them_are_tried_later(
+    backend: Backend,
+) -> None:
+    """Another instance took every due orphan (claim_orphans.lua, as its sweep does) and died
+    before trying them. Taking one makes it due again later, so this engine's sweep still
+    tries each and settles its message. Before, taking removed it: those messages stayed
+    `submitted` until their receipt timeout, and then said `expired`."""
+    config = simulator_config(receipts={"swap_addresses": False, "delay": 0.02})
+    async with start_simulator(config) as sim:
+        settings = carrier_timeout(sharded(backend, sim), 1.0)  # orphans due 2 s after parking
+        shards = ShardMap.from_settings(settings)
+        batch = [message(n, **{"from": LONG_CODE}) for n in range(16)]
+        elsewhere = [m for m in batch if shards.of(m["to"]) is not shards.of(LONG_CODE)]
+        assert elsewhere
+        async with running_engine(settings):
+            await enqueue_on_shards(backend.client, shards, batch)
+            parked = shards.of(LONG_CODE)
+            await orphans_left(backend, shards, len(elsewhere))
+            claim = backend.client.register_script(lua_script("claim_orphans"))
+            latest = max(s for _, s in await backend.client.zrange(
+                f"{parked.prefix}orphans", 0, -1, withscores=True))  # fmt: skip
+            taken = await claim(keys=[f"{parked.prefix}orphans"],
+                                args=[parked.prefix, latest, 100, 1.0])  # fmt: skip
+            assert len(taken) == len(elsewhere)  # all of them, before this engine's sweep
+            events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})
+    assert_delivered_in_home_shards(shards, batch, events)
+
+
+async def orphans_left(backend: Backend, shards: ShardMap, count: int) -> None:
+    """Wait (up to 10 s) until the shards' orphans sets hold `count` receipts in all."""
+    deadline = time.monotonic() + 10
+    while True:
+        held = sum([await backend.client.zcard(f"{s.prefix}orphans") for s in shards.shards])
+        if held == count:
+            return
+        assert time.monotonic() < deadline, f"{held} orphans parked, not {count}"
+        await asyncio.sleep(0.02)

@@ -270,24 +270,53 @@ async def park(writer: StateWriter, cid: str, orphan_due: float | None) -> str:
 async def test_a_receipt_parked_with_a_due_time_is_claimed_once_and_applied_where_mapped(
     redis_client: aioredis.Redis,
 ) -> None:
-    """Parked in shard u: (no id mapped there) and indexed; claimed when due, once; then
-    applied in shard t:, where its message is, by id only."""
+    """Parked in shard u: (no id mapped there) and indexed; claimed when due, once per due
+    time: taking it makes it due again later (here after min_wait, as it has been parked for
+    less), so an instance that dies before trying it loses nothing. Then applied in shard t:,
+    where its message is, by id only, and unparked from u:."""
     store, other = StateStore(redis_client, KEYS), StateStore(redis_client, OTHER)
     writer, other_writer = StateWriter(store), StateWriter(other)
     await accept(store, "m1", "1-0")
     assert await submit(writer, "m1", ["a1"]) == ["mapped"]
     assert await park(other_writer, "a1", orphan_due=5.0) == "unmatched"
     assert await park(other_writer, "zz", orphan_due=None) == "unmatched"  # not indexed
-    assert await other.claim_orphans(4.9, 10) == []  # not due yet
-    [orphan] = await other.claim_orphans(5.0, 10)
+    assert await other.claim_orphans(4.9, 10, 1.0) == []  # not due yet
+    [orphan] = await other.claim_orphans(5.0, 10, 1.0)
     assert (orphan.carrier, orphan.state, orphan.final) == ("c", "delivered", True)
     assert orphan.candidates == ("a1", "A1")
-    assert await other.claim_orphans(5.0, 10) == []  # taken once
+    assert await other.claim_orphans(5.0, 10, 1.0) == []  # taken once
+    assert await redis_client.zscore(OTHER.orphans, orphan.member) == 6.0  # due again
+    [again] = await other.claim_orphans(6.0, 10, 1.0)  # as an instance that died would leave it
+    assert again == orphan
     batch = OpBatch()
     batch.apply_orphan(OTHER_CTX.scope, orphan)  # not mapped in u: either: not parked again
     batch.apply_orphan(CTX.scope, orphan)
     assert await writer.write(batch) == ["unmatched", "delivered 2.0 m1"]
     assert await redis_client.hget(KEYS.message("m1"), "status") == b"delivered"
+    assert await redis_client.zcard(OTHER.orphans) == 1  # until unparked
+    done = OpBatch()
+    done.unpark(OTHER_CTX.scope, orphan)
+    assert await other_writer.write(done) == []
+    assert await redis_client.zcard(OTHER.orphans) == 0
+    assert await redis_client.exists("u:early:c:a1", "u:early:c:A1") == 0
+    assert await redis_client.exists("u:early:c:zz") == 1  # another receipt's parking stays
+
+
+async def test_an_orphan_found_nowhere_is_tried_again_as_long_after_as_it_has_waited(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Each try of an orphan that no shard applies is followed by one after as long again as
+    it has been parked (its submit_sm_resp may be recorded late), until its parking (600 s)
+    runs out; then it is dropped."""
+    other = StateStore(redis_client, OTHER)
+    assert await park(StateWriter(other), "c9", orphan_due=100.0) == "unmatched"
+    await redis_client.pexpire("u:early:c:c9", 600_000 - 40_000)  # parked 40 s ago
+    [orphan] = await other.claim_orphans(100.0, 10, 1.0)
+    score = await redis_client.zscore(OTHER.orphans, orphan.member)
+    assert score is not None
+    assert 139.9 < score <= 140.0
+    await redis_client.delete("u:early:c:c9", "u:early:c:C9")  # its parking ran out
+    assert await other.claim_orphans(140.0, 10, 1.0) == []
     assert await redis_client.zcard(OTHER.orphans) == 0
 
 
@@ -307,5 +336,5 @@ async def test_an_orphan_applied_in_its_own_shard_meanwhile_is_dropped_when_due(
     record_submitted(batch, OTHER_CTX, origin, 2.0, carrier="c", carrier_ids=["b1"],
                      id_keys=[["b1"]], attempt=1)  # fmt: skip
     assert (await writer.write(batch))[0].startswith("early:delivered")
-    assert await store.claim_orphans(10.0, 10) == []
+    assert await store.claim_orphans(10.0, 10, 1.0) == []
     assert await redis_client.zcard(OTHER.orphans) == 0

@@ -41,6 +41,9 @@
 --   orphan carrier n c1..cn state final err ts
 --                               a receipt parked in another shard, tried here: applied if
 --                               one of its ids is mapped here, else 'unmatched' (not parked)
+--   unpark member               a receipt parked here (its `orphans` member) applied in
+--                               another shard: off the `orphans` set, its early: keys deleted
+--                               (no result)
 -- Every state write is guarded: a final status is never overwritten. The hash and the history
 -- get a fresh TTL (the scope's ttl) with every event, so both live that long after the last.
 -- The hash's `ts` is its latest event's (ISO-8601, from the event JSON); `now` is epoch seconds.
@@ -399,6 +402,14 @@ function OPS.orphan(i)
   return base + 5
 end
 
+function OPS.unpark(i)
+  local member = a[i]
+  redis.call('ZREM', prefix .. 'orphans', member)
+  local r = cjson.decode(member)
+  for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. r[1] .. ':' .. r[j]) end
+  return i + 1
+end
+
 function OPS.receipt(i)
   local carrier, ncand = a[i], tonumber(a[i + 1])
   local base = i + 1 + ncand
@@ -474,7 +485,8 @@ function OPS.S(i)
 end
 
 local SCOPED = {inflight=true, notsent=true, submitted=true, partial=true, deferred=true,
-                final=true, rejected=true, hold=true, receipt=true, orphan=true}
+                final=true, rejected=true, hold=true, receipt=true, orphan=true,
+                unpark=true}
 
 local i, n = 1, #a
 while i <= n do

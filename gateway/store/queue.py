@@ -90,8 +90,9 @@ class StreamConsumer:
                 if "BUSYGROUP" not in str(error):
                     raise
 
-    async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """Our own pending entries first (after a restart), each once, then new ones.
+    async def read(self, count: int, block_ms: int | None) -> list[Entry]:
+        """Our own pending entries first (after a restart), each once, then new ones (waiting
+        up to `block_ms` for one; None: not at all).
 
         Reading the PEL always from id 0 would hand out the same pending entries again on
         every call while they are still being worked on: the cursor walks it once.

@@ -16,6 +16,7 @@ from common.config_loader import merge
 from gateway.config import Settings, settings_from_mapping
 from gateway.engine.runner import Engine
 from gateway.messages import FINAL_STATUSES
+from tests.integration.streams import stream_entries
 
 FINAL = {s.value for s in FINAL_STATUSES}
 
@@ -104,7 +105,7 @@ async def events_by_id(
     client: aioredis.Redis, stream: str = "smsgw:events"
 ) -> dict[Any, list[dict[str, Any]]]:
     found: dict[Any, list[dict[str, Any]]] = {}
-    for _, fields in await client.xrange(stream):
+    for _, fields in await stream_entries(client, stream):
         event = json.loads(fields[b"data"])
         found.setdefault(event["id"], []).append(event)
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -51,7 +52,12 @@ class GrantLog:
                 await asyncio.wait_for(self._stop.wait(), 0.01)
 
     async def _read(self) -> None:
-        for member, score in await self._client.zrange(self._key, 0, -1, withscores=True):
+        # withscores=True gives (member, score) pairs; redis-py types every zrange reply alike
+        grants = cast(
+            list[tuple[bytes, float]],
+            await self._client.zrange(self._key, 0, -1, withscores=True),
+        )
+        for member, score in grants:
             seq, count = member.decode().split(":")
             self.grants[int(seq)] = (int(score), int(count))
 

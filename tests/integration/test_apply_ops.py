@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -29,6 +30,7 @@ from gateway.store.records import (
     record_unknown_outcome,
 )
 from gateway.store.state_store import OpBatch, StateStore, StateWriter, Word
+from tests.integration.streams import stream_entries
 from tests.integration.test_state_store import CTX, KEYS, accept, events, submit
 
 DEST = "447700900123"
@@ -59,7 +61,7 @@ async def receipt(writer: StateWriter, cid: str, state: str = "delivered", *,
 
 
 async def raw_events(client: aioredis.Redis) -> list[bytes]:
-    return [f[b"data"] for _, f in await client.xrange(KEYS.events)]
+    return [f[b"data"] for _, f in await stream_entries(client, KEYS.events)]
 
 
 async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_history(
@@ -72,7 +74,7 @@ async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_histor
                           parts=2, attempt=1)  # fmt: skip
     assert (await raw_events(redis_client))[-1] == expected.encode()  # byte for byte
     assert (await redis_client.lrange(KEYS.history("m1"), -1, -1)) == [expected.encode()]
-    record = await redis_client.hgetall(KEYS.message("m1"))
+    record = cast(dict[bytes, bytes], await redis_client.hgetall(KEYS.message("m1")))
     assert {k.decode(): v.decode() for k, v in record.items()} == {
         "status": "submitted", "ts": "1970-01-01T00:00:02.000Z", "submitted_at": "2.0",
         "carrier": "c",
@@ -227,7 +229,9 @@ async def test_the_hash_ts_is_iso_8601_and_that_of_the_latest_event(
         await store.expire_receipts(4.0, 10, code="receipt_timeout", reason="no receipt",
                                     maxlen=10000, ttl=3600)  # fmt: skip
     message_id = "3-0" if op == "rejected" else "m1"
-    ts = (await redis_client.hget(KEYS.message(message_id), "ts") or b"").decode()
+    stored_ts = await redis_client.hget(KEYS.message(message_id), "ts") or b""
+    assert isinstance(stored_ts, bytes)
+    ts = stored_ts.decode()
     assert datetime.fromisoformat(ts).utcoffset() == timedelta(0), ts
     [*_, latest] = [e for e in await events(redis_client) if e["id"] == message_id]
     assert (latest["status"], latest["ts"]) == (TS_OPS[op], ts)

@@ -33,6 +33,7 @@ from gateway.store.shards import ShardMap
 from tests.cluster_fixture import LocalRedisCluster, key_slot
 from tests.integration.engine_harness import FINAL, engine_settings, message
 from tests.integration.simulator_fixture import RunningSimulator, simulator_config, start_simulator
+from tests.integration.streams import stream_entries
 from tests.integration.test_engine_crash import (
     gateway_process,
     log_tail,
@@ -64,7 +65,7 @@ class DurableProducer:
                 client = self._clients.setdefault(port, aioredis.Redis(port=port))
                 pipe = client.pipeline(transaction=False)
                 for payload in payloads:
-                    pipe.xadd(stream, {"data": payload})
+                    _ = pipe.xadd(stream, {"data": payload})  # queued: sent by execute()
                 pipe.execute_command("WAIT", 1, 500)
                 replies = await pipe.execute()
                 if replies[-1] >= 1:
@@ -97,7 +98,7 @@ async def produce(producer: DurableProducer, shards: ShardMap, items: list[dict[
 async def events_on_shards(client: RedisCluster, shards: ShardMap) -> Events:
     found: Events = {}
     for shard in shards.shards:
-        entries: list[Any] = await client.xrange(shard.streams.events)
+        entries = await stream_entries(client, shard.streams.events)
         for _, fields in entries:
             event = json.loads(fields[b"data"])
             found.setdefault(event["id"], []).append(event)
@@ -300,7 +301,7 @@ async def test_an_instance_killed_on_the_cluster_has_every_shards_work_taken_ove
             await wait_for_binds(sim, 2, [(gw_a, log_a), (gw_b, log_b)])
             pipe = redis_cluster_client.pipeline()  # split by node: all out at once
             for item in items:
-                pipe.xadd(shards.of(item["to"]).streams.outbound, {"data": json.dumps(item)})
+                _ = pipe.xadd(shards.of(item["to"]).streams.outbound, {"data": json.dumps(item)})
             await pipe.execute()
             while sim.stats()["messages_stored"] < total // 4:
                 assert gw_a.returncode is None, log_tail(log_a)

@@ -15,9 +15,12 @@ GROUP = "g"
 
 
 async def _add(client: aioredis.Redis, count: int) -> list[str]:
-    return [
-        (await client.xadd(STREAM, {"data": f'{{"id": "m{i}"}}'})).decode() for i in range(count)
-    ]
+    ids = []
+    for i in range(count):
+        entry_id = await client.xadd(STREAM, {"data": f'{{"id": "m{i}"}}'})
+        assert isinstance(entry_id, bytes)
+        ids.append(entry_id.decode())
+    return ids
 
 
 async def test_a_read_after_the_group_is_destroyed_recreates_it_from_the_start(

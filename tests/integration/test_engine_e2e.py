@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -46,7 +47,7 @@ async def test_happy_path_gsm_ucs2_and_long_messages_are_delivered(
     assert submitted["m2"]["parts"] == 1
     received = {m.text for m in simulator.messages()}
     assert set(texts.values()) <= received  # the SMSC reassembled exactly our text
-    record = await redis_client.hgetall("smsgw:msg:m3")
+    record = cast(dict[bytes, bytes], await redis_client.hgetall("smsgw:msg:m3"))
     assert record[b"status"] == b"delivered"
     assert len(record[b"carrier_message_id"].split(b",")) == 3
 
@@ -66,7 +67,9 @@ async def test_bad_input_is_rejected_with_reasons_and_never_blocks(
                 json.dumps(message("ok")).encode(),
             ],
         )
-        no_data = (await redis_client.xadd("smsgw:outbound", {"other": "field"})).decode()
+        no_data_id = await redis_client.xadd("smsgw:outbound", {"other": "field"})
+        assert isinstance(no_data_id, bytes)
+        no_data = no_data_id.decode()
         events = await wait_for_statuses(redis_client, ["mok", "mbad-number"])
         events = await wait_for_statuses(redis_client, ["mbad-date", "nofields", no_data])
     rejected = [e for evs in events.values() for e in evs if e["status"] == "rejected"]

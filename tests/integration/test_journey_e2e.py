@@ -26,6 +26,7 @@ from tests.integration.engine_harness import (
     wait_for_statuses,
 )
 from tests.integration.simulator_fixture import RunningSimulator
+from tests.integration.streams import stream_entries
 
 
 def london_noon_clock() -> Callable[[], float]:
@@ -124,7 +125,7 @@ async def test_bad_signals_are_acknowledged_and_later_ones_still_apply(
 async def _wait_inbound(client: aioredis.Redis, count: int) -> list[bytes]:
     deadline = time.monotonic() + 10
     while True:
-        entries = await client.xrange("smsgw:inbound")
+        entries = await stream_entries(client, "smsgw:inbound")
         if len(entries) >= count:
             return [fields[b"data"] for _, fields in entries]
         assert time.monotonic() < deadline, "no MO on the inbound stream"
@@ -134,7 +135,7 @@ async def _wait_inbound(client: aioredis.Redis, count: int) -> list[bytes]:
 async def _wait_confirmation(client: aioredis.Redis, id_prefix: str) -> dict[str, object]:
     deadline = time.monotonic() + 10
     while True:
-        for _, fields in await client.xrange("smsgw:events"):
+        for _, fields in await stream_entries(client, "smsgw:events"):
             event = json.loads(fields[b"data"])
             if str(event["id"]).startswith(id_prefix) and event["status"] == "delivered":
                 return dict(event)

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import random
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,6 +26,7 @@ from gateway.store.state_store import StateStore, StateWriter
 from tests.conftest import RedisServer
 from tests.integration.engine_harness import engine_settings, running_engine
 from tests.integration.simulator_fixture import simulator_config, start_simulator
+from tests.integration.streams import StreamEntries, stream_entries
 from tests.integration.test_state_store import CTX, KEYS
 from tests.unit.engine.test_deliveries import FakeObserver
 
@@ -44,7 +44,7 @@ class MoObserver(FakeObserver):
 
 
 async def inbound_texts(client: aioredis.Redis) -> list[str]:
-    entries = await client.xrange(KEYS.inbound)
+    entries = await stream_entries(client, KEYS.inbound)
     return [json.loads(fields[b"data"])["text"] for _id, fields in entries]
 
 
@@ -98,9 +98,9 @@ async def test_the_engine_decodes_a_packed_carriers_mo_with_its_profile(
         async with running_engine(settings):
             assert simulator.inject_mo(source=HANDSET, destination="12345", text="STOP") == 1
             deadline = asyncio.get_running_loop().time() + WAIT
-            entries: list[Any] = []
+            entries: StreamEntries = []
             while not entries:
                 assert asyncio.get_running_loop().time() < deadline, "no MO on the inbound stream"
-                entries = await redis_client.xrange("smsgw:inbound")
+                entries = await stream_entries(redis_client, "smsgw:inbound")
                 await asyncio.sleep(0.02)
     assert json.loads(entries[0][1][b"data"])["text"] == "STOP"

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import pytest
 import redis.asyncio as aioredis
@@ -67,7 +68,14 @@ def parse(data: bytes) -> Reply:
     return Reply(int(status_line.split(" ")[1]), headers, body)
 
 
-async def serve(readiness: ReadinessFn = always_ready, **options: float) -> tuple[HttpServer, Ops]:
+class ServerOptions(TypedDict, total=False):
+    request_timeout: float
+    max_connections: int
+
+
+async def serve(
+    readiness: ReadinessFn = always_ready, **options: Unpack[ServerOptions]
+) -> tuple[HttpServer, Ops]:
     registry = CollectorRegistry()
     GatewayMetrics(registry, carriers=["acme"], version="1.0.0", process_collectors=False)
     server = await start_ops_server(

@@ -17,6 +17,7 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.store.keys import Keys
 from gateway.store.records import Origin, RecordContext, record_submitted
 from gateway.store.state_store import OpBatch, StateStore, StateWriter, TimedOut
+from tests.integration.streams import stream_entries
 
 KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
 CTX = RecordContext(keys=KEYS, group="g", events_maxlen=10000, ttl=3600)
@@ -53,7 +54,7 @@ async def expire(store: StateStore, now: float, limit: int = 100) -> tuple[int, 
 
 
 async def events(client: aioredis.Redis, message_id: str) -> list[dict[str, object]]:
-    found = [json.loads(f[b"data"]) for _, f in await client.xrange(KEYS.events)]
+    found = [json.loads(f[b"data"]) for _, f in await stream_entries(client, KEYS.events)]
     return [e for e in found if e["id"] == message_id]
 
 

@@ -29,18 +29,21 @@ async def test_single_server_commands_wait_for_a_free_connection(
     client = connect_redis(redis_server.url, cluster=False, max_connections=2)
     try:
         assert isinstance(client, aioredis.Redis)
-        holders = [asyncio.create_task(client.blpop(["q"], timeout=10)) for _ in range(2)]
+        holders = [asyncio.ensure_future(client.blpop(["q"], timeout=10)) for _ in range(2)]
         for _ in range(500):  # until both BLPOPs block on the server (a bound, not a wait)
             if await blocked_clients(redis_client) == 2:
                 break
         assert await blocked_clients(redis_client) == 2
-        waiting = asyncio.create_task(client.ping())
+        waiting = asyncio.ensure_future(client.ping())
         await asyncio.sleep(0.05)
         assert not waiting.done()  # no connection free, and no error either
         await redis_client.rpush("q", "a", "b")
         assert await waiting is True
-        popped = sorted(tuple(r) for r in await asyncio.gather(*holders))
-        assert popped == [(b"q", b"a"), (b"q", b"b")]
+        popped = []
+        for reply in await asyncio.gather(*holders):
+            assert reply is not None  # None only when the BLPOP timed out
+            popped.append(tuple(reply))
+        assert sorted(popped) == [(b"q", b"a"), (b"q", b"b")]
     finally:
         await client.aclose()
 
@@ -58,7 +61,12 @@ async def test_cluster_client_reaches_every_shard(redis_cluster: LocalRedisClust
         for key in keys:
             await client.hset(key, "status", "accepted")
         assert [await client.hget(key, "status") for key in keys] == [b"accepted"] * 12
-        assert {client.get_node_from_key(key).max_connections for key in keys} == {4}
+        limits = set()
+        for key in keys:
+            node = client.get_node_from_key(key)
+            assert node is not None
+            limits.add(node.max_connections)
+        assert limits == {4}
     finally:
         await client.aclose()
 

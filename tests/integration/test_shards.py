@@ -23,6 +23,7 @@ from tests.integration.engine_harness import engine_settings, message, running_e
 from tests.integration.grant_log import GrantLog
 from tests.integration.redis_backends import Backend
 from tests.integration.simulator_fixture import RunningSimulator
+from tests.integration.streams import stream_entries
 from tests.integration.test_journey_e2e import iso_in, london_noon_clock
 
 SHARDS = 4
@@ -48,7 +49,7 @@ async def events_on_shards(client: aioredis.Redis, shards: ShardMap) -> dict[str
     """Every event of every shard's events stream, by message id, with the shard it was on."""
     found: dict[str, list[Any]] = {}
     for shard in shards.shards:
-        for _, fields in await client.xrange(shard.streams.events):
+        for _, fields in await stream_entries(client, shard.streams.events):
             event = json.loads(fields[b"data"])
             found.setdefault(event["id"], []).append((shard.index, event["status"], event))
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
@@ -18,7 +19,8 @@ from gateway.store.records import (
     record_submitted,
     record_unknown_outcome,
 )
-from gateway.store.state_store import OpBatch, StateStore, StateWriter
+from gateway.store.state_store import OpBatch, StateStore, StateWriter, Word
+from tests.integration.streams import stream_entries
 
 KEYS = Keys("t:", StreamsConfig(outbound="t:out", events="t:ev", inbound="t:in", signals="t:sig"))
 CTX = RecordContext(keys=KEYS, group="g", events_maxlen=10000, ttl=3600)
@@ -32,7 +34,7 @@ async def accept(store: StateStore, message_id: str, entry: str) -> str:
 
 
 async def events(client: aioredis.Redis) -> list[dict[str, object]]:
-    return [json.loads(f[b"data"]) for _, f in await client.xrange(KEYS.events)]
+    return [json.loads(f[b"data"]) for _, f in await stream_entries(client, KEYS.events)]
 
 
 async def submit(writer: StateWriter, message_id: str, cids: list[str]) -> list[str]:
@@ -128,7 +130,7 @@ async def test_writer_coalesces_concurrent_batches_into_one_call(
     calls = 0
     original = store.apply
 
-    async def counting(args: list[str | int | float]) -> list[str]:
+    async def counting(args: Sequence[Word]) -> list[str]:
         nonlocal calls
         calls += 1
         return await original(args)

@@ -197,8 +197,10 @@ async def test_carrier_without_tps_is_unlimited_until_it_throttles(
     rate = CarrierRate(redis_client, key, 0)
     rate.attach([bind])
     await asyncio.wait_for(rate.acquire(1000), timeout=1.0)  # no Redis call: unlimited
-    assert not rate.limited
-    assert not rate.paced
+    # read into locals: mypy would keep rate.limited and rate.paced narrowed past throttled()
+    limited, paced = rate.limited, rate.paced
+    assert not limited
+    assert not paced
     assert rate.retry_pause(0) == 0.05
     assert rate.retry_pause(9) == 1.0
     assert not await redis_client.exists(key)
@@ -231,13 +233,16 @@ async def test_carrier_without_tps_is_unlimited_again_once_recovered(
     rate = CarrierRate(redis_client, "smsgw:test:carrier-recovered", 0)
     rate.attach([_bind()])
     rate.throttled()
-    assert rate.paced
+    # read into locals: mypy would keep rate.paced narrowed past acquire() and throttled()
+    paced_when_throttled = rate.paced
+    assert paced_when_throttled
     # the episode as it is 15 s later with no throttle answer since (routing.adaptive tests)
     now = asyncio.get_running_loop().time()
     rate._adaptive = AdaptiveRate.after_throttle(1.0, now - 15.0)
     await asyncio.wait_for(rate.acquire(1000), timeout=1.0)
     assert not rate.limited
-    assert not rate.paced
+    paced_once_recovered = rate.paced
+    assert not paced_once_recovered
     rate.throttled()  # a new episode, from the rate measured since
     assert rate.paced
     await rate.aclose()

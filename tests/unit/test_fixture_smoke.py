@@ -1,11 +1,13 @@
 import asyncio
 
+import redis.asyncio as aioredis
+
 
 async def test_loop_is_running() -> None:
     assert asyncio.get_running_loop().is_running()
 
 
-async def test_redis_round_trip(redis_client) -> None:
+async def test_redis_round_trip(redis_client: aioredis.Redis) -> None:
     await redis_client.set(b"k", b"v")
     assert await redis_client.get(b"k") == b"v"
 

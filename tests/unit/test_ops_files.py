@@ -286,7 +286,8 @@ def default_services() -> set[str]:
 
 
 def one_shot(name: str) -> bool:
-    return services()[name].get("restart") == "no"
+    restart: object = services()[name].get("restart")
+    return restart == "no"
 
 
 CLUSTER_NODES = {f"redis-node-{n}" for n in range(1, 7)}
@@ -393,7 +394,7 @@ def test_config_is_mounted_read_only_with_docker_overlays_for_the_commands() -> 
 
 # Keys a Docker overlay may change: container listen addresses and peers' service names (and
 # for the cluster profile's gateways, what puts them on Redis Cluster).
-OVERLAY_CHANGES = {
+OVERLAY_CHANGES: dict[str, dict[tuple[str, ...], object]] = {
     "smsgw.yaml": {("ops", "host"): "0.0.0.0", ("carriers", "*", "host"): None},
     "simulator.yaml": {("host",): "0.0.0.0", ("control_host",): "0.0.0.0"},
     "smsgw-cluster.yaml": {

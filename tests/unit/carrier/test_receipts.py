@@ -412,7 +412,9 @@ def test_packed_gsm7_receipt_from_a_packed_carrier_is_unpacked() -> None:
     """A carrier configured `gsm7_packed` delivers GSM-7 8-in-7 (TS 23.038 §6.1.2.1); its
     receipt octets are unpacked before parsing. An ASCII receipt from the same carrier is
     read as it is."""
-    packed = pack_septets(gsm7_codec().encode(NO_TEXT), max_septets=None)
+    septets = gsm7_codec().encode(NO_TEXT)
+    assert septets is not None
+    packed = pack_septets(septets, max_septets=None)
     profile = EncodingProfile(gsm7_packed=True)
     pdu = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, short_message=packed)
     receipt = parse_receipt(pdu, profile=profile)

@@ -20,7 +20,7 @@ async def test_full_window_blocks_next_acquire_until_a_response() -> None:
     await asyncio.sleep(0)
     assert not waiter.done()
     future = window.add(1, now=0.0)
-    window.add(2, now=0.0)
+    _ = window.add(2, now=0.0)
     assert window.resolve(1, "resp")
     await asyncio.wait_for(waiter, 1)
     assert await future == "resp"
@@ -29,7 +29,7 @@ async def test_full_window_blocks_next_acquire_until_a_response() -> None:
 async def test_late_or_unknown_response_resolves_nothing() -> None:
     window: Window[str] = Window(1, timeout=10)
     await window.acquire()
-    window.add(7, now=0.0)
+    _ = window.add(7, now=0.0)
     assert window.resolve(7, "ok")
     assert not window.resolve(7, "again")
     assert not window.resolve(8, "never sent")
@@ -76,7 +76,7 @@ async def test_cancelled_acquire_does_not_leak_a_slot() -> None:
 async def test_discard_frees_the_slot_of_a_cancelled_request() -> None:
     window: Window[str] = Window(1, timeout=5)
     await window.acquire()
-    window.add(1, now=0.0)
+    _ = window.add(1, now=0.0)
     assert window.discard(1)
     assert not window.resolve(1, "late")
     await asyncio.wait_for(window.acquire(), 1)
@@ -85,7 +85,7 @@ async def test_discard_frees_the_slot_of_a_cancelled_request() -> None:
 async def test_drained_waits_for_outstanding_requests() -> None:
     window: Window[str] = Window(2, timeout=5)
     await window.acquire()
-    window.add(1, now=0.0)
+    _ = window.add(1, now=0.0)
     drained = asyncio.ensure_future(window.drained())
     await asyncio.sleep(0)
     assert not drained.done()

@@ -68,7 +68,7 @@ async def test_a_request_does_not_wait_for_the_call_in_flight_when_a_slot_is_fre
     assert recorder.calls == [[1], [2]]  # both out before either is answered
     assert recorder.peak == 2
     recorder.gate.set()
-    assert await asyncio.gather(first, second) == [10, 20]
+    assert list(await asyncio.gather(first, second)) == [10, 20]
 
 
 async def test_requests_queue_while_every_slot_is_busy_then_go_in_one_call() -> None:
@@ -139,7 +139,7 @@ async def test_with_linger_callers_of_later_iterations_share_the_call() -> None:
     await settle()  # several loop iterations later, still inside the linger
     assert recorder.calls == []
     second = asyncio.ensure_future(group.submit(2))
-    assert await asyncio.gather(first, second) == [10, 20]  # the recorder answers x10
+    assert list(await asyncio.gather(first, second)) == [10, 20]  # the recorder answers x10
     assert recorder.calls == [[1, 2]]
 
 
@@ -149,7 +149,7 @@ async def test_without_linger_a_later_iteration_makes_its_own_call() -> None:
     first = asyncio.ensure_future(group.submit(1))
     await settle()
     second = asyncio.ensure_future(group.submit(2))
-    assert await asyncio.gather(first, second) == [10, 20]  # the recorder answers x10
+    assert list(await asyncio.gather(first, second)) == [10, 20]  # the recorder answers x10
     assert recorder.calls == [[1], [2]]
 
 
@@ -166,7 +166,7 @@ async def test_a_carrying_groups_call_takes_the_lingering_groups_waiting_items_f
     await settle()
     assert recorder.calls == []  # lingering: nothing sent on its own yet
     async with asyncio.timeout(5):  # far sooner than the 10 s linger
-        assert await asyncio.gather(busy.submit(2), waiting) == [20, 10]
+        assert list(await asyncio.gather(busy.submit(2), waiting)) == [20, 10]
     assert recorder.calls == [[1, 2]]  # one call, the carried item ahead of the carrier's
     lingering._launch()  # its timer, when it fires, finds nothing left to send
     await settle()

@@ -201,7 +201,9 @@ def test_tracebacks_are_structured_and_carry_no_locals() -> None:
     except RuntimeError:
         structlog.get_logger().exception("supervisor_crashed", length=len(password))
     (line,) = json_lines(stream)
-    (exception,) = line["exception"]  # type: ignore[misc]
+    exceptions = line["exception"]
+    assert isinstance(exceptions, list)
+    (exception,) = exceptions
     assert exception["exc_type"] == "RuntimeError"
     assert exception["frames"]
     assert all("locals" not in frame for frame in exception["frames"])

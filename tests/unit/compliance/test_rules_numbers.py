@@ -97,9 +97,12 @@ def test_parse_agrees_with_the_phonenumbers_reference_calls() -> None:
         if not phonenumbers.is_valid_number(number):
             assert isinstance(got, InvalidNumber), raw
             continue
+        region = phonenumbers.region_code_for_number(number)
+        assert region is not None, raw  # a valid number has a region and a country code
+        assert number.country_code is not None, raw
         assert got == Destination(
             e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:],
-            region=phonenumbers.region_code_for_number(number),
+            region=region,
             country_code=number.country_code,
             kind=_KIND_BY_TYPE[phonenumbers.number_type(number)],
             time_zones=tuple(phone_timezone.time_zones_for_number(number)),

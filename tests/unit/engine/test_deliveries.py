@@ -65,7 +65,10 @@ class FakePolicy:
 class FakeObserver:
     receipts: list[Receipt] = field(default_factory=list)
 
-    def receipt_applied(self, carrier: str, result: str, receipt: Receipt, handset: str) -> None:
+    def receipt_applied(
+        self, carrier: str, result: str, receipt: Receipt | None, handset: str
+    ) -> None:
+        assert receipt is not None  # CarrierDeliveries reports the receipts it parsed
         self.receipts.append(receipt)
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
@@ -90,6 +93,13 @@ def mo(short_message: bytes, *, data_coding: int = 0, esm_class: int = 0) -> Del
                      short_message=short_message)  # fmt: skip
 
 
+def gsm7(text: str) -> bytes:
+    """`text` as unpacked GSM-7 septets (default tables)."""
+    septets = gsm7_codec().encode(text)
+    assert septets is not None
+    return septets
+
+
 async def run(handler: CarrierDeliveries, pdus: Sequence[Any]) -> None:
     statuses = await handler(pdus)
     assert list(statuses) == [0] * len(pdus)
@@ -99,7 +109,7 @@ async def test_packed_gsm7_mo_from_a_packed_carrier_is_read_as_stop() -> None:
     """`gsm7_packed: true` says the carrier's GSM-7 travels 8-in-7 (TS 23.038 §6.1.2.1) in
     both directions, so its MO must be unpacked before the keyword is read; read as one septet
     per octet, "STOP" packed (53 EA 13 0A) reads "S\\ufffdΓ\\n" and the opt-out is lost."""
-    packed = pack_septets(gsm7_codec().encode("STOP"))
+    packed = pack_septets(gsm7("STOP"))
     handler, policy, writer = deliveries(EncodingProfile(gsm7_packed=True))
     await run(handler, [mo(packed)])
     assert policy.texts == ["STOP"]
@@ -121,7 +131,7 @@ async def test_packed_concatenated_mo_with_udh_fill_bits_is_reassembled() -> Non
 
 async def test_unpacked_carrier_still_reads_one_septet_per_octet() -> None:
     handler, policy, _ = deliveries(EncodingProfile())
-    await run(handler, [mo(gsm7_codec().encode("Stop"))])
+    await run(handler, [mo(gsm7("Stop"))])
     assert policy.texts == ["Stop"]
 
 
@@ -139,7 +149,7 @@ async def test_receipts_are_decoded_with_the_carrier_profile() -> None:
     text = (
         "id:42 sub:001 dlvrd:001 submit date:2612020930 done date:2612020931 stat:DELIVRD err:000"
     )
-    packed = pack_septets(gsm7_codec().encode(text), max_septets=None)
+    packed = pack_septets(gsm7(text), max_septets=None)
     ucs2 = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, data_coding=8,
                      short_message=text.encode("utf-16-be"))  # fmt: skip
     septets = DeliverSm(esm_class=EsmClass.smsc_delivery_receipt, short_message=packed)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.messages import Status
@@ -42,7 +43,7 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
     return registry.get_sample_value(name, labels)
 
 
-def smsgw_families(registry: CollectorRegistry) -> list[object]:
+def smsgw_families(registry: CollectorRegistry) -> list[Metric]:
     return [f for f in registry.collect() if f.name.startswith("smsgw_")]
 
 

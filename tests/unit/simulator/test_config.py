@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from common.config_loader import merge
 from common.errors import ConfigError
 from gateway.smpp.constants import CommandStatus
 from simulator.config import (
@@ -16,7 +17,6 @@ from simulator.config import (
     SimulatorConfig,
     config_from_mapping,
     load_config,
-    merge,
     patch_faults,
 )
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
 from gateway.smpp.constants import CommandId, MessageState
 from simulator.metrics import SimulatorMetrics
 
 
-def smsgw_families(registry: CollectorRegistry) -> list[object]:
+def smsgw_families(registry: CollectorRegistry) -> list[Metric]:
     return [f for f in registry.collect() if f.name.startswith("smsgw_")]
 
 

@@ -48,11 +48,14 @@ def test_udh_16bit_reference_and_ucs2() -> None:
 
 def test_sar_tlvs() -> None:
     r = Reassembler()
-    tlvs = lambda seq: {  # noqa: E731
-        TlvTag.sar_msg_ref_num: 7,
-        TlvTag.sar_total_segments: 2,
-        TlvTag.sar_segment_seqnum: seq,
-    }
+
+    def tlvs(seq: int) -> dict[TlvTag, int]:
+        return {
+            TlvTag.sar_msg_ref_num: 7,
+            TlvTag.sar_total_segments: 2,
+            TlvTag.sar_segment_seqnum: seq,
+        }
+
     assert r.add("acme", "1", part(b"ab", tlvs=tlvs(1))) is None
     whole = r.add("acme", "2", part(b"cd", tlvs=tlvs(2)))
     assert whole is not None

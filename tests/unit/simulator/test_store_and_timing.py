@@ -44,7 +44,8 @@ def test_matching_finds_by_addresses() -> None:
 
 def test_record_finish_sets_final_state() -> None:
     r = record("1")
-    assert not r.is_final
+    final_before = r.is_final  # a local: mypy would keep r.is_final narrowed past finish()
+    assert not final_before
     r.finish(MessageState.DELIVERED, 5.0, 0)
     assert r.is_final
     assert r.final_at == 5.0

@@ -39,7 +39,10 @@ TIME_FIELDS = {"schedule_delivery_time", "validity_period", "final_date"}
 
 UINT8 = st.integers(0, 255)
 UINT32 = st.integers(0, 0xFFFFFFFF)
-TLV_CSTR_MAX = {TlvTag.receipted_message_id: 65, TlvTag.additional_status_info_text: 256}
+TLV_CSTR_MAX: dict[int, int] = {
+    TlvTag.receipted_message_id: 65,
+    TlvTag.additional_status_info_text: 256,
+}
 # Unknown tags: SMPP 3.4 reserved and vendor ranges (0x1400-0x3FFF is vendor-specific).
 UNKNOWN_TAGS = st.integers(0, 0xFFFF).filter(lambda tag: tag not in TLV_FORMATS)
 

@@ -12,9 +12,10 @@ destination").
 
 A receipt's handset is normally its source_addr, as SMSCs swap a receipt's addresses. Some do
 not: the receipt's source_addr is then the message's sender and its destination_addr the
-handset. `receipt_handset` takes the destination when the source cannot be a handset (an
+handset. `receipt_handsets` takes the destination when the source cannot be a handset (an
 alphanumeric sender) and the destination is a number. A numeric sender (a long code) cannot
-be told from a handset: such a receipt is looked for where that number leads, and found in
+be told from a handset: such a receipt is looked for where that number leads, with its
+destination as the alternative handset for a match by destination (apply.lua), and found in
 the other shards later (gateway/engine/orphan_receipts.py).
 
 `handset_number` gives the digits back. A national number needs its country: `national`
@@ -52,17 +53,26 @@ def handset_number(addr: str, ton: int, national: NationalResolver | None = None
     return addr  # network-specific, subscriber, abbreviated: no country code to find
 
 
-def receipt_handset(
+def receipt_handsets(
     source: str, source_ton: int, destination: str, destination_ton: int,
     national: NationalResolver | None = None,
-) -> str:  # fmt: skip
-    """The E.164 digits of the handset a receipt reports on: its source_addr's, or its
-    destination_addr's when the source is a name (the SMSC did not swap the addresses)."""
+) -> tuple[str, str]:  # fmt: skip
+    """The E.164 digits of the handset a receipt reports on, and of the alternative one.
+
+    The handset is its source_addr's, or its destination_addr's when the source is a name (the
+    SMSC did not swap the addresses). The alternative is the destination's digits when both
+    addresses are numbers (the handset if the SMSC did not swap them, else our long code),
+    or "".
+    """
     handset = handset_number(source, source_ton, national)
-    if _all_digits(handset) or not destination:
-        return handset
-    swapped = handset_number(destination, destination_ton, national)
-    return swapped if _all_digits(swapped) else handset
+    if not destination:
+        return handset, ""
+    other = handset_number(destination, destination_ton, national)
+    if not _all_digits(other) or other == handset:
+        return handset, ""
+    if not _all_digits(handset):
+        return other, ""
+    return handset, other
 
 
 def _resolved(addr: str, national: NationalResolver | None) -> str:

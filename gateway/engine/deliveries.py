@@ -32,7 +32,7 @@ from compliance.encoding import (
     decode_short_message,
 )
 from compliance.verdict import MoOutcome
-from gateway.carrier.handset import NationalResolver, handset_number, receipt_handset
+from gateway.carrier.handset import NationalResolver, handset_number, receipt_handsets
 from gateway.carrier.receipts import IdMode, Receipt, parse_receipt, receipt_id_candidates
 from gateway.messages import inbound_json, iso_ts
 from gateway.ops.final_log import log_settled
@@ -112,11 +112,13 @@ class CarrierDeliveries:
                 continue
             receipt = parse_receipt(pdu, profile=self.profile, now=now)
             if receipt is not None:
-                handset = receipt_handset(pdu.source_addr, pdu.source_addr_ton,
-                                          pdu.destination_addr, pdu.dest_addr_ton,
-                                          self.national)  # fmt: skip
+                handset, alternative = receipt_handsets(
+                    pdu.source_addr, pdu.source_addr_ton, pdu.destination_addr,
+                    pdu.dest_addr_ton, self.national,
+                )  # fmt: skip
                 write = self._write_for(writes, handset)
-                self._add_receipt(write.ops, write.ctx, handset, receipt, now, orphan_due)
+                self._add_receipt(write.ops, write.ctx, handset, alternative, receipt, now,
+                                  orphan_due)  # fmt: skip
                 write.receipts.append((receipt, handset))
                 continue
             write = self._write_for(
@@ -186,8 +188,8 @@ class CarrierDeliveries:
                     suppressed=self._unmatched_suppressed)  # fmt: skip
         self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
-    def _add_receipt(self, ops: OpBatch, ctx: RecordContext, handset: str, receipt: Receipt,
-                     now: float, orphan_due: float | None) -> None:  # fmt: skip
+    def _add_receipt(self, ops: OpBatch, ctx: RecordContext, handset: str, alternative: str,
+                     receipt: Receipt, now: float, orphan_due: float | None) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         record_receipt(
             ops,
@@ -200,6 +202,7 @@ class CarrierDeliveries:
             ts=iso_ts(now),
             destination=handset,  # a receipt comes from the handset the message went to
             orphan_due=orphan_due,
+            alternative=alternative,
         )
 
     def _reassemble(self, pdu: DeliverSm | DataSm) -> list[ReassembledMessage]:

@@ -12,8 +12,10 @@ submit_sm_resp to be recorded, if the message is in this shard after all).
 This task, one per shard and instance, takes the due orphans of its shard every
 `engine.scheduler_interval` (claim_orphans.lua: atomic, so each is taken once whichever
 instances sweep, and one applied meanwhile is dropped) and tries each in every other shard at
-once, by its ids only (apply.lua op `orphan`: no parking, no matching by destination). The
-shard where an id is mapped applies it; the others answer 'unmatched' (counted in
+once (apply.lua op `orphan`): by its ids, and by destination for its other address when
+that is a number (the handset, if the SMSC did not swap them: it settles the one message held
+there for it, whose submit_sm_resp never came); never parked again. The shard where it
+matches applies it; the others answer 'unmatched' (counted in
 `smsgw_receipts_rerouted_total` and, as it was unmatched on arrival,
 `smsgw_receipts_matched_late_total`; one log line a sweep per carrier), and the orphan is then
 dropped from its own shard (op `unpark`).

@@ -181,12 +181,15 @@ def record_unknown_outcome(
 def record_receipt(
     batch: OpBatch, ctx: RecordContext, carrier: str, candidates: Sequence[str], state: str,
     *, final: bool, error_code: str, ts: str, destination: str, orphan_due: float | None = None,
+    alternative: str = "",
 ) -> None:  # fmt: skip
     """A delivery receipt from `destination`, looked up under `candidates` (most preferred
-    first); its result word says what it did (apply.lua). With `orphan_due` (shards), one
-    parked unmatched is also indexed for the orphan sweep to try in the other shards then."""
+    first); its result word says what it did (apply.lua). `alternative` is its other address
+    when that is a number too (the handset, if the SMSC did not swap them), tried by
+    destination when `destination` finds no message. With `orphan_due` (shards), one parked
+    unmatched is also indexed for the orphan sweep to try in the other shards then."""
     batch.apply_receipt(ctx.scope, carrier, candidates, state, final, error_code, ts,
-                        destination, orphan_due)  # fmt: skip
+                        destination, orphan_due, alternative)  # fmt: skip
 
 
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "expired"})

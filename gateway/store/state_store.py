@@ -179,18 +179,22 @@ class OpBatch:
     def apply_receipt(
         self, scope: Scope, carrier: str, candidates: Sequence[str], state: str, final: bool,
         error_code: str, ts: str, destination: str, orphan_due: float | None = None,
+        alternative: str = "",
     ) -> None:  # fmt: skip
         self._within(scope)
         self.args += ["receipt", carrier, len(candidates), *candidates]
         self.args += [state, "1" if final else "0", error_code, ts, destination, orphan_due]
+        self.args.append(alternative)
         self.results += 1
 
     def apply_orphan(self, scope: Scope, orphan: Orphan) -> None:
         """`orphan` (parked in another shard) applied in `scope`'s shard if one of its ids is
-        mapped there; its result word is 'unmatched' otherwise."""
+        mapped there, or it settles the one message held there for its `alternative` handset
+        (by destination); its result word is 'unmatched' otherwise."""
         self._within(scope)
         self.args += ["orphan", orphan.carrier, len(orphan.candidates), *orphan.candidates]
         self.args += [orphan.state, "1" if orphan.final else "0", orphan.error_code, orphan.ts]
+        self.args.append(orphan.alternative)
         self.results += 1
 
     def unpark(self, scope: Scope, orphan: Orphan) -> None:
@@ -366,13 +370,15 @@ class Orphan:
     final: bool
     error_code: str
     ts: str
+    alternative: str  # the receipt's other address, a number, or ""
     candidates: tuple[str, ...]
     member: str  # as in the orphans set: its JSON
 
     @classmethod
     def from_json(cls, text: str) -> Orphan:
-        carrier, state, final, error_code, ts, *candidates = json.loads(text)
-        return cls(carrier, state, final == "1", error_code, ts, tuple(candidates), text)
+        carrier, state, final, error_code, ts, alternative, *candidates = json.loads(text)
+        return cls(carrier, state, final == "1", error_code, ts, alternative,
+                   tuple(candidates), text)  # fmt: skip
 
 
 def spelt(words: Sequence[Word]) -> list[str | None]:

@@ -217,23 +217,28 @@ async def test_receipts_that_name_an_alphanumeric_sender_go_straight_to_their_ha
     assert_delivered_in_home_shards(shards, batch, events)
 
 
-async def test_a_held_message_is_settled_by_a_receipt_that_names_an_alphanumeric_sender(
-    backend: Backend,
+@pytest.mark.parametrize("sender", ["Acme", LONG_CODE], ids=["alphanumeric", "long_code"])
+async def test_a_held_message_is_settled_by_a_receipt_that_names_its_sender(
+    backend: Backend, sender: str
 ) -> None:
     """The carrier answers each submit after the gateway gave up waiting (outcome unknown: the
-    message is held, not resent), and its receipt, not swapped, names the sender "Acme" as
+    message is held, not resent), and its receipt, not swapped, names the sender as
     source_addr. Matching no carrier id, it can settle its message only by destination: the
-    handset, which is its destination_addr. Before, it was looked for under "Acme" (and, with
-    shards, in the sender's shard): each message ended `failed` (outcome_unknown) when its
-    hold ran out, although it was delivered."""
+    handset, its destination_addr.
+    - "Acme" cannot be a handset, so the receipt goes straight to the handset's shard.
+    - A long code can: the receipt goes to the long code's shard, and its destination_addr is
+      tried by destination there at once, and in the other shards when the orphan is tried.
+    Before, it was looked for under the sender only: each message ended `failed`
+    (outcome_unknown) when its hold ran out, although it was delivered."""
     config = simulator_config(
         receipts={"swap_addresses": False, "delay": 0.02}, faults={"response_delay": 0.6}
     )
     async with start_simulator(config) as sim:
         settings = carrier_timeout(sharded(backend, sim), 0.2)
         shards = ShardMap.from_settings(settings)
-        batch = [message(n) for n in range(8)]
-        assert len({shards.of(m["to"]).index for m in batch}) > 1
+        batch = [message(n, **{"from": sender}) for n in range(12)]
+        if sender == LONG_CODE:  # some in the long code's shard, some elsewhere
+            assert {shards.of(m["to"]) is shards.of(LONG_CODE) for m in batch} == {True, False}
         async with running_engine(settings):
             await enqueue_on_shards(backend.client, shards, batch)
             events = await wait_for(backend.client, shards, {m["id"]: "delivered" for m in batch})

@@ -182,6 +182,56 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
     assert await hold_unknown(writer, "m1", "447700900123") == ["held"]  # used up, final
 
 
+LONG_CODE, HANDSET = "447700900999", "447700900123"
+
+
+async def final_receipt(writer: StateWriter, ctx: RecordContext, cids: list[str], *,
+                        destination: str, orphan_due: float | None = None,
+                        alternative: str = "") -> str:  # fmt: skip
+    """A final `delivered` receipt of carrier "c" looked up under `cids`; its result word."""
+    batch = OpBatch()
+    record_receipt(batch, ctx, "c", cids, "delivered", final=True, error_code="000", ts="ts",
+                   destination=destination, orphan_due=orphan_due,
+                   alternative=alternative)  # fmt: skip
+    [result] = await writer.write(batch)
+    return result
+
+
+async def unswapped_receipt(writer: StateWriter, cid: str, scope_ctx: RecordContext = CTX,
+                            orphan_due: float | None = None) -> str:  # fmt: skip
+    """A final receipt that names our long code as source_addr and the handset as its other
+    address (an SMSC that does not swap them)."""
+    return await final_receipt(writer, scope_ctx, [cid], destination=LONG_CODE,
+                               orphan_due=orphan_due, alternative=HANDSET)  # fmt: skip
+
+
+async def test_an_unswapped_receipt_settles_the_message_held_for_its_other_address(
+    redis_client: aioredis.Redis,
+) -> None:
+    """No message is held for or in flight to the long code the receipt names: its other
+    address, the handset, is tried by destination, and settles the one message held for it."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET)
+    assert await hold_unknown(writer, "m1", HANDSET) == ["held"]
+    assert (await unswapped_receipt(writer, "never-mapped")).startswith("delivered")
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
+
+
+async def test_an_unswapped_receipt_before_the_hold_is_parked_for_its_other_address(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The receipt comes while the message to the handset is in flight: parked for that one
+    message under the handset (earlydest), and applied when it is held."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET)
+    assert await unswapped_receipt(writer, "never-mapped") == "unmatched"
+    assert await hold_unknown(writer, "m1", HANDSET) == ["early:delivered  m1"]
+
+
 async def test_receipt_of_a_submit_in_flight_never_settles_an_older_held_message(
     redis_client: aioredis.Redis,
 ) -> None:
@@ -261,12 +311,8 @@ OTHER_CTX = RecordContext(keys=OTHER, group="g", events_maxlen=10000, ttl=3600)
 
 
 async def park(writer: StateWriter, cid: str, orphan_due: float | None) -> str:
-    batch = OpBatch()
-    record_receipt(batch, OTHER_CTX, "c", [cid, cid.upper()], "delivered", final=True,
-                   error_code="000", ts="ts", destination="Acme",
-                   orphan_due=orphan_due)  # fmt: skip
-    [result] = await writer.write(batch)
-    return result
+    return await final_receipt(writer, OTHER_CTX, [cid, cid.upper()], destination="Acme",
+                               orphan_due=orphan_due)  # fmt: skip
 
 
 async def test_a_receipt_parked_with_a_due_time_is_claimed_once_and_applied_where_mapped(
@@ -302,6 +348,27 @@ async def test_a_receipt_parked_with_a_due_time_is_claimed_once_and_applied_wher
     assert await redis_client.zcard(OTHER.orphans) == 0
     assert await redis_client.exists("u:early:c:a1", "u:early:c:A1") == 0
     assert await redis_client.exists("u:early:c:zz") == 1  # another receipt's parking stays
+
+
+async def test_an_orphan_settles_the_message_held_for_its_other_address_in_another_shard(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Parked in the long code's shard (u:); in t:, the handset's message is held (its
+    submit_sm_resp never came, so no id is mapped). Tried there, the orphan settles it by
+    destination, its other address."""
+    store, other = StateStore(redis_client, KEYS), StateStore(redis_client, OTHER)
+    writer, other_writer = StateWriter(store), StateWriter(other)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET)
+    assert await hold_unknown(writer, "m1", HANDSET) == ["held"]
+    assert await unswapped_receipt(other_writer, "x1", OTHER_CTX, orphan_due=5.0) == "unmatched"
+    [orphan] = await other.claim_orphans(5.0, 10, 1.0)
+    assert orphan.alternative == HANDSET
+    batch = OpBatch()
+    batch.apply_orphan(CTX.scope, orphan)
+    [result] = await writer.write(batch)
+    assert result.startswith("delivered")
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
 
 
 async def test_an_orphan_found_nowhere_is_tried_again_as_long_after_as_it_has_waited(

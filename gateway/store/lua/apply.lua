@@ -34,13 +34,16 @@
 --                               the entry acked
 --   hold msg carrier dest       hold an outcome-unknown message for a receipt by destination;
 --                               apply a final receipt already parked for it (see below)
---   receipt carrier n c1..cn state final err ts dest orphan_due
+--   receipt carrier n c1..cn state final err ts dest orphan_due alt
 --                               apply a delivery receipt (candidates most preferred first);
+--                               `alt` ('' for none): the receipt's other address, a number,
+--                               tried by destination when `dest` finds no message (below);
 --                               one parked unmatched is also indexed in `orphans` (score
 --                               orphan_due) unless orphan_due is null (see "Orphans" below)
---   orphan carrier n c1..cn state final err ts
+--   orphan carrier n c1..cn state final err ts alt
 --                               a receipt parked in another shard, tried here: applied if
---                               one of its ids is mapped here, else 'unmatched' (not parked)
+--                               one of its ids is mapped here, or by destination `alt`, else
+--                               'unmatched' (not parked)
 --   unpark member               a receipt parked here (its `orphans` member) applied in
 --                               another shard: off the `orphans` set, its early: keys deleted
 --                               (no result)
@@ -74,14 +77,18 @@
 -- is in flight (inflight:<dest>, written with the in-flight mark): a submit awaiting its
 -- response could be the receipt's real owner (its id is not mapped yet). A receipt that comes
 -- while exactly one submit to the destination is in flight and none is held is parked for
--- that one message (earlydest), and applied only if that message is then held.
+-- that one message (earlydest), and applied only if that message is then held. An SMSC that
+-- does not swap a receipt's addresses names our sender as source_addr: when that is a number
+-- (a long code, the receipt's `dest`) and no message is held for or in flight to it, the same
+-- is done for its other address (`alt`, the handset).
 --
 -- Orphans. With shards, a receipt goes to the shard of the handset in its source_addr. An SMSC
 -- that does not swap the addresses of a receipt (or writes the handset in a way smsgw cannot
 -- read back) sends it to a shard where no id of it is mapped: it is parked there, and indexed
--- in `orphans` (member: {carrier, state, final, err, ts, c1..cn}) for the engine's orphan
--- sweep (gateway/engine/orphan_receipts.py, claim_orphans.lua) to try in the other shards
--- once its submit_sm_resp has had time to be recorded.
+-- in `orphans` (member: {carrier, state, final, err, ts, alt, c1..cn}) for the engine's
+-- orphan sweep (gateway/engine/orphan_receipts.py, claim_orphans.lua) to try in the other
+-- shards once its submit_sm_resp has had time to be recorded (or, by destination `alt`, once
+-- its message is held).
 --
 -- The indexes and the hash agree: a message is in inflight:<dest> only while its `inflight`
 -- field names a carrier, and in unknown:<carrier>:<dest> only while its `outcome` field is
@@ -377,6 +384,13 @@ function OPS.hold(i)
   return i + 3
 end
 
+-- The messages held for a final receipt by destination `dest`, and those in flight to it.
+local function by_destination(carrier, dest, final)
+  if dest == '' or final ~= '1' then return {}, {} end
+  return redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest),
+         redis.call('SMEMBERS', prefix .. 'inflight:' .. dest)
+end
+
 -- The first mapped id of candidates a[i + 1 .. i + ncand]: its "<msg>\t<part>", or nil.
 local function mapped(carrier, i, ncand)
   for j = 1, ncand do
@@ -395,18 +409,27 @@ end
 function OPS.orphan(i)
   local carrier, ncand = a[i], tonumber(a[i + 1])
   local base = i + 1 + ncand
-  local state, final, err, ts = a[base + 1], a[base + 2], a[base + 3], a[base + 4]
+  local state, final, err, ts, alt = a[base + 1], a[base + 2], a[base + 3], a[base + 4],
+                                     a[base + 5]
   local found = mapped(carrier, i + 1, ncand)
-  results[#results + 1] = found and apply_mapped(carrier, found, state, final, err, ts)
-                          or 'unmatched'
-  return base + 5
+  local result = 'unmatched'
+  if found then
+    result = apply_mapped(carrier, found, state, final, err, ts)
+  else
+    local held, flying = by_destination(carrier, alt, final)
+    if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
+      result = apply_receipt(carrier, held[1], '?', state, final, err, ts)
+    end
+  end
+  results[#results + 1] = result
+  return base + 6
 end
 
 function OPS.unpark(i)
   local member = a[i]
   redis.call('ZREM', prefix .. 'orphans', member)
   local r = cjson.decode(member)
-  for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. r[1] .. ':' .. r[j]) end
+  for j = 7, #r do redis.call('DEL', prefix .. 'early:' .. r[1] .. ':' .. r[j]) end
   return i + 1
 end
 
@@ -415,17 +438,17 @@ function OPS.receipt(i)
   local base = i + 1 + ncand
   local state, final, err, ts, dest = a[base + 1], a[base + 2], a[base + 3], a[base + 4],
                                       a[base + 5]
-  local orphan_due = a[base + 6]
+  local orphan_due, alt = a[base + 6], a[base + 7]
   -- candidates come most preferred first (gateway/receipts.py): the first that maps wins
   local found = mapped(carrier, i + 1, ncand)
   local result
   if found then
     result = apply_mapped(carrier, found, state, final, err, ts)
   else
-    local held, flying = {}, {}
-    if dest ~= '' and final == '1' then
-      held = redis.call('SMEMBERS', prefix .. 'unknown:' .. carrier .. ':' .. dest)
-      flying = redis.call('SMEMBERS', prefix .. 'inflight:' .. dest)
+    local held, flying = by_destination(carrier, dest, final)
+    if #held == 0 and #flying == 0 and alt ~= '' then  -- not swapped: see above
+      dest = alt
+      held, flying = by_destination(carrier, dest, final)
     end
     if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
       result = apply_receipt(carrier, held[1], '?', state, final, err, ts)
@@ -446,13 +469,13 @@ function OPS.receipt(i)
       end
       if orphan_due ~= NULL then
         redis.call('ZADD', prefix .. 'orphans', orphan_due,
-                   cjson.encode({carrier, state, final, err, ts, unpack(cands)}))
+                   cjson.encode({carrier, state, final, err, ts, alt, unpack(cands)}))
       end
       result = 'unmatched'
     end
   end
   results[#results + 1] = result
-  return base + 7
+  return base + 8
 end
 
 function OPS.H(i)

@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from compliance.numbers import Destination, NumberParser
-from gateway.carrier.handset import handset_number, receipt_handset
+from gateway.carrier.handset import handset_number, receipt_handsets
 from gateway.smpp.constants import Ton
 from simulator.config import HandsetFormat
 from simulator.receipts import handset_address
@@ -80,20 +80,27 @@ def test_every_format_the_simulator_writes_reads_back_to_the_submitted_digits(
 @pytest.mark.parametrize(
     ("source", "source_ton", "destination", "destination_ton", "expected"),
     [
-        # swapped, as most SMSCs do: the handset is the source, whatever the destination
-        ("447911123456", Ton.international, "Acme", Ton.alphanumeric, "447911123456"),
-        ("07911123456", Ton.national, "Acme", Ton.alphanumeric, "447911123456"),
+        # swapped, as most SMSCs do: the handset is the source
+        ("447911123456", Ton.international, "Acme", Ton.alphanumeric, ("447911123456", "")),
+        ("07911123456", Ton.national, "Acme", Ton.alphanumeric, ("447911123456", "")),
         # not swapped, from a name: the handset is the destination, read back to E.164
-        ("Acme", Ton.alphanumeric, "447911123456", Ton.international, "447911123456"),
-        ("Acme", Ton.alphanumeric, "07911123456", Ton.national, "447911123456"),
-        # not swapped, from a long code: no parser can tell it from a handset (orphans)
-        ("447700900999", Ton.international, "447911123456", Ton.international, "447700900999"),
+        ("Acme", Ton.alphanumeric, "447911123456", Ton.international, ("447911123456", "")),
+        ("Acme", Ton.alphanumeric, "07911123456", Ton.national, ("447911123456", "")),
+        # two numbers: a long code cannot be told from a handset, so the source, and the
+        # destination as the alternative (the handset if not swapped, else our long code)
+        ("447700900999", Ton.international, "447911123456", Ton.international,
+         ("447700900999", "447911123456")),
+        ("447911123456", Ton.international, "447700900999", Ton.international,
+         ("447911123456", "447700900999")),
+        ("447911123456", Ton.international, "+447911123456", Ton.international,
+         ("447911123456", "")),  # the same number twice: no alternative
         # neither is a number, or there is no destination: the source as written
-        ("Acme", Ton.alphanumeric, "Shop", Ton.alphanumeric, "Acme"),
-        ("Acme", Ton.alphanumeric, "", Ton.unknown, "Acme"),
+        ("Acme", Ton.alphanumeric, "Shop", Ton.alphanumeric, ("Acme", "")),
+        ("Acme", Ton.alphanumeric, "", Ton.unknown, ("Acme", "")),
     ],
-)
+)  # fmt: skip
 def test_a_receipts_handset_is_its_source_unless_that_is_a_name_and_the_destination_a_number(
-    source: str, source_ton: Ton, destination: str, destination_ton: Ton, expected: str
-) -> None:
-    assert receipt_handset(source, source_ton, destination, destination_ton, in_gb) == expected
+    source: str, source_ton: Ton, destination: str, destination_ton: Ton,
+    expected: tuple[str, str],
+) -> None:  # fmt: skip
+    assert receipt_handsets(source, source_ton, destination, destination_ton, in_gb) == expected

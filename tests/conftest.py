@@ -90,7 +90,11 @@ def fail_on_loop_exception_handler() -> Iterator[None]:
     _LOOP_ERRORS.clear()
     yield
     if _LOOP_ERRORS:
-        found = "; ".join(f"{e.get('message')} {e.get('exception')!r}" for e in _LOOP_ERRORS)
+        # a task destroyed while pending names its coroutine: an earlier test's, whose loop
+        # closed under it, when the garbage collector finds it during this one
+        found = "; ".join(
+            f"{e.get('message')} {e.get('exception')!r} {e.get('task', '')!r}" for e in _LOOP_ERRORS
+        )
         _LOOP_ERRORS.clear()
         pytest.fail(f"event loop exception handler fired: {found}")
 

@@ -17,7 +17,8 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 local out = {}
 for _, member in ipairs(due) do
   local r = cjson.decode(member)
-  local left = redis.call('PTTL', prefix .. 'early:' .. r[1] .. ':' .. r[7])
+  local left = -2  -- a member without an id (not one apply.lua wrote) is dropped
+  if r[7] then left = redis.call('PTTL', prefix .. 'early:' .. r[1] .. ':' .. r[7]) end
   if left > 0 then
     local parked_for = (PARKED_MS - left) / 1000
     redis.call('ZADD', KEYS[1], 'XX', now + math.max(parked_for, min_wait), member)

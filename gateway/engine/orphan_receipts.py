@@ -25,7 +25,8 @@ has been parked. One found nowhere (its submit_sm_resp recorded later than its g
 Redis outage say) is tried again at 2, 4, 8... times its grace until its 10 minutes of parking
 run out; then its message ends as a receipt that never came does (expired after its
 receipt_timeout). An instance that dies between taking orphans and trying them costs them one
-wait, not their try.
+wait, not their try, and so does a shard that cannot answer (its master down): its part of the
+try counts as 'unmatched' and the outage is its own tasks' to report, not this shard's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Final, Protocol
 import structlog
 
 from gateway.engine.shard_state import ShardState
+from gateway.errors import QueueUnavailableError
 from gateway.ops.final_log import log_settled
 from gateway.store.records import settled
 from gateway.store.state_store import OpBatch, Orphan
@@ -63,7 +65,10 @@ async def reroute_due(
     if not orphans:
         return 0
     others = [shard for shard in shards if shard is not home]
-    answers = await asyncio.gather(*(_try_in(shard, orphans) for shard in others))
+    tries = await asyncio.gather(*(_try_in(s, orphans) for s in others), return_exceptions=True)
+    answers = [
+        _answers(shard, tried, len(orphans)) for shard, tried in zip(others, tries, strict=True)
+    ]
     rerouted: Counter[str] = Counter()
     found = OpBatch()
     for position, orphan in enumerate(orphans):
@@ -83,6 +88,17 @@ async def reroute_due(
         log.info("receipts_rerouted", carrier=carrier, count=count, from_shard=home.index,
                  tried=len(orphans))  # fmt: skip
     return len(orphans)
+
+
+def _answers(shard: ShardState, tried: Sequence[str] | BaseException, count: int) -> Sequence[str]:
+    """A shard's results for the orphans tried in it; all 'unmatched' when it cannot answer
+    (they are due again later: claim_orphans.lua)."""
+    if isinstance(tried, QueueUnavailableError):
+        log.debug("orphans_not_tried", shard=shard.index, error=str(tried))
+        return ["unmatched"] * count
+    if isinstance(tried, BaseException):
+        raise tried
+    return tried
 
 
 async def _try_in(shard: ShardState, orphans: Sequence[Orphan]) -> Sequence[str]:

@@ -16,6 +16,11 @@ takes the other's waiting items too, ahead of its own, so at moderate load linge
 ride with the busy group's calls instead of costing calls of their own, and leave sooner.
 
 An exception from `send` is handed to every caller of that call; the group carries on.
+
+`close` ends a group before its client closes: the items no call has taken are dropped (their
+callers, if any still wait, see them cancelled), a lingering call's timer starts nothing, and
+the calls in flight are waited for. A call started later would use a closed client (redis-py's
+cluster client then opens connections nobody closes).
 """
 
 from __future__ import annotations
@@ -50,10 +55,13 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._calls = 0
         self._scheduled = False
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
         """Send `item` with this iteration's others; returns its result or raises its error."""
+        if self._closed:
+            raise RuntimeError("group commit: closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
@@ -70,7 +78,7 @@ class GroupCommit(Generic[T, R]):
 
     def _launch(self) -> None:
         self._scheduled = False
-        if not self._pending or self._calls >= self._max_calls:
+        if self._closed or not self._pending or self._calls >= self._max_calls:
             return  # a call ending will launch the rest
         batch, self._pending = self._pending, []
         if self._carried is not None and self._carried._pending:
@@ -79,6 +87,15 @@ class GroupCommit(Generic[T, R]):
         task = asyncio.get_running_loop().create_task(self._call(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Take nothing more: drop the items waiting, wait for the calls in flight."""
+        self._closed = True
+        dropped, self._pending = self._pending, []
+        for _, future in dropped:
+            future.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
         """The items waiting for this group's next call, for a carrying group to send (the

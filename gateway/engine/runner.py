@@ -303,6 +303,9 @@ class Engine:
         await self.pipeline.close()
         remaining = max(0.5, deadline - time.monotonic())
         await self.pool.close(remaining)
+        for shard in self.shards:  # no write may start on the client once it is closed
+            await shard.writer.close()
+            await shard.receipt_writer.close()
         await self.redis.aclose()
         log.info("engine_stopped", left_queued=self._queue.qsize())
 

@@ -416,6 +416,10 @@ class StateWriter:
         """Apply `batch` durably (with others of this tick); returns its results."""
         return await self._group.submit(batch)
 
+    async def close(self) -> None:
+        """Before the client closes: write nothing more, wait for the calls in flight."""
+        await self._group.close()
+
     async def _apply_all(self, batches: list[OpBatch]) -> list[list[str]]:
         args: list[Word] = []
         scope: Scope | None = None  # in effect in the script so far

@@ -180,3 +180,41 @@ async def test_a_lingering_group_still_sends_on_its_own_when_nothing_carries_it(
     async with asyncio.timeout(5):
         assert await lingering.submit(3) == 30
     assert recorder.calls == [[3]]
+
+
+async def test_close_waits_for_the_call_in_flight_and_drops_the_waiting_items() -> None:
+    """Closing (before the client closes) waits for the call out; a caller still waiting for
+    a free call sees its item cancelled; a submit after is refused."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=1)
+    first = asyncio.ensure_future(group.submit(1))
+    await recorder.wait_for_calls(1)
+    waiting = asyncio.ensure_future(group.submit(2))  # no free call: it waits
+    await settle()
+    closing = asyncio.ensure_future(group.close())
+    await settle()
+    assert not closing.done()  # the call in flight is waited for
+    recorder.gate.set()
+    await closing
+    assert await first == 10
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await settle()
+    assert recorder.calls == [[1]]
+    with pytest.raises(RuntimeError, match="closed"):
+        await group.submit(3)
+
+
+async def test_a_lingering_call_due_after_close_starts_nothing() -> None:
+    """Its timer fires once the client is closed: a call then would open connections that
+    nobody closes."""
+    recorder = Recorder()
+    group: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
+    caller = asyncio.ensure_future(group.submit(1))
+    await settle()
+    caller.cancel()  # as a task cancelled at shutdown leaves its item behind
+    await group.close()
+    group._launch()  # the linger timer firing (no wall-clock wait)
+    await settle()
+    assert recorder.calls == []

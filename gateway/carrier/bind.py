@@ -166,6 +166,9 @@ class SmppClientProtocol(asyncio.Protocol):
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self._deliveries: list[Pdu] = []
         self._delivery_ready = asyncio.Event()
+        self._deliveries_read = 0  # on this connection
+        self._deliveries_answered = 0
+        self._batch_answered = asyncio.Event()  # pulsed as each delivery batch is answered
         self._refused_deliveries = 0  # refused on this connection since Redis went down
         self._tasks: list[asyncio.Task[None]] = []
         self._enquire_sent_at: float | None = None
@@ -196,6 +199,7 @@ class SmppClientProtocol(asyncio.Protocol):
             reason = f"connection lost: {exc}" if exc else "connection closed"
         self.window.fail_all(ConnectionLostError(reason))
         self._can_write.set()  # wake requests waiting for a paused transport: NotBoundError
+        self._batch_answered.set()  # nothing more will be answered: stop waiting
         for task in self._tasks:
             task.cancel()
         if not self._bind_result.done():
@@ -325,13 +329,21 @@ class SmppClientProtocol(asyncio.Protocol):
         self._refused.set()
 
     async def unbind(self, drain_seconds: float) -> None:
-        """Refuse new requests, wait for outstanding responses (up to `drain_seconds`), unbind,
-        and close."""
+        """Refuse new requests, wait (up to `drain_seconds` in all) for outstanding responses
+        and for the deliveries read to be handled and answered, unbind, and close.
+
+        A delivery batch the application is recording when the drain starts is let finish:
+        cut off, its receipts would be recorded but never answered (the carrier sends them
+        again) and the application would not finish what it does after the write (a final
+        status's log line, its metrics)."""
         self.refuse_requests()
         loop = self._loop
         deadline = loop.time() + drain_seconds
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.window.drained(), drain_seconds)
+        with contextlib.suppress(TimeoutError):
+            remaining = max(0.01, deadline - loop.time())
+            await asyncio.wait_for(self._deliveries_handled(self._deliveries_read), remaining)
         if self.session.state in (SessionState.BOUND_TX, SessionState.BOUND_RX,
                                   SessionState.BOUND_TRX):  # fmt: skip
             self.session.send_request(Unbind())
@@ -340,6 +352,12 @@ class SmppClientProtocol(asyncio.Protocol):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._unbound), remaining)
         self.abort_gracefully()
+
+    async def _deliveries_handled(self, count: int) -> None:
+        """Until the first `count` deliveries of this connection are answered (or it is lost)."""
+        while self._deliveries_answered < count and not self.closed.done():
+            self._batch_answered.clear()
+            await self._batch_answered.wait()
 
     def abort_gracefully(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -357,6 +375,7 @@ class SmppClientProtocol(asyncio.Protocol):
         elif type(event) is RequestReceived:
             self._deliveries.append(event.pdu)
             self._delivery_ready.set()
+            self._deliveries_read += 1
         else:
             self._dispatch_rare(event)
 
@@ -419,6 +438,8 @@ class SmppClientProtocol(asyncio.Protocol):
             for pdu, status in zip(batch, statuses, strict=True):
                 self.session.send_response(_delivery_response(pdu, status))
             self._flush()
+            self._deliveries_answered += len(batch)
+            self._batch_answered.set()
 
     def _deliveries_refused(self, count: int, error: QueueUnavailableError) -> None:
         if not self._refused_deliveries:

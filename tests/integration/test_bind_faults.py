@@ -516,6 +516,74 @@ async def test_close_stops_waiting_at_the_deadline_and_still_unbinds() -> None:
         await eventually(lambda: smsc.ended == 1, "connection closed")
 
 
+def raw_receipt_body(receipted_id: str) -> bytes:
+    """A deliver_sm body carrying a delivery receipt (SMPP 3.4 §4.6.1, Appendix B), by hand."""
+    text = f"id:{receipted_id} sub:001 dlvrd:001 submit date:2612060200 done date:2612060200 stat:DELIVRD err:000 text:".encode()  # noqa: E501
+    return (
+        b"\x00"  # service_type
+        + b"\x01\x01447911000001\x00"  # source ton, npi, addr: the handset
+        + b"\x05\x00Acme\x00"  # destination ton, npi, addr: our sender
+        + b"\x04\x00\x00"  # esm_class (receipt), protocol_id, priority_flag
+        + b"\x00\x00"  # schedule_delivery_time, validity_period
+        + b"\x00\x00\x00\x00"  # registered_delivery, replace_if_present, coding, default id
+        + bytes([len(text)])
+        + text
+    )
+
+
+async def test_close_lets_the_delivery_batch_in_hand_finish_and_answers_it_first() -> None:
+    """A receipt the application is still recording when close() starts: close waits for it,
+    answers it with deliver_sm_resp, and only then unbinds. Cut off, the receipt would be
+    recorded but unanswered, and what the application does after the write would not run."""
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def slow_handler(batch: Sequence[Pdu]) -> Sequence[int]:
+        handled.append(len(batch))
+        await release.wait()
+        return [CommandStatus.ESME_ROK] * len(batch)
+
+    async with RawSmsc() as smsc:
+        bind = Bind(smsc.settings(), rng=random.Random(7), on_delivery=slow_handler)
+        bind.start()
+        await asyncio.wait_for(bind.wait_bound(), WAIT)
+        smsc.send(raw_pdu(CommandId.deliver_sm, 41, raw_receipt_body("7001")))
+        await eventually(lambda: handled == [1], "the receipt handed to the application")
+        closing = asyncio.ensure_future(bind.close(drain_seconds=2.0))
+        await asyncio.sleep(0.1)
+        assert not closing.done()
+        assert smsc.count(CommandId.unbind) == 0  # not while the receipt is being recorded
+        release.set()
+        await asyncio.wait_for(closing, WAIT)
+        order = [(s.command_id, s.sequence_number) for s in smsc.seen]
+        assert order[-2:] == [(CommandId.deliver_sm_resp, 41), (CommandId.unbind, order[-1][1])]
+        assert smsc.count(CommandId.deliver_sm_resp, status=0) == 1
+        await eventually(lambda: smsc.ended == 1, "connection closed after unbind_resp")
+
+
+async def test_close_stops_waiting_for_a_stuck_delivery_batch_at_the_deadline() -> None:
+    """An application that never finishes a batch holds the unbind for the drain time only."""
+    stuck = asyncio.Event()
+
+    async def stuck_handler(batch: Sequence[Pdu]) -> Sequence[int]:
+        stuck.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async with RawSmsc() as smsc:
+        bind = Bind(smsc.settings(), rng=random.Random(7), on_delivery=stuck_handler)
+        bind.start()
+        await asyncio.wait_for(bind.wait_bound(), WAIT)
+        smsc.send(raw_pdu(CommandId.deliver_sm, 42, raw_receipt_body("7002")))
+        await asyncio.wait_for(stuck.wait(), WAIT)
+        started = time.monotonic()
+        await asyncio.wait_for(bind.close(drain_seconds=0.3), WAIT)
+        assert 0.3 - CLOCK_SLACK <= time.monotonic() - started < 1.5
+        assert smsc.count(CommandId.unbind) == 1
+        assert smsc.count(CommandId.deliver_sm_resp) == 0  # unanswered: the carrier resends it
+        await eventually(lambda: smsc.ended == 1, "connection closed")
+
+
 async def test_unanswered_bind_times_out_and_is_retried_on_a_new_connection() -> None:
     """A server that accepts TCP but never answers the bind: each attempt ends at bind_timeout."""
     listener = RecordingListener()

@@ -306,6 +306,7 @@ class Engine:
         for shard in self.shards:  # no write may start on the client once it is closed
             await shard.writer.close()
             await shard.receipt_writer.close()
+        await self.replica_wait.close()
         await self.redis.aclose()
         log.info("engine_stopped", left_queued=self._queue.qsize())
 

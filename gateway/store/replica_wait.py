@@ -10,7 +10,9 @@ LAN the window is the replication lag, well under a millisecond, but it is there
 `WAIT n timeout` blocks until `n` replicas have every write this connection made, so the
 script call and its WAIT must share a connection: they go out as one pipeline (on a cluster,
 the WAIT is sent to the node of the script's first key, which the cluster pipeline puts on the
-script's connection). With `replicas: 0` (the default) nothing changes: one EVALSHA per call.
+script's connection). With `replicas: 0` (the default) nothing changes: one EVALSHA per call,
+made by a `ScriptCaller` (gateway/store/script_call.py: redis-py's connections without its
+per-command path).
 
 WAIT does not make a write atomic across nodes: if the replicas do not answer in time, the
 write has happened on the master all the same. The caller goes on (it cannot take the write
@@ -29,6 +31,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from gateway.store.redis_client import RedisClient
+from gateway.store.script_call import ScriptCaller
 
 log = structlog.get_logger("smsgw.redis")
 
@@ -50,11 +53,16 @@ class ReplicaWait:
         self.timeout_ms = timeout_ms
         self._on_wait = on_wait
         self._short_logged = False
+        self._calls = ScriptCaller(client)
+
+    async def close(self) -> None:
+        """Hand back the connections kept for calls (before the client is closed)."""
+        await self._calls.close()
 
     async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """`script(keys, args)`, then WAIT on its connection; returns the script's reply."""
         if self.replicas <= 0:
-            return await script(keys=keys, args=args)
+            return await self._calls.call(script, keys, args)
         try:
             return await self._run_waiting(script, keys, args)
         except NoScriptError:

@@ -34,6 +34,7 @@ import redis.exceptions
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
+from gateway.store.lean_calls import LeanCalls
 from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import map_redis_errors
 
@@ -77,6 +78,7 @@ class StreamConsumer:
         self.horizon_s = horizon_s
         self._last_read = ""  # the newest entry id this consumer was handed
         self._reclaim = client.register_script(_RECLAIM_SCRIPT)
+        self._calls = LeanCalls(client, keep_idle=1)  # one read at a time
         self._own_pending_done = False
         self._pending_cursor = "0"  # the last of our own pending entries handed out
         self._claim_cursor = "0-0"
@@ -119,9 +121,13 @@ class StreamConsumer:
         args: list[str | int] = [self.group, self.consumer, "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
-        response = await self._raw(
-            "XREADGROUP GROUP", *args, "STREAMS", self.stream, last_id, **self._route()
-        )
+        args += ["STREAMS", self.stream, last_id]
+        with map_redis_errors():
+            response = await self._calls.command(
+                ["XREADGROUP", "GROUP", *args],
+                key=self.stream,
+                fallback=lambda: self._raw("XREADGROUP GROUP", *args, **self._route()),
+            )
         if not response:
             return []
         # one stream: [[name, entries]] as RESP2 spells it, {name: entries} as RESP3 does

@@ -11,7 +11,7 @@ LAN the window is the replication lag, well under a millisecond, but it is there
 script call and its WAIT must share a connection: they go out as one pipeline (on a cluster,
 the WAIT is sent to the node of the script's first key, which the cluster pipeline puts on the
 script's connection). With `replicas: 0` (the default) nothing changes: one EVALSHA per call,
-made by a `ScriptCaller` (gateway/store/script_call.py: redis-py's connections without its
+made by a `LeanCalls` (gateway/store/lean_calls.py: redis-py's connections without its
 per-command path).
 
 WAIT does not make a write atomic across nodes: if the replicas do not answer in time, the
@@ -30,8 +30,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from gateway.store.lean_calls import LeanCalls
 from gateway.store.redis_client import RedisClient
-from gateway.store.script_call import ScriptCaller
 
 log = structlog.get_logger("smsgw.redis")
 
@@ -53,7 +53,7 @@ class ReplicaWait:
         self.timeout_ms = timeout_ms
         self._on_wait = on_wait
         self._short_logged = False
-        self._calls = ScriptCaller(client)
+        self._calls = LeanCalls(client)
 
     async def close(self) -> None:
         """Hand back the connections kept for calls (before the client is closed)."""
@@ -62,7 +62,7 @@ class ReplicaWait:
     async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """`script(keys, args)`, then WAIT on its connection; returns the script's reply."""
         if self.replicas <= 0:
-            return await self._calls.call(script, keys, args)
+            return await self._calls.script(script, keys, args)
         try:
             return await self._run_waiting(script, keys, args)
         except NoScriptError:

@@ -57,6 +57,7 @@ from typing import Final
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from common.lean_calls import LeanCalls
 from common.redis_errors import REDIS_UNAVAILABLE
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
@@ -159,7 +160,16 @@ class RedisTokenBucket:
         RoutingError: a bad rate or burst.
     """
 
-    __slots__ = ("_adaptive", "_burst", "_keys", "_pump", "_rate", "_script", "_waiters")
+    __slots__ = (
+        "_adaptive",
+        "_burst",
+        "_calls",
+        "_keys",
+        "_pump",
+        "_rate",
+        "_script",
+        "_waiters",
+    )
 
     def __init__(
         self,
@@ -180,6 +190,8 @@ class RedisTokenBucket:
         self._adaptive = adaptive
         self._keys = [key, f"{key}:window"]
         self._script = redis.register_script(_SCRIPT)
+        # keeps no idle connection: an adaptive episode's bucket is dropped without aclose()
+        self._calls = LeanCalls(redis, keep_idle=0)
         self._waiters: deque[_Waiter] = deque()
         self._pump: asyncio.Task[None] | None = None
 
@@ -268,6 +280,7 @@ class RedisTokenBucket:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
         self._fail_all(ThrottleUnavailableError, "closed")
+        await self._calls.close()
 
     async def _run(self) -> None:
         try:
@@ -288,7 +301,7 @@ class RedisTokenBucket:
 
     async def _reserve(self, want: int, need: int) -> tuple[int, int]:
         args: list[int | str] = [want, need, repr(self.effective_rate()), self._burst]
-        reply = await self._script(keys=self._keys, args=args)
+        reply = await self._calls.script(self._script, self._keys, args)
         return int(reply[0]), int(reply[1])
 
     def _skip_cancelled(self) -> bool:

@@ -34,7 +34,7 @@ import redis.exceptions
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.store.lean_calls import LeanCalls
+from common.lean_calls import LeanCalls
 from gateway.store.redis_client import RedisClient
 from gateway.store.state_store import map_redis_errors
 

@@ -11,7 +11,7 @@ LAN the window is the replication lag, well under a millisecond, but it is there
 script call and its WAIT must share a connection: they go out as one pipeline (on a cluster,
 the WAIT is sent to the node of the script's first key, which the cluster pipeline puts on the
 script's connection). With `replicas: 0` (the default) nothing changes: one EVALSHA per call,
-made by a `LeanCalls` (gateway/store/lean_calls.py: redis-py's connections without its
+made by a `LeanCalls` (common/lean_calls.py: redis-py's connections without its
 per-command path).
 
 WAIT does not make a write atomic across nodes: if the replicas do not answer in time, the
@@ -30,7 +30,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from gateway.store.lean_calls import LeanCalls
+from common.lean_calls import LeanCalls
 from gateway.store.redis_client import RedisClient
 
 log = structlog.get_logger("smsgw.redis")

@@ -1,4 +1,4 @@
-"""`LeanCalls` (gateway/store/lean_calls.py) on a real redis-server and a real Redis Cluster.
+"""`LeanCalls` (common/lean_calls.py) on a real redis-server and a real Redis Cluster.
 
 It must answer exactly what redis-py's own script call answers, take redis-py's way for what
 is not the common case (a script the server has not seen), raise Lua errors as before, never
@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.store.lean_calls import LeanCalls
+from common.lean_calls import LeanCalls
 from gateway.store.redis_client import connect_redis
 from tests.conftest import RedisServer
 

@@ -5,7 +5,9 @@ this 2-core machine (a pool checkout with its readiness probe, the retry wrapper
 observability hooks, an encode of every argument in Python), where the write and the read of
 the same EVALSHA on a connection cost ~70 us. At 1,000 msgs/s the engine makes ~0.7 calls
 per message (its Lua scripts, and the stream read of each tick), so the difference was a
-fifth of its CPU (benchmarks/e2e, "gateway ms/msg").
+fifth of its CPU (benchmarks/e2e, "gateway ms/msg"). Its users: gateway/store/replica_wait.py
+(accept, admit and every state write), gateway/store/queue.py (XREADGROUP) and
+routing/throttle.py (a carrier bucket's grant: once per tick on a cluster).
 
 `LeanCalls.script` (an EVALSHA) and `LeanCalls.command` (any other command, its reply
 unparsed) pack the command with hiredis (one C call; the same bytes redis-py sends) and write
@@ -30,7 +32,7 @@ script's own call, or `execute_command`), so nothing else changes:
 A connection whose reply was not read to its end (an error, a timeout, a cancelled caller) is
 disconnected and never handed out again with that reply unread: the next caller on it would
 read the wrong answer. Other error replies (a Lua error, a missing group) are raised to the
-caller as before.
+caller as before. A client of neither kind (a test's stand-in) gets the usual call.
 """
 
 from __future__ import annotations
@@ -80,13 +82,15 @@ class LeanCalls:
         self._keep = 0
         if isinstance(client, RedisCluster):
             self._cluster = client
-        else:
+        elif isinstance(client, aioredis.Redis):
             self._pool = client.connection_pool
             limit = getattr(self._pool, "max_connections", None) or keep_idle * 4
             self._keep = min(keep_idle, limit // 4)
 
     async def script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """`script(keys=keys, args=args)`: Redis's reply unparsed, as redis-py returns it."""
+        if self._pool is None and self._cluster is None:  # a client of another kind
+            return await script(keys=keys, args=args)
         words: Any = ("EVALSHA", script.sha, len(keys), *keys, *args)  # its stub: a 1-tuple
         return await self._run(pack_command(words), keys[0], lambda: script(keys=keys, args=args))
 
@@ -99,7 +103,8 @@ class LeanCalls:
 
     async def _run(self, command: bytes, key: str, fallback: Fallback) -> Any:
         if self._pool is None:
-            assert self._cluster is not None  # noqa: S101 - one of the two, set in __init__
+            if self._cluster is None:  # a client of another kind (a test's stand-in)
+                return await fallback()
             return await self._run_on_node(self._cluster, command, key, fallback)
         pool = self._pool
         if self._idle:  # checked as the pool checks what it hands out (closed, unread data)

@@ -189,6 +189,9 @@ def judge(out: Outcome) -> Verdict:
           f"{extra} ({max((copies[i] for i in dup_out), default=0)})")  # fmt: skip
     incomplete = {i for i in ids if by_id.get(i, empty).incomplete}
     v.row("multi-part ids missing a part at the carrier", len(incomplete))
+    incomplete_states = Counter(status[i] or "(no record)" for i in incomplete)
+    v.row("  ... their final states",
+          ", ".join(f"{n} {c}" for n, c in sorted(incomplete_states.items())) or "-")  # fmt: skip
 
     final_counts = Counter(min(2, sum(1 for e in events[i] if e.status in FINAL)) for i in ids)
     v.row("ids with 0 / 1 / >1 final events",

@@ -56,6 +56,23 @@ def test_duplicates_split_by_window_regressions_and_lost_are_counted() -> None:
     assert len(verdict.failures) == 3
 
 
+def test_multi_part_ids_missing_a_part_are_shown_with_their_final_states() -> None:
+    ok = [Event("accepted", None), Event("submitted", None), Event("delivered", None)]
+    failed = [Event("accepted", None), Event("failed", "outcome_unknown")]
+    records = [
+        line("4479a", 1, "chaos a x", [7, 2, 1]), line("4479a", 1, "", [7, 2, 2]),
+        line("4479b", 1, "chaos b x", [8, 2, 1]),  # part 2 never reached the carrier
+        line("4479c", 1, "chaos c x", [9, 3, 1]), line("4479c", 1, "", [9, 3, 3]),
+        line("4479d", 1, "chaos d hi"),
+    ]  # fmt: skip
+    hashes = {"a": {"status": "delivered"}, "b": {"status": "failed"},
+              "c": {"status": "expired"}, "d": {"status": "delivered"}}  # fmt: skip
+    events = {"a": ok, "b": failed, "c": [*ok[:2], Event("expired", "receipt_timeout")], "d": ok}
+    rows = dict(judge(outcome(records, events, hashes, {})).rows)
+    assert rows["multi-part ids missing a part at the carrier"] == "2"
+    assert rows["  ... their final states"] == "expired 1, failed 1"
+
+
 def test_a_clean_run_meets_every_bar() -> None:
     ok = [Event("accepted", None), Event("submitted", None), Event("delivered", None)]
     records = [line(f"4479{i}", 1, f"chaos {i} hi") for i in "abcd"]

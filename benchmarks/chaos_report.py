@@ -114,6 +114,7 @@ class Verdict:
     rows: list[tuple[str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # printed whatever the verdict
 
     def row(self, label: str, value: object) -> None:
         self.rows.append((label, str(value)))
@@ -193,6 +194,13 @@ def judge(out: Outcome) -> Verdict:
     v.row("  ... their final states",
           ", ".join(f"{n} {c}" for n, c in sorted(incomplete_states.items())) or "-")  # fmt: skip
 
+    def parts_story(i: str) -> str:
+        got = by_id[i]
+        return (f"parts at the carrier {dict(sorted(got.parts.items()))} of {got.total}, "
+                f"simulator runs {got.incarnations}, {story(i)}")  # fmt: skip
+
+    v.notes += _examples("missing a part:", incomplete, parts_story)
+
     final_counts = Counter(min(2, sum(1 for e in events[i] if e.status in FINAL)) for i in ids)
     v.row("ids with 0 / 1 / >1 final events",
           f"{final_counts[0]} / {final_counts[1]} / {final_counts[2]}")  # fmt: skip
@@ -265,6 +273,8 @@ def print_verdict(v: Verdict) -> None:
     print()
     for label, value in v.rows:
         print(f"  {label:<{width}}  {value}")
+    for note in v.notes:
+        print(f"  {note}")
     print()
     if v.failures:
         print("BARS MISSED: " + "; ".join(v.failures))

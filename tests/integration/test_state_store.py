@@ -148,9 +148,9 @@ async def test_writer_coalesces_concurrent_batches_into_one_call(
     assert await redis_client.hget("t:k49", "v") == b"49"
 
 
-async def mark_inflight(writer: StateWriter, message_id: str, dest: str) -> None:
+async def mark_inflight(writer: StateWriter, message_id: str, dest: str, parts: int = 1) -> None:
     batch = OpBatch()
-    record_inflight(batch, CTX, message_id, "c", 7, 1, dest)
+    record_inflight(batch, CTX, message_id, "c", 7, parts, dest)
     await writer.write(batch)
 
 
@@ -183,6 +183,56 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
 
 
 LONG_CODE, HANDSET = "447700900999", "447700900123"
+
+
+async def test_a_held_message_of_two_parts_is_delivered_by_destination_only_by_two_receipts(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A crash may cut a two-part message off after its first part: one receipt by
+    destination must not say the whole text arrived. Each part's receipt has its own id; the
+    same receipt again (a carrier's redelivery) is no second part. Seen in the chaos
+    benchmark: a message whose part 2 never reached the carrier ended `delivered`."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET, parts=2)
+    assert await hold_unknown(writer, "m1", HANDSET) == ["held"]
+    assert await receipt(writer, "part-a", "delivered", dest=HANDSET) == "matched"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
+    assert await receipt(writer, "part-a", "delivered", dest=HANDSET) == "duplicate"
+    assert await receipt(writer, "part-b", "delivered", dest=HANDSET) == "delivered  m1"
+    assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"delivered"
+    assert not await redis_client.exists(KEYS.unknown_outcome("c", HANDSET))
+
+
+async def test_a_failed_part_by_destination_ends_a_held_message_of_two_parts_at_once(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET, parts=2)
+    await hold_unknown(writer, "m1", HANDSET)
+    assert await receipt(writer, "part-a", "undelivered", dest=HANDSET) == "undelivered  m1"
+
+
+async def test_parked_receipts_of_each_part_are_all_applied_at_the_hold(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Receipts of a two-part message that came before its hold (a crash mid-submit): both
+    are parked for it, and the hold applies both; one alone leaves it held."""
+    store = StateStore(redis_client, KEYS)
+    writer = StateWriter(store)
+    for msg, entry, parked in (("m1", "1-0", ["a1", "a2"]), ("m2", "2-0", ["b1"])):
+        dest = HANDSET if msg == "m1" else LONG_CODE
+        await accept(store, msg, entry)
+        await mark_inflight(writer, msg, dest, parts=2)
+        for cid in parked:
+            assert await receipt(writer, cid, "delivered", dest=dest) == "unmatched"
+    assert await hold_unknown(writer, "m1", HANDSET) == ["early:delivered  m1"]
+    assert await hold_unknown(writer, "m2", LONG_CODE) == ["held"]
+    assert (await redis_client.hget(KEYS.message("m2"), "delivered_parts")) == b"1"
+    assert await receipt(writer, "b2", "delivered", dest=LONG_CODE) == "delivered  m2"
 
 
 async def final_receipt(writer: StateWriter, ctx: RecordContext, cids: list[str], *,

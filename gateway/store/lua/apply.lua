@@ -80,7 +80,10 @@
 -- that one message (earlydest), and applied only if that message is then held. An SMSC that
 -- does not swap a receipt's addresses names our sender as source_addr: when that is a number
 -- (a long code, the receipt's `dest`) and no message is held for or in flight to it, the same
--- is done for its other address (`alt`, the handset).
+-- is done for its other address (`alt`, the handset). A held message of several parts is
+-- delivered by destination only once as many distinct receipts as it has parts say delivered
+-- (each part that reached the carrier has its own): the crash that left its outcome unknown
+-- may have cut it off between parts, and the handset then has only some of its text.
 --
 -- Orphans. With shards, a receipt goes to the shard of the handset in its source_addr. An SMSC
 -- that does not swap the addresses of a receipt (or writes the handset in a way smsgw cannot
@@ -180,11 +183,13 @@ local function word(result)
 end
 
 -- Apply receipt `state` for part `part` of message `msg` ('?': an outcome-unknown message
--- settled by destination, its parts unknown). Returns a result word: the final status when
--- this receipt finished the message, 'matched' for a part that did not yet.
-local function apply_receipt(carrier, msg, part, state, final, err, ts)
+-- settled by destination, which of its parts the receipt is for unknown; `rid` is then the
+-- receipt's own id). Returns a result word: the final status when this receipt finished the
+-- message, 'matched' for a part that did not yet.
+local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
   local mkey = prefix .. 'msg:' .. msg
   local pfield = 'p' .. part
+  if part == '?' then pfield = 'p?' .. (rid or '') end
   local f = redis.call('HMGET', mkey, pfield, unpack(RECEIPT_FIELDS))
   local seen = table.remove(f, 1)  -- this part's state already recorded
   local status = f[1]
@@ -201,12 +206,22 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts)
     redis.call('EXPIRE', hkey, ttl)
     return 'intermediate'
   end
-  if part == '?' then
-    -- settled by destination: its parts are unknown, count it whole
-    local final_status = RECEIPT_STATUS[state] or 'undelivered'
-    return finish(mkey, msg, f, final_status, carrier, err, ts, {}, true)
-  end
   if seen then return 'duplicate' end
+  if part == '?' then
+    -- Settled by destination. A failed receipt fails the message. A message of several
+    -- parts is delivered only once as many distinct receipts (each part that reached the
+    -- carrier has its own) say delivered as it has parts: the crash that made its outcome
+    -- unknown may have cut it off between parts, and one part's receipt must not say the
+    -- whole text arrived. Short of that, the hold runs out and it fails (outcome_unknown).
+    local final_status = RECEIPT_STATUS[state] or 'undelivered'
+    local done = (tonumber(f[3]) or 0) + 1
+    if final_status ~= 'delivered' or done >= (tonumber(f[2] or '1') or 1) then
+      return finish(mkey, msg, f, final_status, carrier, err, ts,
+                    {pfield, state, 'delivered_parts', done}, true)
+    end
+    redis.call('HSET', mkey, pfield, state, 'delivered_parts', done)
+    return 'matched'
+  end
   if state == 'delivered' then
     local done = (tonumber(f[3]) or 0) + 1
     if done >= tonumber(f[2] or '1') then
@@ -368,16 +383,21 @@ function OPS.hold(i)
     -- the one held message, nothing else in flight: a receipt parked for it is its own
     if redis.call('SCARD', ukey) == 1
         and redis.call('SCARD', prefix .. 'inflight:' .. dest) == 0 then
+      local found = false
       for _, early in ipairs(redis.call('LRANGE', dkey, 0, -1)) do
         local r = cjson.decode(early)
         if r[5] == msg then
-          redis.call('DEL', dkey)
+          -- one parked per part that reached the carrier: each is applied, until one ends it
+          found = true
           for j = 6, #r do redis.call('DEL', prefix .. 'early:' .. carrier .. ':' .. r[j]) end
-          local applied = apply_receipt(carrier, msg, '?', r[1], r[2], r[3], r[4])
-          result = FINAL[word(applied)] and ('early:' .. applied) or 'held'
-          break
+          local applied = apply_receipt(carrier, msg, '?', r[1], r[2], r[3], r[4], r[6])
+          if FINAL[word(applied)] then
+            result = 'early:' .. applied
+            break
+          end
         end
       end
+      if found then redis.call('DEL', dkey) end
     end
   end
   results[#results + 1] = result
@@ -418,7 +438,7 @@ function OPS.orphan(i)
   else
     local held, flying = by_destination(carrier, alt, final)
     if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
-      result = apply_receipt(carrier, held[1], '?', state, final, err, ts)
+      result = apply_receipt(carrier, held[1], '?', state, final, err, ts, a[i + 2])
     end
   end
   results[#results + 1] = result
@@ -451,7 +471,7 @@ function OPS.receipt(i)
       held, flying = by_destination(carrier, dest, final)
     end
     if #held == 1 and #flying == 0 then  -- see "Receipts by destination" above
-      result = apply_receipt(carrier, held[1], '?', state, final, err, ts)
+      result = apply_receipt(carrier, held[1], '?', state, final, err, ts, a[i + 2])
     else
       local packed = cjson.encode({state, final, err, ts})
       local cands = {}

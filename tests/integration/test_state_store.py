@@ -185,6 +185,16 @@ async def test_receipt_before_the_hold_settles_a_message_cut_off_mid_submit(
 LONG_CODE, HANDSET = "447700900999", "447700900123"
 
 
+async def held_two_parts(client: aioredis.Redis) -> StateWriter:
+    """m1, two parts to HANDSET, cut off mid-submit and held for a receipt by destination."""
+    store = StateStore(client, KEYS)
+    writer = StateWriter(store)
+    await accept(store, "m1", "1-0")
+    await mark_inflight(writer, "m1", HANDSET, parts=2)
+    assert await hold_unknown(writer, "m1", HANDSET) == ["held"]
+    return writer
+
+
 async def test_a_held_message_of_two_parts_is_delivered_by_destination_only_by_two_receipts(
     redis_client: aioredis.Redis,
 ) -> None:
@@ -192,11 +202,7 @@ async def test_a_held_message_of_two_parts_is_delivered_by_destination_only_by_t
     destination must not say the whole text arrived. Each part's receipt has its own id; the
     same receipt again (a carrier's redelivery) is no second part. Seen in the chaos
     benchmark: a message whose part 2 never reached the carrier ended `delivered`."""
-    store = StateStore(redis_client, KEYS)
-    writer = StateWriter(store)
-    await accept(store, "m1", "1-0")
-    await mark_inflight(writer, "m1", HANDSET, parts=2)
-    assert await hold_unknown(writer, "m1", HANDSET) == ["held"]
+    writer = await held_two_parts(redis_client)
     assert await receipt(writer, "part-a", "delivered", dest=HANDSET) == "matched"
     assert (await redis_client.hget(KEYS.message("m1"), "status")) == b"deferred"
     assert await receipt(writer, "part-a", "delivered", dest=HANDSET) == "duplicate"
@@ -208,11 +214,7 @@ async def test_a_held_message_of_two_parts_is_delivered_by_destination_only_by_t
 async def test_a_failed_part_by_destination_ends_a_held_message_of_two_parts_at_once(
     redis_client: aioredis.Redis,
 ) -> None:
-    store = StateStore(redis_client, KEYS)
-    writer = StateWriter(store)
-    await accept(store, "m1", "1-0")
-    await mark_inflight(writer, "m1", HANDSET, parts=2)
-    await hold_unknown(writer, "m1", HANDSET)
+    writer = await held_two_parts(redis_client)
     assert await receipt(writer, "part-a", "undelivered", dest=HANDSET) == "undelivered  m1"
 
 

@@ -15,6 +15,7 @@ from gateway.store.records import (
     RecordContext,
     record_deferred,
     record_inflight,
+    record_partial,
     record_receipt,
     record_submitted,
     record_unknown_outcome,
@@ -211,6 +212,33 @@ async def test_a_held_message_of_two_parts_is_delivered_by_destination_only_by_t
     assert not await redis_client.exists(KEYS.unknown_outcome("c", HANDSET))
 
 
+async def test_a_resend_after_the_hold_counts_its_own_parts_not_those_counted_by_destination(
+    redis_client: aioredis.Redis,
+) -> None:
+    """on_unknown_outcome: resend. One part was receipted by destination during the hold; the
+    resent message (its own ids) is delivered only when both of its parts are."""
+    writer = await held_two_parts(redis_client)
+    assert await receipt(writer, "old-a", "delivered", dest=HANDSET) == "matched"
+    assert await submit(writer, "m1", ["new-1", "new-2"]) == ["mapped", "mapped"]
+    assert not await redis_client.hexists(KEYS.message("m1"), "dest_parts")
+    assert await receipt(writer, "new-1", "delivered") == "matched"
+    assert await receipt(writer, "new-2", "delivered") == "delivered 2.0 m1"
+
+
+async def test_a_part_known_by_id_and_one_by_destination_make_the_whole_message(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Part 1 accepted and mapped before a failure (`partial`), part 2 sent again and cut off
+    by a crash: part 1's receipt by id and part 2's by destination deliver it."""
+    writer = await held_two_parts(redis_client)
+    batch = OpBatch()
+    record_partial(batch, CTX, "m1", 2.5, carrier="c", carrier_ids=["p-1", None],
+                   id_keys=[["p-1"]])  # fmt: skip
+    assert await writer.write(batch) == ["mapped"]
+    assert await receipt(writer, "p-1", "delivered") == "matched"
+    assert await receipt(writer, "unknown-2", "delivered", dest=HANDSET) == "delivered  m1"
+
+
 async def test_a_failed_part_by_destination_ends_a_held_message_of_two_parts_at_once(
     redis_client: aioredis.Redis,
 ) -> None:
@@ -233,7 +261,7 @@ async def test_parked_receipts_of_each_part_are_all_applied_at_the_hold(
             assert await receipt(writer, cid, "delivered", dest=dest) == "unmatched"
     assert await hold_unknown(writer, "m1", HANDSET) == ["early:delivered  m1"]
     assert await hold_unknown(writer, "m2", LONG_CODE) == ["held"]
-    assert (await redis_client.hget(KEYS.message("m2"), "delivered_parts")) == b"1"
+    assert (await redis_client.hget(KEYS.message("m2"), "dest_parts")) == b"1"
     assert await receipt(writer, "b2", "delivered", dest=LONG_CODE) == "delivered  m2"
 
 

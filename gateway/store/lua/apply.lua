@@ -145,7 +145,8 @@ end
 
 -- The fields apply_receipt reads, in one HMGET (f[1] ..).
 local RECEIPT_FIELDS = {'status', 'parts', 'delivered_parts', 'submitted_at',
-                        'carrier_message_id', 'attempt', 'dest', 'inflight', 'outcome'}
+                        'carrier_message_id', 'attempt', 'dest', 'inflight', 'outcome',
+                        'dest_parts'}
 
 -- The receipt finished the message: `fields` (the part's state, the delivered count) are
 -- written with the final status. Returns "<status> <submitted_at>" (seconds since the epoch
@@ -213,18 +214,20 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
     -- carrier has its own) say delivered as it has parts: the crash that made its outcome
     -- unknown may have cut it off between parts, and one part's receipt must not say the
     -- whole text arrived. Short of that, the hold runs out and it fails (outcome_unknown).
+    -- They are counted apart from the parts known by id (`dest_parts`): a resend after the
+    -- hold (on_unknown_outcome: resend) starts them again.
     local final_status = RECEIPT_STATUS[state] or 'undelivered'
-    local done = (tonumber(f[3]) or 0) + 1
-    if final_status ~= 'delivered' or done >= (tonumber(f[2] or '1') or 1) then
+    local done = (tonumber(f[10]) or 0) + 1
+    if final_status ~= 'delivered' or (tonumber(f[3]) or 0) + done >= (tonumber(f[2]) or 1) then
       return finish(mkey, msg, f, final_status, carrier, err, ts,
-                    {pfield, state, 'delivered_parts', done}, true)
+                    {pfield, state, 'dest_parts', done}, true)
     end
-    redis.call('HSET', mkey, pfield, state, 'delivered_parts', done)
+    redis.call('HSET', mkey, pfield, state, 'dest_parts', done)
     return 'matched'
   end
   if state == 'delivered' then
     local done = (tonumber(f[3]) or 0) + 1
-    if done >= tonumber(f[2] or '1') then
+    if done + (tonumber(f[10]) or 0) >= tonumber(f[2] or '1') then
       return finish(mkey, msg, f, 'delivered', carrier, err, ts,
                     {pfield, state, 'delivered_parts', done}, false)
     end
@@ -298,6 +301,9 @@ function OPS.submitted(i)
     redis.call('HSET', mkey, 'status', 'submitted', 'ts', event_ts(data, now), 'submitted_at', now,
                'carrier', carrier, 'carrier_message_id', joined, 'cids', cids, 'parts', parts,
                'attempt', attempt, 'inflight', '', 'outcome', '')
+    -- resent after a hold: the parts its receipts by destination counted were the last
+    -- attempt's, whichever they were
+    if set(f[4]) then redis.call('HDEL', mkey, 'dest_parts') end
     event(mkey, data)
     -- before the ids are mapped: a receipt that came first is applied there and must find it
     if due ~= NULL then redis.call('ZADD', prefix .. 'receipt_due', due, msg) end

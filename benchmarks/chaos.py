@@ -25,7 +25,8 @@ A process that exits by itself is restarted too and counted. Then the run waits 
 scheduled in the deferred set; stops everything; and counts per id from the journal and
 from Redis (`smsgw:msg:<id>`, `smsgw:events`).
 The definitions and bars are in benchmarks/chaos_report.py; in short: 0 lost, 0 duplicates
-outside the crash window (ids marked in flight at a SIGKILL, printed apart), 0 regressions.
+outside the crash window (ids marked in flight at a SIGKILL, printed apart), 0 regressions, 0
+multi-part messages `delivered` with a part the carrier never accepted.
 
     .venv/bin/python -m benchmarks.chaos                          # 20,000 messages, 3-5 min
     .venv/bin/python -m benchmarks.chaos --messages 3000 --rate 300 --keep-logs /tmp/chaos

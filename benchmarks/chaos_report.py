@@ -11,6 +11,8 @@ Definitions (the bars of benchmarks/chaos.py):
 - regression: a final status followed, later in the events stream, by a different status
   (failed -> delivered, delivered -> submitted, ...), or a hash status that disagrees with
   the id's last final event (or is final with no final event behind it).
+- delivered with a part missing: a multi-part id whose hash says `delivered` while the carrier
+  never accepted one of its parts (a receipt that says more than what arrived).
 - crash window: the ids whose record showed `inflight` (marked in flight, submit_sm_resp not
   yet recorded) at a SIGKILL, snapshot right after a gateway or simulator kill and just
   before and right after a Redis kill (README "The remaining window"). Duplicates of these
@@ -189,17 +191,7 @@ def judge(out: Outcome) -> Verdict:
     v.row("  extra copies outside the window (max for one id)",
           f"{extra} ({max((copies[i] for i in dup_out), default=0)})")  # fmt: skip
     incomplete = {i for i in ids if by_id.get(i, empty).incomplete}
-    v.row("multi-part ids missing a part at the carrier", len(incomplete))
-    incomplete_states = Counter(status[i] or "(no record)" for i in incomplete)
-    v.row("  ... their final states",
-          ", ".join(f"{n} {c}" for n, c in sorted(incomplete_states.items())) or "-")  # fmt: skip
-
-    def parts_story(i: str) -> str:
-        got = by_id[i]
-        return (f"parts at the carrier {dict(sorted(got.parts.items()))} of {got.total}, "
-                f"simulator runs {got.incarnations}, {story(i)}")  # fmt: skip
-
-    v.notes += _examples("missing a part:", incomplete, parts_story)
+    _incomplete(v, incomplete, status, by_id, story)
 
     final_counts = Counter(min(2, sum(1 for e in events[i] if e.status in FINAL)) for i in ids)
     v.row("ids with 0 / 1 / >1 final events",
@@ -263,6 +255,34 @@ def judge(out: Outcome) -> Verdict:
     return v
 
 
+def _incomplete(
+    v: Verdict,
+    incomplete: set[str],
+    status: Mapping[str, str],
+    by_id: Mapping[str, CarrierCopies],
+    story: Any,
+) -> None:
+    """The multi-part ids the carrier got only some parts of: a row, their final states, a
+    line each, and a failed bar for any that ended `delivered` (a receipt that says the whole
+    text arrived when the carrier never had all of it)."""
+
+    def parts_story(i: str) -> str:
+        got = by_id[i]
+        return (f"parts at the carrier {dict(sorted(got.parts.items()))} of {got.total}, "
+                f"simulator runs {got.incarnations}, {story(i)}")  # fmt: skip
+
+    v.row("multi-part ids missing a part at the carrier", len(incomplete))
+    states = Counter(status[i] or "(no record)" for i in incomplete)
+    v.row(
+        "  ... their final states", ", ".join(f"{n} {c}" for n, c in sorted(states.items())) or "-"
+    )
+    v.notes += _examples("missing a part:", incomplete, parts_story)
+    half_told = {i for i in incomplete if status[i] == "delivered"}
+    if half_told:
+        v.failures.append(f"{len(half_told)} delivered with a part missing at the carrier")
+        v.examples += _examples("half delivered", half_told, parts_story)
+
+
 def _last_final_code(events: Sequence[Event]) -> str:
     finals = [e for e in events if e.status in FINAL]
     return (finals[-1].code or "-") if finals else "(no final event)"
@@ -281,4 +301,5 @@ def print_verdict(v: Verdict) -> None:
         for line in v.examples:
             print(f"  e.g. {line}")
     else:
-        print("all bars met: 0 lost, 0 duplicates outside the crash window, 0 regressions")
+        print("all bars met: 0 lost, 0 duplicates outside the crash window, 0 regressions, "
+              "0 delivered with a part missing")

@@ -68,9 +68,15 @@ def test_multi_part_ids_missing_a_part_are_shown_with_their_final_states() -> No
     hashes = {"a": {"status": "delivered"}, "b": {"status": "failed"},
               "c": {"status": "expired"}, "d": {"status": "delivered"}}  # fmt: skip
     events = {"a": ok, "b": failed, "c": [*ok[:2], Event("expired", "receipt_timeout")], "d": ok}
-    rows = dict(judge(outcome(records, events, hashes, {})).rows)
+    verdict = judge(outcome(records, events, hashes, {}))
+    rows = dict(verdict.rows)
     assert rows["multi-part ids missing a part at the carrier"] == "2"
     assert rows["  ... their final states"] == "expired 1, failed 1"
+    assert verdict.failures == []
+    hashes["b"] = {"status": "delivered"}  # one part's receipt said the whole text arrived
+    verdict = judge(outcome(records, {**events, "b": ok}, hashes, {}))
+    assert verdict.failures == ["1 delivered with a part missing at the carrier"]
+    assert verdict.examples[0].startswith("half delivered b: parts at the carrier {1: 1} of 2")
 
 
 def test_a_clean_run_meets_every_bar() -> None:

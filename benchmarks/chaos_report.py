@@ -301,5 +301,7 @@ def print_verdict(v: Verdict) -> None:
         for line in v.examples:
             print(f"  e.g. {line}")
     else:
-        print("all bars met: 0 lost, 0 duplicates outside the crash window, 0 regressions, "
-              "0 delivered with a part missing")
+        print(
+            "all bars met: 0 lost, 0 duplicates outside the crash window, 0 regressions, "
+            "0 delivered with a part missing"
+        )

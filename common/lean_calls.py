@@ -80,6 +80,7 @@ class LeanCalls:
         self._pool: ConnectionPool | None = None
         self._idle: list[AbstractConnection] = []
         self._keep = 0
+        self._usual = not isinstance(client, (RedisCluster, aioredis.Redis))  # a stand-in
         if isinstance(client, RedisCluster):
             self._cluster = client
         elif isinstance(client, aioredis.Redis):
@@ -89,7 +90,7 @@ class LeanCalls:
 
     async def script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """`script(keys=keys, args=args)`: Redis's reply unparsed, as redis-py returns it."""
-        if self._pool is None and self._cluster is None:  # a client of another kind
+        if self._usual:
             return await script(keys=keys, args=args)
         words: Any = ("EVALSHA", script.sha, len(keys), *keys, *args)  # its stub: a 1-tuple
         return await self._run(pack_command(words), keys[0], lambda: script(keys=keys, args=args))
@@ -102,9 +103,10 @@ class LeanCalls:
         return await self._run(pack_command(packed), key, fallback)
 
     async def _run(self, command: bytes, key: str, fallback: Fallback) -> Any:
+        if self._usual:
+            return await fallback()
         if self._pool is None:
-            if self._cluster is None:  # a client of another kind (a test's stand-in)
-                return await fallback()
+            assert self._cluster is not None  # noqa: S101 - one of the two when not `_usual`
             return await self._run_on_node(self._cluster, command, key, fallback)
         pool = self._pool
         if self._idle:  # checked as the pool checks what it hands out (closed, unread data)
@@ -129,10 +131,10 @@ class LeanCalls:
 
     async def close(self) -> None:
         """Hand the idle connections back to the pool (before the client is closed)."""
-        idle, self._idle = self._idle, []
+        idle, self._idle = self._idle, []  # only a single server's pool keeps any
         for connection in idle:
-            if self._pool is not None:
-                await self._pool.release(connection)
+            assert self._pool is not None  # noqa: S101
+            await self._pool.release(connection)
 
     async def _checkin(self, pool: ConnectionPool, connection: AbstractConnection) -> None:
         if len(self._idle) < self._keep:

@@ -208,6 +208,9 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
     return 'intermediate'
   end
   if seen then return 'duplicate' end
+  -- parts delivered as known by id, and as counted by destination (below)
+  local parts = tonumber(f[2]) or 1
+  local by_id, by_dest = tonumber(f[3]) or 0, tonumber(f[10]) or 0
   if part == '?' then
     -- Settled by destination. A failed receipt fails the message. A message of several
     -- parts is delivered only once as many distinct receipts (each part that reached the
@@ -217,8 +220,8 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
     -- They are counted apart from the parts known by id (`dest_parts`): a resend after the
     -- hold (on_unknown_outcome: resend) starts them again.
     local final_status = RECEIPT_STATUS[state] or 'undelivered'
-    local done = (tonumber(f[10]) or 0) + 1
-    if final_status ~= 'delivered' or (tonumber(f[3]) or 0) + done >= (tonumber(f[2]) or 1) then
+    local done = by_dest + 1
+    if final_status ~= 'delivered' or by_id + done >= parts then
       return finish(mkey, msg, f, final_status, carrier, err, ts,
                     {pfield, state, 'dest_parts', done}, true)
     end
@@ -226,8 +229,8 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
     return 'matched'
   end
   if state == 'delivered' then
-    local done = (tonumber(f[3]) or 0) + 1
-    if done + (tonumber(f[10]) or 0) >= tonumber(f[2] or '1') then
+    local done = by_id + 1
+    if done + by_dest >= parts then
       return finish(mkey, msg, f, 'delivered', carrier, err, ts,
                     {pfield, state, 'delivered_parts', done}, false)
     end

@@ -12,8 +12,12 @@ spread over that time share it: for writes no one waits on closely (delivery rec
 light load), fewer calls for a few milliseconds more.
 
 A group may `carry` another one that sends the same way (a lingering one): each call it makes
-takes the other's waiting items too, ahead of its own, so at moderate load lingering writes
-ride with the busy group's calls instead of costing calls of their own, and leave sooner.
+takes the other's waiting items too, after its own, so at moderate load lingering writes ride
+with the busy group's calls instead of costing calls of their own, and leave sooner. While the
+carrier has a call out, the carried group's items wait for the carrier's next call rather than
+leave on their own: they are never sent ahead of what the carrier already holds. (The engine's
+receipts are carried by its state writes: a receipt then finds its message's submit recorded,
+unless that submit was answered after the receipt came, and is not parked as early.)
 
 An exception from `send` is handed to every caller of that call; the group carries on.
 
@@ -52,6 +56,9 @@ class GroupCommit(Generic[T, R]):
         self._max_calls = max_calls
         self._linger = linger
         self._carried = carry
+        self._carrier: GroupCommit[T, R] | None = None  # the group that carries this one
+        if carry is not None:
+            carry._carrier = self
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._calls = 0
         self._scheduled = False
@@ -78,11 +85,17 @@ class GroupCommit(Generic[T, R]):
 
     def _launch(self) -> None:
         self._scheduled = False
-        if self._closed or not self._pending or self._calls >= self._max_calls:
+        if self._closed:
+            self._release_carried()
+            return
+        if not (self._pending or self._carried_waiting()) or self._calls >= self._max_calls:
             return  # a call ending will launch the rest
+        carrier = self._carrier
+        if carrier is not None and carrier._calls and not carrier._closed:
+            return  # the carrier's next call takes these, after the items it holds
         batch, self._pending = self._pending, []
         if self._carried is not None and self._carried._pending:
-            batch = self._carried.hand_over() + batch
+            batch += self._carried.hand_over()
         self._calls += 1
         task = asyncio.get_running_loop().create_task(self._call(batch))
         self._tasks.add(task)
@@ -94,8 +107,17 @@ class GroupCommit(Generic[T, R]):
         dropped, self._pending = self._pending, []
         for _, future in dropped:
             future.cancel()
+        self._release_carried()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _carried_waiting(self) -> bool:
+        return self._carried is not None and bool(self._carried._pending)
+
+    def _release_carried(self) -> None:
+        """Closed: the carried group's waiting items leave on its own calls."""
+        if self._carried is not None and self._carried._pending:
+            self._carried._schedule(asyncio.get_running_loop())
 
     def hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
         """The items waiting for this group's next call, for a carrying group to send (the
@@ -114,7 +136,7 @@ class GroupCommit(Generic[T, R]):
             results = error
         finally:
             self._calls -= 1
-            if self._pending:
+            if self._pending or self._carried_waiting():
                 self._schedule(asyncio.get_running_loop())
         if not isinstance(results, BaseException) and len(results) != len(batch):
             results = RuntimeError(f"group commit: {len(results)} results for {len(batch)} items")

@@ -158,7 +158,7 @@ def test_a_negative_linger_is_refused() -> None:
         GroupCommit(Recorder().send, linger=-1)
 
 
-async def test_a_carrying_groups_call_takes_the_lingering_groups_waiting_items_first() -> None:
+async def test_a_carrying_groups_call_takes_the_lingering_groups_items_after_its_own() -> None:
     recorder = Recorder()
     lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
     busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
@@ -167,10 +167,70 @@ async def test_a_carrying_groups_call_takes_the_lingering_groups_waiting_items_f
     assert recorder.calls == []  # lingering: nothing sent on its own yet
     async with asyncio.timeout(5):  # far sooner than the 10 s linger
         assert list(await asyncio.gather(busy.submit(2), waiting)) == [20, 10]
-    assert recorder.calls == [[1, 2]]  # one call, the carried item ahead of the carrier's
+    assert recorder.calls == [[2, 1]]  # one call, the carrier's item first
     lingering._launch()  # its timer, when it fires, finds nothing left to send
     await settle()
-    assert recorder.calls == [[1, 2]]
+    assert recorder.calls == [[2, 1]]
+
+
+async def test_a_lingering_groups_items_never_leave_ahead_of_a_busy_carriers() -> None:
+    """While the carrier has a call out, the lingering group's timer sends nothing: its items
+    go in the carrier's next call, after the items the carrier holds by then (a receipt then
+    finds the submit that was answered before it recorded)."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
+    busy: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=1, carry=lingering)
+    first = asyncio.ensure_future(busy.submit(1))
+    await recorder.wait_for_calls(1)
+    carried = asyncio.ensure_future(lingering.submit(2))
+    await settle()
+    lingering._launch()  # its linger timer firing (no wall-clock wait)
+    await settle()
+    assert recorder.calls == [[1]]  # it waits for the carrier
+    queued = asyncio.ensure_future(busy.submit(3))
+    await settle()
+    recorder.gate.set()
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(first, queued, carried)) == [10, 30, 20]
+    assert recorder.calls == [[1], [3, 2]]
+
+
+async def test_a_carriers_call_ending_sends_the_carried_items_even_with_none_of_its_own() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
+    busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
+    first = asyncio.ensure_future(busy.submit(1))
+    await recorder.wait_for_calls(1)
+    carried = asyncio.ensure_future(lingering.submit(2))
+    await settle()
+    lingering._launch()
+    recorder.gate.set()
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(first, carried)) == [10, 20]
+    assert recorder.calls == [[1], [2]]
+
+
+async def test_a_closed_carrier_leaves_the_carried_items_to_their_own_calls() -> None:
+    """The carrier closes first (the engine stopping): what it held back is not stranded."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=0.01)
+    busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
+    first = asyncio.ensure_future(busy.submit(1))
+    await recorder.wait_for_calls(1)
+    carried = asyncio.ensure_future(lingering.submit(2))
+    await settle()
+    lingering._launch()  # deferred to the busy carrier
+    await settle()
+    closing = asyncio.ensure_future(busy.close())
+    recorder.gate.set()
+    async with asyncio.timeout(5):
+        assert await carried == 20
+        await closing
+    assert await first == 10
+    assert recorder.calls == [[1], [2]]
 
 
 async def test_a_lingering_group_still_sends_on_its_own_when_nothing_carries_it() -> None:

@@ -1,19 +1,42 @@
-"""JSON text on the engine's hot paths, from encoders built once.
+"""JSON text on the engine's hot paths: compact, as `json.dumps` would write it, but faster.
 
-`json.dumps` with any option builds a `JSONEncoder` for each call, which is about a third of
-encoding a small event; these encoders give the same text (same options) without that.
+Every message costs several encodes (its events, its payload, its part of each tick's Lua
+arguments); with the standard library's encoder they were about a tenth of the gateway's CPU
+at saturation. `orjson` writes the same compact text (keys in insertion order, no spaces,
+non-ASCII as is, the same escapes) 5-15x faster. Where it would differ, the standard encoder
+writes the text instead, so the output is what `json.dumps` gives in every case:
+- a value orjson refuses (a str with a lone surrogate, an int wider than 64 bits, a non-str
+  key) goes to the standard encoder, which writes it (or raises) as before;
+- `compact_ascii` uses orjson's text only when it is ASCII already, else the standard
+  encoder escapes the non-ASCII characters.
+Floats are the one difference left: orjson writes an exponent without its sign and padding
+(1e-05 is `1e-5`) and NaN as null; the engine encodes no such value, and both are valid JSON.
+tests/unit/common/test_json_text.py checks the two agree.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-compact: Final[Callable[[Any], str]] = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":")
-).encode
-"""`json.dumps(value, ensure_ascii=False, separators=(",", ":"))`."""
+import orjson
 
-compact_ascii: Final[Callable[[Any], str]] = json.JSONEncoder(separators=(",", ":")).encode
-"""`json.dumps(value, separators=(",", ":"))`: non-ASCII text escaped."""
+_standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_standard_ascii = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def compact(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, separators=(",", ":"))`."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _standard(value)
+
+
+def compact_ascii(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))`: non-ASCII text escaped."""
+    try:
+        text = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _standard_ascii(value)
+    return text.decode() if text.isascii() else _standard_ascii(value)

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # smsgw image: the gateway (`smsgw run`) and the SMSC simulator (`smsgw simulator`) share it.
-# Stage 1 builds wheels for smsgw and its dependencies (uvloop and hiredis ship manylinux
+# Stage 1 builds wheels for smsgw and its dependencies (uvloop, hiredis, orjson ship manylinux
 # wheels, so no compiler is needed); stage 2 installs them on a clean slim base.
 
 FROM python:3.11-slim AS build

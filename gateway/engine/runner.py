@@ -345,11 +345,13 @@ class Engine:
         # Refill in sizeable reads: under a deep backlog the room a few finished messages leave
         # would otherwise cost one XREADGROUP and one accept.lua per handful of messages.
         low_water = min(c.batch, max(1, limit // 4))
+        loop, linger = asyncio.get_running_loop(), c.linger_ms / 1000
         while True:
             room = limit - self._queue.qsize() - self._busy
             if room < low_water:
                 await asyncio.sleep(0.005)
                 continue
+            read_at = loop.time()
             entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
             if entries:
                 await self.ingest(entries, shard)
@@ -357,8 +359,11 @@ class Engine:
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
                 # light load: let the next read gather a few messages, so that each Redis
-                # call of a tick (accept, admit, mark, commit) carries several
-                await asyncio.sleep(c.linger_ms / 1000)
+                # call of a tick (accept, admit, mark, commit) carries several. The wait is
+                # counted from this read, not from the end of its ingest: reads come every
+                # linger_ms, and no message waits for a read longer than that plus one
+                # read's work.
+                await asyncio.sleep(max(0.0, read_at + linger - loop.time()))
 
     async def _reclaim_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer

@@ -125,6 +125,28 @@ async def test_caps_record_idempotently_and_refuse_past_the_limit(
     assert over.caps.retry_at_ms == to_ms(NOW) + 7 * 86400 * 1000
 
 
+async def test_sends_older_than_the_longest_window_are_trimmed_and_the_rest_kept(
+    store: RedisComplianceStore, redis_client: aioredis.Redis
+) -> None:
+    """The script reads the sends first and trims only when the oldest is out of every
+    window: the zset ends as an unconditional trim would leave it."""
+    week = timedelta(days=7)
+    await store.check_recipient(query(member="old", now=NOW - week - timedelta(seconds=1)))
+    await store.check_recipient(query(member="edge", now=NOW - week))
+    await store.check_recipient(query(member="recent", now=NOW - timedelta(days=1)))
+    await store.check_recipient(query(member="now"))
+    assert await redis_client.zrange(KEYS.caps(MSISDN), 0, -1) == [
+        b"marketing:recent",
+        b"marketing:now",
+    ]
+    await store.check_recipient(query(member="later", now=NOW + timedelta(hours=1)))
+    assert await redis_client.zrange(KEYS.caps(MSISDN), 0, -1) == [
+        b"marketing:recent",
+        b"marketing:now",
+        b"marketing:later",
+    ]
+
+
 async def test_evaluations_of_one_loop_iteration_share_a_call_and_keep_their_order(
     store: RedisComplianceStore, redis_client: aioredis.Redis
 ) -> None:

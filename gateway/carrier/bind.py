@@ -74,6 +74,8 @@ FLUSH_EVERY: Final = 16
 
 log = structlog.get_logger()
 
+_DATA_SM: Final = int(CommandId.data_sm)  # read per delivery answered: no enum look-up
+
 
 _BIND_PDU: dict[BindType, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
     BindType.transmitter: BindTransmitter,
@@ -435,8 +437,9 @@ class SmppClientProtocol(asyncio.Protocol):
                 if self._refused_deliveries:
                     log.warning("deliveries_accepted_again", refused=self._refused_deliveries)
                     self._refused_deliveries = 0
+            send_response = self.session.send_response
             for pdu, status in zip(batch, statuses, strict=True):
-                self.session.send_response(_delivery_response(pdu, status))
+                send_response(_delivery_response(pdu, status))
             self._flush()
             self._deliveries_answered += len(batch)
             self._batch_answered.set()
@@ -487,7 +490,7 @@ class SmppClientProtocol(asyncio.Protocol):
 
 
 def _delivery_response(pdu: Pdu, status: int) -> DeliverSmResp | DataSmResp:
-    if pdu.command_id == CommandId.data_sm:
+    if pdu.command_id == _DATA_SM:
         return DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
     return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
 

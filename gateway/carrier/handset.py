@@ -27,11 +27,19 @@ the number is used as written, which is all an unknown format allows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from gateway.smpp.constants import Ton
 
 NationalResolver = Callable[[str], str | None]
 """E.164 digits (no '+') of a number in national format, or None when it cannot tell."""
+
+# Ton members as plain ints, compared once or twice per receipt (an enum member costs an
+# attribute look-up on its class); "all digits" is spelt out inline as `isascii() and
+# isdigit()` for the same reason (a call per test).
+_UNKNOWN: Final = int(Ton.unknown)
+_INTERNATIONAL: Final = int(Ton.international)
+_NATIONAL: Final = int(Ton.national)
 
 
 def handset_number(addr: str, ton: int, national: NationalResolver | None = None) -> str:
@@ -39,16 +47,16 @@ def handset_number(addr: str, ton: int, national: NationalResolver | None = None
     they can be told; otherwise `addr` as written (an alphanumeric or short code, say)."""
     if addr.startswith("+"):
         digits = addr[1:]
-        return digits if _all_digits(digits) else addr
-    if not _all_digits(addr):
+        return digits if digits.isascii() and digits.isdigit() else addr
+    if not (addr.isascii() and addr.isdigit()):
         return addr
-    if ton == Ton.national:
+    if ton == _NATIONAL:
         return _resolved(addr, national)
     if addr.startswith("00"):  # the ITU international prefix
         return addr[2:]
-    if ton == Ton.international:
+    if ton == _INTERNATIONAL:
         return addr
-    if ton == Ton.unknown:
+    if ton == _UNKNOWN:
         return _resolved(addr, national) if addr.startswith("0") else addr
     return addr  # network-specific, subscriber, abbreviated: no country code to find
 
@@ -68,9 +76,9 @@ def receipt_handsets(
     if not destination:
         return handset, ""
     other = handset_number(destination, destination_ton, national)
-    if not _all_digits(other) or other == handset:
+    if not (other.isascii() and other.isdigit()) or other == handset:
         return handset, ""
-    if not _all_digits(handset):
+    if not (handset.isascii() and handset.isdigit()):
         return other, ""
     return handset, other
 
@@ -78,7 +86,3 @@ def receipt_handsets(
 def _resolved(addr: str, national: NationalResolver | None) -> str:
     found = national(addr) if national is not None else None
     return found or addr
-
-
-def _all_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()

@@ -104,20 +104,22 @@ class CarrierDeliveries:
     async def __call__(self, batch: Sequence[Pdu]) -> Sequence[int]:
         started = time.perf_counter()
         now = self.clock()
+        ts = iso_ts(now)  # every receipt of the batch is recorded at `now`
         writes: dict[int, _ShardWrite] = {}
         mos: list[ReassembledMessage] = []
         orphan_due = None if self.route is None else now + self.orphan_grace
+        profile, national = self.profile, self.national
         for pdu in batch:
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
-            receipt = parse_receipt(pdu, profile=self.profile, now=now)
+            receipt = parse_receipt(pdu, profile=profile, now=now)
             if receipt is not None:
                 handset, alternative = receipt_handsets(
                     pdu.source_addr, pdu.source_addr_ton, pdu.destination_addr,
-                    pdu.dest_addr_ton, self.national,
+                    pdu.dest_addr_ton, national,
                 )  # fmt: skip
                 write = self._write_for(writes, handset)
-                self._add_receipt(write.ops, write.ctx, handset, alternative, receipt, now,
+                self._add_receipt(write.ops, write.ctx, handset, alternative, receipt, ts,
                                   orphan_due)  # fmt: skip
                 write.receipts.append((receipt, handset))
                 continue
@@ -168,12 +170,13 @@ class CarrierDeliveries:
     def _receipts_applied(
         self, receipts: list[tuple[Receipt, str]], results: Sequence[str], now: float
     ) -> None:
+        receipt_applied, carrier = self.observer.receipt_applied, self.carrier
         for (receipt, handset), result in zip(receipts, results, strict=True):
-            self.observer.receipt_applied(self.carrier, result, receipt, handset)
+            receipt_applied(carrier, result, receipt, handset)
             if result == "unmatched":  # kept 10 min: see smsgw_receipts_matched_late_total
                 self._log_unmatched(receipt, now)
             elif (done := settled(result)) is not None:
-                log_settled(done, self.carrier, receipt.error_code)
+                log_settled(done, carrier, receipt.error_code)
 
     def _log_unmatched(self, receipt: Receipt, now: float) -> None:
         """`dlr_unmatched`, at most once a second per carrier: a fast carrier's receipts often
@@ -189,7 +192,7 @@ class CarrierDeliveries:
         self._unmatched_logged_at, self._unmatched_suppressed = now, 0
 
     def _add_receipt(self, ops: OpBatch, ctx: RecordContext, handset: str, alternative: str,
-                     receipt: Receipt, now: float, orphan_due: float | None) -> None:  # fmt: skip
+                     receipt: Receipt, ts: str, orphan_due: float | None) -> None:  # fmt: skip
         candidates = receipt_id_candidates(receipt.ids, mode=self.receipt_id_mode)
         record_receipt(
             ops,
@@ -199,7 +202,7 @@ class CarrierDeliveries:
             receipt.state.value,
             final=receipt.final,
             error_code=receipt.error_code or "",
-            ts=iso_ts(now),
+            ts=ts,
             destination=handset,  # a receipt comes from the handset the message went to
             orphan_due=orphan_due,
             alternative=alternative,

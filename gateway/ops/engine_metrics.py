@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from compliance.verdict import MoAction, MoOutcome
 from gateway.carrier.receipts import Receipt
 from gateway.messages import Status
-from gateway.ops.metrics import BindMetrics, GatewayMetrics
+from gateway.ops.metrics import BindMetrics, CarrierMetrics, GatewayMetrics
 from gateway.smpp.pdu import Pdu
 from gateway.store.records import settled
 
@@ -22,6 +22,7 @@ STAGES = ("read", "plan", "admit", "submit", "commit", "receipt")
 """The engine's stages, as `smsgw_stage_cpu_seconds_total{stage}` counts them."""
 
 STAGE_FLUSH = 0.1  # seconds between two updates of the stage counters
+SETTLED_COUNTERS_KEPT = 4096  # (carrier, status, number prefix) -> counter, see receipt_applied
 
 
 class EngineObserver:
@@ -32,6 +33,7 @@ class EngineObserver:
         self._stages = {stage: metrics.stage_cpu.labels(stage) for stage in STAGES}
         self._stage_seconds = dict.fromkeys(STAGES, 0.0)  # not yet added to the counters
         self._counts: dict[Counter, float] = {}  # per-message counts not yet added
+        self._settled_counters: dict[tuple[str, str, str], Counter] = {}
         self._flushed = time.perf_counter()
         metrics.before_collect(self.flush)  # a scrape never sees them late
 
@@ -140,9 +142,22 @@ class EngineObserver:
             return
         done = settled(result)
         if done is not None:
-            self._count(c.message(done.status, country_of(handset)))
+            self._count(self._settled_counter(c, done.status, handset))
             if done.submitted_at:
                 c.delivery_latency.observe(max(0.0, time.time() - float(done.submitted_at)))
+
+    def _settled_counter(self, c: CarrierMetrics, status: str, handset: str) -> Counter:
+        """The `smsgw_message_events_total` child of a receipt from `handset` that settled its
+        message `status`, kept by carrier, status and the handset's first three digits (all
+        `country_of` reads): one look-up per receipt instead of the country's and the child's."""
+        key = (c.name, status, handset.removeprefix("+")[:3])
+        counter = self._settled_counters.get(key)
+        if counter is None:
+            if len(self._settled_counters) >= SETTLED_COUNTERS_KEPT:  # odd handsets: bounded
+                self._settled_counters.clear()
+            counter = c.message(status, country_of(handset))
+            self._settled_counters[key] = counter
+        return counter
 
     def mo_received(self, carrier: str, outcome: MoOutcome | None) -> None:
         c = self.metrics.carrier(carrier)

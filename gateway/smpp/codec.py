@@ -225,6 +225,7 @@ def _decode_tlvs(frame: bytes, pos: int, end: int) -> Tlvs:
     tlvs: Tlvs = {}
     unpack_head = _TLV_HEAD.unpack_from
     kinds = _TLV_KINDS
+    cstr_max = _TLV_CSTR_MAX.get
     try:
         while pos < end:
             tag, length = unpack_head(frame, pos)  # struct.error when fewer than 4 octets
@@ -236,7 +237,12 @@ def _decode_tlvs(frame: bytes, pos: int, end: int) -> Tlvs:
             if kind == _K_OCTETS:
                 tlvs[tag] = frame[pos:stop]
             elif kind == _K_CSTR:
-                tlvs[tag] = _tlv_cstr(tag, frame[pos:stop])
+                # The usual value (one NUL, last, within the maximum) decoded in place;
+                # anything else is checked by _tlv_cstr.
+                if frame.find(0, pos, stop) == stop - 1 and length <= cstr_max(tag, 0x10000):
+                    tlvs[tag] = frame[pos : stop - 1].decode("latin-1")
+                else:
+                    tlvs[tag] = _tlv_cstr(tag, frame[pos:stop])
             elif kind != length:
                 raise InvalidParameterLengthError(f"TLV 0x{tag:04x} has a bad length ({length})")
             elif kind == 1:

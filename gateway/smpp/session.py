@@ -329,7 +329,9 @@ class Session:
             return
         if state is not self._state:
             self.state = state
-        if command_id == C.enquire_link:
+        if command_id not in _SESSION_REQUESTS:  # deliver_sm, submit_sm, ...: the application's
+            events.append(RequestReceived(pdu))
+        elif command_id == C.enquire_link:
             self._output.append(encode_pdu(EnquireLinkResp(sequence_number=pdu.sequence_number)))
         elif command_id == C.unbind:
             self._output.append(encode_pdu(UnbindResp(sequence_number=pdu.sequence_number)))
@@ -337,10 +339,8 @@ class Session:
             events.append(Unbound(by_peer=True))
         elif command_id in _BIND_REQUESTS:
             events.append(BindRequested(pdu))
-        elif command_id == C.outbind:
+        else:  # outbind
             events.append(OutbindReceived(pdu))
-        else:
-            events.append(RequestReceived(pdu))
 
     def _refuse(self, pdu: Pdu) -> None:
         """Answer a request not allowed now (§2.3): RALYBND for a re-bind, else RINVBNDSTS."""
@@ -394,3 +394,6 @@ _HANDSHAKE_REQUESTS: Final = frozenset({*_BIND_REQUESTS, C.unbind})
 _HANDSHAKE_RESPONSES: Final = frozenset(
     {C.bind_transmitter_resp, C.bind_receiver_resp, C.bind_transceiver_resp, C.unbind_resp}
 )
+# The requests the session answers or reports itself; one set test lets every other request
+# through without comparing it to each of these (an enum attribute look-up apiece).
+_SESSION_REQUESTS: Final = frozenset({C.enquire_link, C.unbind, *_BIND_REQUESTS, C.outbind})

@@ -12,6 +12,7 @@ applies it with the others of the same tick in one script call.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -206,9 +207,13 @@ class Settled:
     early: bool  # the receipt came before the write that applied it
 
 
+@functools.lru_cache(maxsize=1)
 def settled(result: str) -> Settled | None:
     """Read '<status> <submitted_at> <msg>' (a receipt that finished its message) or the same
-    behind 'early:' (one parked until its submit was recorded); None for any other result."""
+    behind 'early:' (one parked until its submit was recorded); None for any other result.
+
+    Memoised for the last result: each receipt's is read twice in a row, for its metrics
+    (EngineObserver.receipt_applied) and for its log line, and a Settled is immutable."""
     early = result.startswith("early:")
     status, _, rest = result.removeprefix("early:").partition(" ")
     if status not in FINAL_STATUSES:

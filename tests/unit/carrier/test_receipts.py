@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from compliance.encoding import EncodingProfile
 from compliance.encoding.gsm7 import gsm7_codec, pack_septets
 from gateway.carrier.receipts import (
+    _APPENDIX_B,
     IdMode,
+    Receipt,
     ReceiptState,
+    _field_values,
+    _int_or_none,
+    _network_error,
+    _receipt,
+    _receipt_date,
     _regex_fields,
     _standard_fields,
+    _state,
     _text_fields,
     candidate_ids,
     canonical_id,
+    is_receipt,
     parse_receipt,
     parse_receipt_date,
     receipt_id_candidates,
+    receipt_text,
 )
 from gateway.smpp.constants import EsmClass, MessageState, TlvTag
 from gateway.smpp.pdu import DataSm, DeliverSm
@@ -427,3 +438,195 @@ def test_packed_gsm7_receipt_from_a_packed_carrier_is_unpacked() -> None:
     ascii_receipt = parse_receipt(receipt_pdu(APPENDIX_B), profile=profile)
     assert ascii_receipt is not None
     assert ascii_receipt.state is ReceiptState.delivered
+
+
+# --- the fast paths read what the general ones read ---------------------------------------------
+# parse_receipt matches the usual Appendix B text with one regex (`_APPENDIX_B`), builds the
+# Receipt by slot stores, reads its dates' `near` only when needed, and receipt_id_candidates
+# has a one-id path. `general_receipt` and `general_candidates` are the general code as it was
+# before those paths: every variant below must give the same receipt, keys or error.
+
+
+def general_receipt(pdu: DeliverSm | DataSm, now: float | None) -> Receipt | None:
+    """parse_receipt reading every text field by field (`_regex_fields`)."""
+    if not is_receipt(pdu):
+        return None
+    payload = pdu.tlvs.get(TlvTag.message_payload)
+    raw = payload if isinstance(payload, bytes) and payload else b""
+    if not raw and isinstance(pdu, DeliverSm):
+        raw = pdu.short_message
+    fields = _regex_fields(receipt_text(raw, pdu.data_coding, EncodingProfile()))
+    tlv_id = pdu.tlvs.get(TlvTag.receipted_message_id)
+    ids = tuple(
+        dict.fromkeys(
+            value.strip()
+            for value in (tlv_id if isinstance(tlv_id, str) else None, fields.get("id"))
+            if value and value.strip()
+        )
+    )
+    near = dt.datetime.fromtimestamp(now, dt.UTC) if now is not None else None
+    return Receipt(
+        ids=ids or ("",),
+        state=_state(pdu, fields.get("stat")),
+        error_code=fields.get("err") or _network_error(pdu),
+        submitted=_int_or_none(fields.get("sub")),
+        delivered=_int_or_none(fields.get("dlvrd")),
+        submit_date=parse_receipt_date(fields.get("submit date"), near=near),
+        done_date=parse_receipt_date(fields.get("done date"), near=near),
+    )
+
+
+def general_candidates(ids: tuple[str, ...], mode: IdMode) -> tuple[str, ...]:
+    keys: list[str] = []
+    for message_id in ids:
+        canonical = canonical_id(message_id)
+        is_hex = bool(canonical) and set(canonical) <= set("0123456789abcdef")
+        if mode == "exact":
+            keys.append(message_id)
+        elif mode == "strip_zeros":
+            keys.append(canonical)
+        elif mode == "hex_to_dec":
+            keys.append(str(int(canonical, 16)) if is_hex else canonical)
+        elif mode == "dec_to_hex":
+            keys.append(format(int(canonical), "x") if canonical.isdecimal() else canonical)
+        else:
+            keys += [message_id, canonical]
+            if is_hex and not set(canonical) <= set("0123456789"):
+                keys.append(str(int(canonical, 16)))
+    return tuple(dict.fromkeys(keys))
+
+
+def outcome(read: Callable[[], object]) -> object:
+    """What `read()` returns, or the type of the ValueError it raises (a `sub:²` does)."""
+    try:
+        return read()
+    except ValueError as error:
+        return type(error)
+
+
+_ID = st.one_of(
+    st.integers(min_value=0, max_value=2**64).map(str),
+    st.integers(min_value=0, max_value=2**64).map(lambda n: format(n, "x")),
+    st.integers(min_value=0, max_value=2**64).map(lambda n: "00" + format(n, "X")),
+    st.text(alphabet="0189afAF -x\t²", max_size=10),
+)
+_DATE = st.one_of(
+    st.sampled_from(["2612020930", "261202093015", "20261202093015", "202612020931", ""]),
+    st.sampled_from(["201103141815", "2613020930", "0002290000", "26120209", "2612O20930"]),
+    st.text(alphabet="0123456789", min_size=9, max_size=15),
+)
+_STAT = st.sampled_from(
+    ["DELIVRD", "delivrd", "UNDELIV", "EXPIRED", "REJECTD", "ENROUTE", "ACCEPTD", "BUFFRED",
+     "UNKNOWN", "Delivered", "EN_ROUTE", "FAILED", "SOMETHING", "DELIVRD,", "42"]
+)  # fmt: skip
+
+
+@st.composite
+def appendix_b_text(draw: st.DrawFn) -> str:
+    """The usual layout with realistic values, now and then bent (case, spacing, a dash)."""
+    values = [
+        draw(_ID), draw(st.sampled_from(["001", "1", "000", "01a", "²"])),
+        draw(st.sampled_from(["001", "000", "0", "x"])), draw(_DATE), draw(_DATE),
+        draw(_STAT), draw(st.sampled_from(["000", "001", "0A", "027", "-1"])),
+    ]  # fmt: skip
+    keys = [draw(st.sampled_from([key] * 6 + [key.upper(), key.replace(" ", "_")]))
+            for key in _RECEIPT_KEYS]  # fmt: skip
+    space = draw(st.sampled_from([" "] * 8 + ["  ", "\t"]))
+    tail = draw(
+        st.sampled_from(["", " text:Hello world", " text:id:7 err:9 stat:X", " text:", " ", "\0"])
+    )
+    return space.join(f"{k}:{v}" for k, v in zip(keys, values, strict=True)) + tail
+
+
+@st.composite
+def receipt_pdus(draw: st.DrawFn) -> DeliverSm | DataSm:
+    text = draw(st.one_of(appendix_b_text(), generated_receipt_text()))
+    tlvs: dict[int, int | str | bytes] = {}
+    if draw(st.booleans()):
+        tlvs[TlvTag.receipted_message_id] = draw(st.one_of(_ID, st.sampled_from(["", "  "])))
+    if draw(st.booleans()):
+        tlvs[TlvTag.message_state] = draw(st.sampled_from([0, 1, 2, 3, 5, 7, 8, 9, 200]))
+    if draw(st.booleans()):
+        tlvs[TlvTag.network_error_code] = draw(st.sampled_from([b"\x03\x00\x01", b"\x03\x01"]))
+    data_coding = draw(st.sampled_from([0, 0, 3, 8]))
+    raw = text.encode("utf-16-be" if data_coding == 8 else "latin-1")
+    esm_class = draw(st.sampled_from([EsmClass.smsc_delivery_receipt, 0x20, 0]))
+    if draw(st.booleans()):
+        tlvs[TlvTag.message_payload] = raw
+        return DataSm(esm_class=esm_class, data_coding=data_coding, tlvs=tlvs)
+    return DeliverSm(esm_class=esm_class, data_coding=data_coding, short_message=raw, tlvs=tlvs)
+
+
+@given(receipt_pdus(), st.one_of(st.none(), st.floats(min_value=0, max_value=4e9)))
+@example(receipt_pdu(NO_TEXT.replace("2612020930", "201103141815")), 1.3e9)
+@example(receipt_pdu(NO_TEXT.replace("2612020931", "201103141815")), 1.6e9)
+def test_parse_receipt_reads_what_the_general_path_reads(
+    pdu: DeliverSm | DataSm, now: float | None
+) -> None:
+    """Any receipt: the id, state, error code, counts and dates (or a ValueError) are the
+    ones the field-by-field reading and the keyword-built Receipt give."""
+    assert outcome(lambda: parse_receipt(pdu, now=now)) == outcome(
+        lambda: general_receipt(pdu, now)
+    )
+
+
+@given(st.one_of(appendix_b_text(), generated_receipt_text()))
+def test_appendix_b_regex_reads_what_the_field_reader_reads(text: str) -> None:
+    fields = _regex_fields(text)
+    assert _field_values(text) == tuple(fields.get(key) for key in _RECEIPT_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        (APPENDIX_B, True),
+        (NO_TEXT, True),
+        (NO_TEXT + " text:", True),
+        (APPENDIX_B.replace("id:0123456789", "id:DEADbeef"), True),
+        (NO_TEXT + " ", False),  # a trailing space: the field reader decides
+        (APPENDIX_B.replace("id:", "ID:"), False),
+        (APPENDIX_B.replace("id:0123456789", "id:01-23"), False),
+        (APPENDIX_B.replace("err:000", "err:"), False),
+        (APPENDIX_B.replace(" sub:", "  sub:"), False),
+        (APPENDIX_B.replace("id:0123456789", "id:0123é"), False),
+        (NO_TEXT + " extra:1", False),
+    ],
+)
+def test_only_the_exact_layout_with_ascii_values_takes_the_regex(text: str, fast: bool) -> None:
+    assert (_APPENDIX_B.match(text) is not None) is fast
+    fields = _regex_fields(text)
+    assert _field_values(text) == tuple(fields.get(key) for key in _RECEIPT_KEYS)
+
+
+def test_slot_built_receipt_equals_the_keyword_built_one() -> None:
+    when = dt.datetime(2026, 12, 2, 9, 31, tzinfo=dt.UTC)
+    built = _receipt(("ff", "255"), ReceiptState.expired, "027", 1, 0, None, when)
+    assert built == Receipt(ids=("ff", "255"), state=ReceiptState.expired, error_code="027",
+                            submitted=1, delivered=0, submit_date=None, done_date=when)  # fmt: skip
+    assert hash(built) == hash(Receipt(ids=("ff", "255"), state=ReceiptState.expired,
+                                       error_code="027", submitted=1, delivered=0,
+                                       done_date=when))  # fmt: skip
+
+
+@given(
+    st.lists(st.one_of(_ID, st.text(max_size=6)), min_size=1, max_size=3),
+    st.sampled_from(["auto", "exact", "hex_to_dec", "dec_to_hex", "strip_zeros"]),
+)
+def test_receipt_keys_are_the_general_ones(ids: list[str], mode: IdMode) -> None:
+    """Also for ids no carrier sends (Unicode digits, blanks): the same keys or error."""
+    assert outcome(lambda: receipt_id_candidates(ids, mode=mode)) == outcome(
+        lambda: general_candidates(tuple(ids), mode)
+    )
+    if len(ids) == 1:
+        assert outcome(lambda: receipt_id_candidates(ids[0], mode=mode)) == outcome(
+            lambda: general_candidates(tuple(ids), mode)
+        )
+
+
+@given(_DATE, st.one_of(st.none(), st.floats(min_value=0, max_value=4e9)))
+@example("201103141815", 1.3e9)  # fits both layouts: the 4-digit year is nearer
+@example("201103141815", 1.6e9)  # fits both layouts: the 2-digit year is nearer
+@example("201103141815", None)
+def test_receipt_date_is_parse_receipt_date_near_now(value: str, now: float | None) -> None:
+    near = None if now is None else dt.datetime.fromtimestamp(now, dt.UTC)
+    assert _receipt_date(value, now) == parse_receipt_date(value, near=near)

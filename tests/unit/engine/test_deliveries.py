@@ -21,7 +21,7 @@ from compliance.verdict import MoAction, MoOutcome
 from gateway.carrier.receipts import Receipt
 from gateway.config import StreamsConfig
 from gateway.engine.deliveries import CarrierDeliveries
-from gateway.smpp.constants import EsmClass
+from gateway.smpp.constants import EsmClass, TlvTag
 from gateway.smpp.pdu import DeliverSm
 from gateway.store.keys import Keys
 from gateway.store.records import RecordContext
@@ -192,5 +192,89 @@ def _answering(result: str, writer: FakeWriter) -> Any:
     async def write(batch: OpBatch) -> list[str]:
         writer.batches.append(batch)
         return [result] * batch.results
+
+    return write
+
+
+_RECEIPT_TEXT = (
+    "id:{} sub:001 dlvrd:{} submit date:2612020930 done date:2612020931 stat:{} err:{}"
+    " text:Hi: there"
+)
+
+
+def _receipt(source: tuple[int, str], destination: tuple[int, str], text: str,
+             **tlvs: int | str | bytes) -> DeliverSm:  # fmt: skip
+    return DeliverSm(
+        source_addr_ton=source[0], source_addr=source[1], dest_addr_ton=destination[0],
+        destination_addr=destination[1], esm_class=EsmClass.smsc_delivery_receipt,
+        short_message=text.encode(), tlvs={TlvTag[name]: value for name, value in tlvs.items()},
+    )  # fmt: skip
+
+
+async def test_a_batch_of_receipts_writes_logs_and_reports_exactly_this() -> None:
+    """The whole receipt path on four receipts (Appendix B with TLVs, an UNDELIV with a
+    network error, a loose intermediate one, one whose addresses were not swapped): the
+    apply.lua arguments, the lines logged and what the observer hears, as recorded before
+    the receipt path was made faster."""
+    results = ["delivered 999.5 m1", "early:undelivered 998 m2", "matched", "unmatched"]
+    calls: list[tuple[str, str, tuple[str, ...], str, str]] = []
+
+    class Observer(FakeObserver):
+        def receipt_applied(
+            self, carrier: str, result: str, receipt: Receipt | None, handset: str
+        ) -> None:
+            assert receipt is not None
+            calls.append((carrier, result, receipt.ids, receipt.state.value, handset))
+
+    writer = FakeWriter()
+    writer.write = _answering_each(results, writer)  # type: ignore[method-assign]
+    handler = CarrierDeliveries(
+        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
+        mo_policy=None, observer=Observer(), clock=lambda: 1767225600.25,
+    )  # fmt: skip
+    pdus = [
+        _receipt((1, "447700900123"), (5, "ACME"),
+                 _RECEIPT_TEXT.format("1a2B", "001", "DELIVRD", "000"),
+                 receipted_message_id="1a2b", message_state=2),
+        _receipt((1, "+33612345678"), (1, "447700900999"),
+                 _RECEIPT_TEXT.format("0042", "000", "UNDELIV", "001"),
+                 network_error_code=b"\x03\x00\x01"),
+        _receipt((0, "00447700900124"), (0, ""), "ID:77 STAT:ENROUTE"),
+        _receipt((5, "ACME"), (1, "14155550100"),
+                 _RECEIPT_TEXT.format("ff", "001", "DELIVRD", "000")),
+    ]  # fmt: skip
+    with capture_logs() as logs:
+        await run(handler, pdus)
+    ts = "2026-01-01T00:00:00.250Z"
+    [batch] = writer.batches
+    assert batch.args == [
+        "scope", "t:", "smsgw:events", 1000, 60, "smsgw:outbound", "g",
+        "receipt", "c", 3, "1a2b", "6699", "1a2B", "delivered", "1", "000", ts,
+        "447700900123", None, "",
+        "receipt", "c", 2, "0042", "42", "undelivered", "1", "001", ts,
+        "33612345678", None, "447700900999",
+        "receipt", "c", 1, "77", "enroute", "0", "", ts, "447700900124", None, "",
+        "receipt", "c", 2, "ff", "255", "delivered", "1", "000", ts, "14155550100", None, "",
+    ]  # fmt: skip
+    assert calls == [
+        ("c", results[0], ("1a2b", "1a2B"), "delivered", "447700900123"),
+        ("c", results[1], ("0042",), "undelivered", "33612345678"),
+        ("c", results[2], ("77",), "enroute", "447700900124"),
+        ("c", results[3], ("ff",), "delivered", "14155550100"),
+    ]
+    assert logs == [
+        {"message_id": "m1", "status": "delivered", "reason": None, "carrier": "c",
+         "early_receipt": None, "event": "message_final", "log_level": "info"},
+        {"message_id": "m2", "status": "undelivered", "reason": "001", "carrier": "c",
+         "early_receipt": True, "event": "message_final", "log_level": "info"},
+        {"carrier": "c", "result": "unmatched", "receipted_message_id": "ff",
+         "kept_seconds": 600, "suppressed": 0, "event": "dlr_unmatched", "log_level": "warning"},
+    ]  # fmt: skip
+
+
+def _answering_each(results: list[str], writer: FakeWriter) -> Any:
+    async def write(batch: OpBatch) -> list[str]:
+        writer.batches.append(batch)
+        return results[: batch.results]
 
     return write

@@ -133,3 +133,44 @@ def test_counts_kept_back_for_a_batch_are_added_before_any_read_of_the_registry(
     )
     assert segments == 3
     assert not observer._counts
+
+
+@pytest.mark.parametrize("kept", [2, 4096])
+def test_settled_receipts_count_by_country_whatever_counters_are_kept(
+    kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """receipt_applied keeps the counter of each (carrier, status, first three digits):
+    handsets that share a prefix share a country, '+' changes nothing, and a full cache
+    (odd handsets) is emptied without losing a count."""
+    monkeypatch.setattr("gateway.ops.engine_metrics.SETTLED_COUNTERS_KEPT", kept)
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme"], version="t", countries={"GB", "FR", "US"})
+    )
+    receipt = Receipt(ids=("1",), state=ReceiptState.delivered)
+    handsets = ["447700900123", "+447700900999", "33612345678", "14155550100", "ACME", "",
+                "0612345678", "4915112345678", "447700900123", "+33612345678"]  # fmt: skip
+    for n, handset in enumerate(handsets):
+        status = "delivered" if n % 2 else "undelivered"
+        observer.receipt_applied("acme", f"{status} 1 m{n}", receipt, handset)
+        observer.receipt_applied("acme", f"early:{status} 1 m{n}", receipt, handset)
+    counts = {
+        (status, country): sample(registry, status, country)
+        for status in ("delivered", "undelivered")
+        for country in ("GB", "FR", "US", "other")
+    }
+    assert counts == {
+        ("delivered", "GB"): 2, ("delivered", "FR"): 2, ("delivered", "US"): 2,
+        ("delivered", "other"): 4, ("undelivered", "GB"): 4, ("undelivered", "FR"): 2,
+        ("undelivered", "US"): 0, ("undelivered", "other"): 4,
+    }  # fmt: skip
+    assert len(observer._settled_counters) <= kept
+
+
+def test_a_receipt_for_an_unconfigured_carrier_is_refused_as_before() -> None:
+    observer = EngineObserver(GatewayMetrics(CollectorRegistry(), carriers=["acme"], version="t"))
+    receipt = Receipt(ids=("1",), state=ReceiptState.delivered)
+    observer.receipt_applied("acme", "delivered 1 m", receipt, "447700900123")
+    for result in ("delivered 1 m", "matched", "unmatched"):
+        with pytest.raises(KeyError):
+            observer.receipt_applied("gone", result, receipt, "447700900123")

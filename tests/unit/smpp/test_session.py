@@ -16,6 +16,7 @@ from gateway.smpp.events import (
     BindRequested,
     BindSucceeded,
     Event,
+    OutbindReceived,
     PeerMisbehaved,
     RequestReceived,
     ResponseReceived,
@@ -28,10 +29,12 @@ from gateway.smpp.pdu import (
     BindTransceiverResp,
     BindTransmitter,
     BindTransmitterResp,
+    DataSm,
     DeliverSm,
     DeliverSmResp,
     EnquireLink,
     GenericNack,
+    Outbind,
     Pdu,
     SubmitSm,
     SubmitSmResp,
@@ -132,6 +135,26 @@ def test_enquire_link_and_unbind_are_answered_by_the_core() -> None:
     [done] = deliver(smsc, esme)
     assert done == Unbound(by_peer=False)
     assert esme.state is SessionState.CLOSED
+
+
+def test_each_request_is_answered_by_the_core_or_handed_to_the_application() -> None:
+    """enquire_link is answered here, outbind reported as such (binds and unbind: the tests
+    above), and every other request (deliver_sm, data_sm, ...) handed over as RequestReceived."""
+    esme, smsc = Session(Role.ESME), Session(Role.SMSC)
+    smsc.send_request(Outbind(system_id="S"))
+    [outbind] = deliver(smsc, esme)
+    assert isinstance(outbind, OutbindReceived)
+    esme, smsc = bound_pair()
+    smsc.send_request(DeliverSm(source_addr="1", esm_class=0x04))
+    smsc.send_request(DataSm(source_addr="1"))
+    smsc.send_request(EnquireLink())
+    events = deliver(smsc, esme)
+    assert [(type(e), e.pdu.command_id) for e in events if isinstance(e, RequestReceived)] == [
+        (RequestReceived, CommandId.deliver_sm),
+        (RequestReceived, CommandId.data_sm),
+    ]
+    assert len(events) == 2
+    assert [p.command_id for p in frames(esme.data_to_send())] == [CommandId.enquire_link_resp]
 
 
 def test_receipt_crossing_our_unbind_is_still_delivered() -> None:

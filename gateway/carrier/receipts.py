@@ -383,7 +383,8 @@ def _network_error(pdu: DeliverSm | DataSm) -> str | None:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    # isdecimal, not isdigit: '²' is a digit that int() refuses (every decimal it reads)
+    return int(value) if value and value.isdecimal() else None
 
 
 def parse_receipt_date(value: str | None, *, near: dt.datetime | None = None) -> dt.datetime | None:

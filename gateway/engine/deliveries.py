@@ -8,7 +8,8 @@ GSM-7, what data_coding 0 means on it); MO messages are reassembled when concate
 appended to the inbound stream and passed to the compliance layer for STOP/START keywords.
 Only after that Redis work has succeeded does the bind answer deliver_sm_resp ESME_ROK; if it
 fails, the bind answers ESME_RX_T_APPN and the carrier redelivers, so a receipt or an MO is
-never acknowledged and then lost.
+never acknowledged and then lost. A receipt that cannot be read is answered ESME_RX_T_APPN on
+its own: the other deliveries of its batch are recorded and acknowledged.
 """
 
 from __future__ import annotations
@@ -109,10 +110,18 @@ class CarrierDeliveries:
         mos: list[ReassembledMessage] = []
         orphan_due = None if self.route is None else now + self.orphan_grace
         profile, national = self.profile, self.national
-        for pdu in batch:
+        statuses = [CommandStatus.ESME_ROK] * len(batch)
+        for position, pdu in enumerate(batch):
             if not isinstance(pdu, DeliverSm | DataSm):
                 continue
-            receipt = parse_receipt(pdu, profile=profile, now=now)
+            try:
+                receipt = parse_receipt(pdu, profile=profile, now=now)
+            except Exception:
+                # a receipt we cannot read (our bug) is refused alone, with a temporary error:
+                # the carrier sends it again later, and the rest of its batch is recorded
+                log.exception("receipt_unreadable", carrier=self.carrier)
+                statuses[position] = CommandStatus.ESME_RX_T_APPN
+                continue
             if receipt is not None:
                 handset, alternative = receipt_handsets(
                     pdu.source_addr, pdu.source_addr_ton, pdu.destination_addr,
@@ -153,7 +162,7 @@ class CarrierDeliveries:
             self.observer.mo_received(self.carrier, outcome)
         for reply in replies.values():
             await reply.writer.write(reply.ops)
-        return [CommandStatus.ESME_ROK] * len(batch)
+        return statuses
 
     def _write_for(self, writes: dict[int, _ShardWrite], handset: str) -> _ShardWrite:
         """The write of `handset`'s shard in `writes`, added when it is the first."""

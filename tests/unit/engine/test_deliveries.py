@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import pytest
 from structlog.testing import capture_logs
 
 from compliance.encoding import Encoding, EncodingProfile, encode_message
 from compliance.encoding.gsm7 import gsm7_codec, pack_septets
 from compliance.verdict import MoAction, MoOutcome
-from gateway.carrier.receipts import Receipt
+from gateway.carrier.receipts import Receipt, parse_receipt
 from gateway.config import StreamsConfig
 from gateway.engine.deliveries import CarrierDeliveries
-from gateway.smpp.constants import EsmClass, TlvTag
+from gateway.smpp.constants import CommandStatus, EsmClass, TlvTag
 from gateway.smpp.pdu import DeliverSm
 from gateway.store.keys import Keys
 from gateway.store.records import RecordContext
@@ -278,3 +279,37 @@ def _answering_each(results: list[str], writer: FakeWriter) -> Any:
         return results[: batch.results]
 
     return write
+
+
+async def test_a_receipt_that_cannot_be_read_is_refused_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receipt whose reading raises (a bug of ours) is answered ESME_RX_T_APPN, so the
+    carrier sends it again; the receipts beside it in the batch are recorded and answered
+    ESME_ROK, not refused with it on every redelivery."""
+
+    def parse(pdu: DeliverSm, **kwargs: Any) -> Receipt | None:
+        if b"id:bad " in pdu.short_message:
+            raise ValueError("a reading bug")
+        return parse_receipt(pdu, **kwargs)
+
+    monkeypatch.setattr("gateway.engine.deliveries.parse_receipt", parse)
+    writer = FakeWriter()
+    writer.write = _answering("unmatched", writer)  # type: ignore[method-assign]
+    handler = CarrierDeliveries(
+        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
+        mo_policy=None, observer=FakeObserver(), clock=lambda: 1767225600.25,
+    )  # fmt: skip
+    pdus = [
+        _receipt((1, "447700900123"), (5, "ACME"),
+                 _RECEIPT_TEXT.format(receipt_id, "001", "DELIVRD", "000"))
+        for receipt_id in ("a1", "bad", "a3")
+    ]  # fmt: skip
+    with capture_logs() as logs:
+        statuses = await handler(pdus)
+    assert list(statuses) == [CommandStatus.ESME_ROK, CommandStatus.ESME_RX_T_APPN,
+                              CommandStatus.ESME_ROK]  # fmt: skip
+    written = [word for batch in writer.batches for word in batch.args]
+    assert {"a1", "a3"} <= set(written)
+    assert "bad" not in written
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["receipt_unreadable"]

@@ -4,7 +4,8 @@
 here), so results are kept in an LRU keyed by (raw, region hint). A miss (every number of a
 bulk send) runs the pattern matching once: `number_type` is computed once and stands in for
 `is_valid_number` (which is exactly `number_type(n) != UNKNOWN`, see `_parse_typed`) and for
-the type check inside `timezone.time_zones_for_number`. The destination_addr for
+the type check inside `timezone.time_zones_for_number`, and it is one regex match per region
+tried (`_number_type`), not one per type. The destination_addr for
 SMPP TON 1 / NPI 1 is `format_number(n, E164)[1:]` (never country_code + national_number,
 which drops Italy's significant leading zero; domain.md §5.1).
 """
@@ -175,7 +176,7 @@ def _parse_typed(
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
-            if re.match(metadata.leading_digits, national):
+            if _compiled(metadata.leading_digits).match(national):
                 return number, _number_type(national, metadata), candidate
             continue
         found = _number_type(national, metadata)
@@ -184,8 +185,9 @@ def _parse_typed(
     return number, UNKNOWN, None
 
 
-_Desc = tuple[tuple[int, ...], "re.Pattern[str] | None"]
-"""A PhoneNumberDesc as matching needs it: its possible lengths (none: any), its pattern."""
+_compiled = functools.cache(re.compile)
+"""Metadata patterns matched at the start of a number (leading digits, national prefix),
+compiled once: `re.match` and phonenumbers look each up in `re`'s cache on every call."""
 
 _SPECIFIC_TYPES = (
     ("premium_rate", PhoneNumberType.PREMIUM_RATE),
@@ -197,53 +199,89 @@ _SPECIFIC_TYPES = (
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
 )
+_TYPE_OF_GROUP: dict[str | None, int] = {
+    **dict(_SPECIFIC_TYPES),
+    "mobile": PhoneNumberType.MOBILE,
+}
 
-_Typer = tuple[PhoneMetadata, _Desc, list[tuple[int, _Desc]], _Desc, _Desc]
-_compiled_metadata: dict[int, _Typer] = {}  # by id(metadata): phonenumbers' are not hashable
+
+@dataclass(frozen=True, slots=True)
+class _LengthTyper:
+    """One region's type patterns for national numbers of one length, as one regex.
+
+    `pattern` is the general description as a lookahead, then the type patterns that allow
+    the length, each in a group named after its type, in phonenumbers' order: a full match
+    takes the first alternative that matches in full, so `lastgroup` names the type
+    phonenumbers would find first. Fixed line comes before mobile; a fixed-line match is
+    also tried against `mobile` (None: it cannot match) unless the two are the same.
+    """
+
+    pattern: re.Pattern[str]
+    same_mobile_and_fixed_line: bool
+    mobile: re.Pattern[str] | None
+
+    def number_type(self, national: str) -> int:
+        """The type of a national number of this length (UNKNOWN: not valid)."""
+        match = self.pattern.fullmatch(national)
+        if match is None:
+            return UNKNOWN
+        if match.lastgroup != "fixed_line":
+            return _TYPE_OF_GROUP[match.lastgroup]
+        mobile = self.mobile
+        if self.same_mobile_and_fixed_line or (mobile is not None and mobile.fullmatch(national)):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+
+
+_typers: dict[tuple[int, int], tuple[PhoneMetadata, _LengthTyper | None]] = {}
+"""By (id(metadata), length): phonenumbers' metadata objects are not hashable."""
 
 
 def _number_type(national: str, metadata: PhoneMetadata) -> int:
-    """phonenumbers' `_number_type_helper(national, metadata)`, with each pattern compiled
-    once per region: it looks every pattern up in `re`'s cache, about ten per number, which
-    was half of typing one. Same order, same tests (tests/unit/compliance/test_rules_numbers.py
-    checks the two agree)."""
-    compiled = _compiled_metadata.get(id(metadata))
-    if compiled is None or compiled[0] is not metadata:
-        compiled = _compiled_metadata[id(metadata)] = (
-            metadata,
-            _desc(metadata.general_desc),
-            [(kind, _desc(getattr(metadata, name))) for name, kind in _SPECIFIC_TYPES],
-            _desc(metadata.fixed_line),
-            _desc(metadata.mobile),
-        )
-    _, general, specific, fixed_line, mobile = compiled
-    if not _matches(national, general):
-        return UNKNOWN
-    for kind, desc in specific:
-        if _matches(national, desc):
-            return kind
-    same = metadata.same_mobile_and_fixed_line_pattern
-    if _matches(national, fixed_line):
-        if same or _matches(national, mobile):
-            return PhoneNumberType.FIXED_LINE_OR_MOBILE
-        return PhoneNumberType.FIXED_LINE
-    if not same and _matches(national, mobile):
-        return PhoneNumberType.MOBILE
-    return UNKNOWN
+    """phonenumbers' `_number_type_helper(national, metadata)` in one regex match: it tries
+    the general pattern and then up to ten type patterns one by one, each after a length test
+    and a look-up in `re`'s cache, which was nearly all of typing a number. Same patterns,
+    same order, same length tests (tests/unit/compliance/test_rules_numbers.py checks the two
+    agree)."""
+    key = (id(metadata), len(national))
+    cached = _typers.get(key)
+    if cached is None or cached[0] is not metadata:
+        cached = _typers[key] = (metadata, _length_typer(metadata, len(national)))
+    typer = cached[1]
+    return typer.number_type(national) if typer is not None else UNKNOWN
 
 
-def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc:
+def _length_typer(metadata: PhoneMetadata, length: int) -> _LengthTyper | None:
+    """The typer for national numbers of `length` digits; None when none can be valid."""
+    general = _pattern_for(metadata.general_desc, length)
+    if general is None:
+        return None
+    same = bool(metadata.same_mobile_and_fixed_line_pattern)
+    names = [name for name, _ in _SPECIFIC_TYPES] + ["fixed_line"] + ([] if same else ["mobile"])
+    alternatives = [
+        f"(?P<{name}>{pattern})"
+        for name in names
+        if (pattern := _pattern_for(getattr(metadata, name), length)) is not None
+    ]
+    if not alternatives:
+        return None
+    mobile = _pattern_for(metadata.mobile, length)
+    return _LengthTyper(
+        pattern=re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(alternatives)})"),
+        same_mobile_and_fixed_line=same,
+        mobile=re.compile(mobile) if mobile is not None else None,
+    )
+
+
+def _pattern_for(desc: phonenumbers.PhoneNumberDesc | None, length: int) -> str | None:
+    """The description's pattern when a number of `length` digits can match it: phonenumbers'
+    `_is_number_matching_desc` tests the possible lengths (none listed: any) before the
+    pattern, and a description without a pattern matches nothing."""
     if desc is None or not desc.national_number_pattern:
-        return (), None
-    return tuple(desc.possible_length or ()), re.compile(desc.national_number_pattern)
-
-
-def _matches(national: str, desc: _Desc) -> bool:
-    """phonenumbers' `_is_number_matching_desc` (a full match, never a prefix)."""
-    lengths, pattern = desc
-    if pattern is None or (lengths and len(national) not in lengths):
-        return False
-    return pattern.fullmatch(national) is not None
+        return None
+    if desc.possible_length and length not in desc.possible_length:
+        return None
+    return f"(?:{desc.national_number_pattern})"
 
 
 def _try_parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -287,15 +325,27 @@ def _parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
     if metadata is None or len(national) < _MIN_LENGTH_FOR_NSN:
         return None
-    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
-    if _test_number_length(stripped, metadata) not in _SHORT_RESULTS:
-        national = stripped
+    national = _without_national_prefix(national, metadata)
     if not _MIN_LENGTH_FOR_NSN <= len(national) <= _MAX_LENGTH_FOR_NSN:
         return None
     number = phonenumbers.PhoneNumber(country_code=country_code)
     _set_italian_leading_zeros_for_phone_number(national, number)
     number.national_number = int(national)
     return number
+
+
+def _without_national_prefix(national: str, metadata: PhoneMetadata) -> str:
+    """`national` with the region's national prefix stripped when what is left still has a
+    valid length, as `parse` does. Its first step is matching `national_prefix_for_parsing`
+    at the start; where that fails (nearly every number written with its country code) it
+    strips nothing, so it is not asked (nor is the length tested)."""
+    prefix = metadata.national_prefix_for_parsing
+    if not prefix or _compiled(prefix).match(national) is None:
+        return national
+    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+    if stripped != national and _test_number_length(stripped, metadata) not in _SHORT_RESULTS:
+        return stripped
+    return national
 
 
 def _mask(raw: str) -> str:

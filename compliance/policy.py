@@ -36,7 +36,7 @@ from compliance.keywords import KeywordTable
 from compliance.numbers import UNKNOWN_TIME_ZONE, Destination, InvalidNumber, NumberParser
 from compliance.quiet_hours import QuietFallback, QuietHours, QuietPlan, plan_quiet_hours
 from compliance.registration import SenderRegistry, registration_problem
-from compliance.sender_id import SenderAddress, choose_sender
+from compliance.sender_id import SenderAddress, SenderChoice, choose_sender
 from compliance.settings import ComplianceConfig
 from compliance.store import ComplianceStore, RecipientQuery, RecipientState
 from compliance.verdict import (
@@ -51,11 +51,18 @@ from compliance.verdict import (
 )
 from gateway.smpp.constants import Npi, Ton
 
+SENDER_CACHE_SIZE = 4096  # (sender, category, region, country code) choices kept per policy
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Prepared:
     """A message past every check that needs no shared state: what `admit` asks the store,
-    and what the verdict is built from."""
+    and what the verdict is built from.
+
+    Slotted but not frozen, like its `query`: one is built for every message planned, and
+    frozen construction measured about 1 us of the ~16 us a plan took (style guide §3).
+    Nothing mutates it after `prepare` returns; treat it as read-only.
+    """
 
     query: RecipientQuery
     destination: Destination
@@ -94,6 +101,9 @@ class CompliancePolicy:
         self._keywords = KeywordTable(config.settings.keywords)
         self._zones: dict[str, ZoneInfo] = {}
         self._calendars = HolidayCalendars()
+        # choose_sender's answers (see _sender_choice): the rules never change for a policy's
+        # lifetime (compliance config is read at start; a change builds a new policy).
+        self._sender_choices: dict[tuple[str, Category, str, int], SenderChoice] = {}
 
     @property
     def countries(self) -> tuple[str, ...]:
@@ -274,23 +284,45 @@ class CompliancePolicy:
         if request.parts > max_parts:
             detail = f"{request.parts} parts exceed the maximum of {max_parts} for {rule.country}"
             return _refuse(Outcome.reject, Reason.too_many_parts, detail, dest, rule)
-        choice = choose_sender(
-            request.sender, request.category, rule.sender, dest.country_code, dest.region
-        )
+        choice = self._sender_choice(request.sender, request.category, dest, rule)
         if choice.address is None:
             detail = f"sender not allowed in {rule.country}: {choice.problem}"
             return _refuse(Outcome.reject, Reason.sender_not_allowed, detail, dest, rule)
-        unregistered = registration_problem(
-            self._registry, rule.sender.carrier_registration, choice.address,
-            destination=dest.e164, country=rule.country, country_code=dest.country_code,
-        )  # fmt: skip
+        unregistered = self._registration_problem(choice.address, dest, rule)
         if unregistered is not None:
             detail = f"sender not registered for {rule.country}: {unregistered}"
             return _refuse(Outcome.reject, Reason.sender_not_registered, detail, dest, rule)
-        flags = self._missing_text(request, dest, rule)
+        flags = self._missing_text(request, dest, rule) if rule.required_text else ()
         if isinstance(flags, Verdict):
             return flags
         return dest, rule, choice.address, flags
+
+    def _registration_problem(
+        self, address: SenderAddress, dest: Destination, rule: CountryRule
+    ) -> str | None:
+        """`registration_problem` where the country asks for registration (most do not)."""
+        programs = rule.sender.carrier_registration
+        if not programs:
+            return None
+        return registration_problem(
+            self._registry, programs, address,
+            destination=dest.e164, country=rule.country, country_code=dest.country_code,
+        )  # fmt: skip
+
+    def _sender_choice(
+        self, sender: str, category: Category, dest: Destination, rule: CountryRule
+    ) -> SenderChoice:
+        """`choose_sender` for `rule`, memoised: the choice depends on the sender, the
+        category, and the destination's region (which picks `rule`) and country code, never on
+        the number itself, and a bulk send repeats the same few senders."""
+        key = (sender, category, dest.region, dest.country_code)
+        choice = self._sender_choices.get(key)
+        if choice is None:
+            if len(self._sender_choices) >= SENDER_CACHE_SIZE:
+                self._sender_choices.clear()  # senders come from upstream apps: stay bounded
+            choice = choose_sender(sender, category, rule.sender, dest.country_code, dest.region)
+            self._sender_choices[key] = choice
+        return choice
 
     def _max_parts(self, rule: CountryRule) -> int:
         return rule.max_parts if rule.max_parts is not None else self._settings.max_parts

@@ -21,8 +21,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from compliance.encoding.capacity import fits_one_part
-from compliance.encoding.choose import Choice, binary_choice, choose_encoding, ucs2_forcing_chars
+from compliance.encoding.capacity import MAX_OCTETS, fits_one_part
+from compliance.encoding.choose import (
+    Choice,
+    binary_choice,
+    choose_for_default_body,
+    ucs2_forcing_chars,
+)
 from compliance.encoding.errors import InvalidReferenceError, TooManyPartsError
 from compliance.encoding.gsm7 import MAX_SEPTETS, gsm7_codec, pack_septets
 from compliance.encoding.model import (
@@ -69,7 +74,11 @@ def encode_message(
         # hot path: one GSM-7 part, no UDH
         return _single_gsm7(text, body, profile)
     use_smart = profile.smart_encoding if smart is None else smart
-    choice = choose_encoding(text, profile, smart=use_smart)
+    if body is None and not use_smart:
+        ucs2 = text.encode("utf-16-be", "surrogatepass")
+        if len(ucs2) <= MAX_OCTETS:  # next commonest: one UCS-2 part
+            return _single_ucs2(text, ucs2)
+    choice = choose_for_default_body(text, body, profile, smart=use_smart)
     parts, concatenation = _build_parts(choice, profile, reference)
     return _message(choice, profile, parts, concatenation, reference)
 
@@ -97,6 +106,29 @@ def _single_gsm7(text: str, septets: bytes, profile: EncodingProfile) -> Encoded
         units=count,
         characters=len(text),
         packed=packed,
+    )
+
+
+def _single_ucs2(text: str, ucs2: bytes) -> EncodedMessage:
+    """`choose_encoding` + `_build_parts` + `_message` for a text outside the default GSM-7
+    tables that fits one UCS-2 part, inlined. Without look-alike replacement nothing else can
+    win: no candidate takes fewer than one part, and at one part UCS-2 ranks before Latin-1
+    and the national tables (compliance.encoding.choose)."""
+    units = len(ucs2) // 2
+    part = Part(seq=1, short_message=ucs2, esm_class=0, units=units)
+    return EncodedMessage(
+        text=text,
+        encoding=Encoding.ucs2,
+        data_coding=DATA_CODING_UCS2,
+        parts=(part,),
+        segments=1,
+        concatenation="none",
+        reference=None,
+        septets=None,
+        octets=len(ucs2),
+        units=units,
+        characters=len(text),
+        ucs2_forcing_chars=ucs2_forcing_chars(text),
     )
 
 

@@ -19,9 +19,14 @@ from compliance.suppression import SuppressionStore
 from compliance.verdict import Category, OptOutScope
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RecipientQuery:
-    """What one evaluation asks of the store, in the order the checks apply."""
+    """What one evaluation asks of the store, in the order the checks apply.
+
+    Slotted but not frozen: one is built for every message planned, and frozen construction
+    measured about 1.5 us of the ~16 us a plan took (style guide §3). Nothing mutates it after
+    `CompliancePolicy.prepare` returns; treat it as read-only.
+    """
 
     msisdn: str
     sender: str  # the opt-out scope key of the requested sender

@@ -125,7 +125,15 @@ def choose_encoding(text: str, profile: EncodingProfile, *, smart: bool) -> Choi
         return Choice(
             text=text, encoding=Encoding.gsm7, kind="septet", body=body, chunks=[body], rank=0
         )
-    original, outcome, replaced = _choose(text, profile, body, smart=smart)
+    return choose_for_default_body(text, body, profile, smart=smart)
+
+
+def choose_for_default_body(
+    text: str, default_body: bytes | None, profile: EncodingProfile, *, smart: bool
+) -> Choice:
+    """`choose_encoding` for a caller that already has `text` in the default GSM-7 tables
+    (`default_body`: its septets, None when it has none), so the text is encoded once."""
+    original, outcome, replaced = _choose(text, profile, default_body, smart=smart)
     return replaced if outcome is SmartOutcome.applied and replaced is not None else original
 
 
@@ -151,7 +159,7 @@ def _choose(
     text: str, profile: EncodingProfile, body: bytes | None, *, smart: bool
 ) -> tuple[Choice, SmartOutcome, Choice | None]:
     """(the choice for `text` as it is, what smart encoding did, the replaced text's choice)."""
-    original = min(_candidates(text, profile, body, ()), key=Choice.cost)
+    original = _cheapest(_candidates(text, profile, body, ()))
     if not smart:
         return original, SmartOutcome.disabled, None
     if body is not None:
@@ -170,6 +178,11 @@ def _choose(
     if replaced.cost() < original.cost():
         return original, SmartOutcome.applied, replaced
     return original, SmartOutcome.no_saving, replaced
+
+
+def _cheapest(candidates: list[Choice]) -> Choice:
+    """The first candidate of least cost (most texts have one candidate: nothing to rank)."""
+    return candidates[0] if len(candidates) == 1 else min(candidates, key=Choice.cost)
 
 
 def binary_choice(data: bytes, profile: EncodingProfile) -> Choice:

@@ -6,9 +6,24 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneMetadata
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.phonenumberutil import (
+    _maybe_strip_national_prefix_carrier_code,
+    _number_type_helper,
+    _test_number_length,
+)
 
-from compliance.numbers import _KIND_BY_TYPE, Destination, InvalidNumber, NumberKind, NumberParser
+from compliance.numbers import (
+    _KIND_BY_TYPE,
+    _SHORT_RESULTS,
+    Destination,
+    InvalidNumber,
+    NumberKind,
+    NumberParser,
+    _number_type,
+    _without_national_prefix,
+)
 
 
 @pytest.fixture
@@ -196,3 +211,69 @@ def test_the_international_fast_path_parses_every_example_number_as_phonenumbers
 @settings(max_examples=400, deadline=None)
 def test_the_international_fast_path_agrees_with_phonenumbers_on_any_digits(digits: str) -> None:
     _check_international("+" + digits)
+
+
+def _every_metadata() -> list[PhoneMetadata]:
+    """Every region's metadata and every non-geographical calling code's."""
+    found = [PhoneMetadata.metadata_for_region(r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)]
+    found += [
+        PhoneMetadata.metadata_for_nongeo_region(code)
+        for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    ]
+    return [metadata for metadata in found if metadata is not None]
+
+
+EVERY_METADATA = _every_metadata()
+_DESCRIPTIONS = ("general_desc", "fixed_line", "mobile", "toll_free", "premium_rate",
+                 "shared_cost", "personal_number", "voip", "pager", "uan", "voicemail")  # fmt: skip
+TYPE_EXAMPLES = [
+    (metadata, example)
+    for metadata in EVERY_METADATA
+    for name in _DESCRIPTIONS
+    if (example := getattr(getattr(metadata, name), "example_number", None))
+]
+
+
+def test_number_type_agrees_with_phonenumbers_for_every_type_example() -> None:
+    """numbers._number_type (one regex per region and length) types every region's example
+    number of every type, cut, lengthened and with its last digit changed, as phonenumbers'
+    own per-type matching does."""
+    for metadata, example in TYPE_EXAMPLES:
+        for national in (example, example[:-1], example + "0", *(example[:-1] + d for d in "05")):
+            expected = _number_type_helper(national, metadata)
+            assert _number_type(national, metadata) == expected, (metadata.id, national)
+    assert len(TYPE_EXAMPLES) > 1000
+
+
+@given(
+    st.sampled_from(TYPE_EXAMPLES),
+    st.integers(0, 4),
+    st.text(alphabet="0123456789", max_size=5),
+)
+@settings(max_examples=500, deadline=None)
+def test_number_type_agrees_with_phonenumbers_on_any_digits(
+    example: tuple[PhoneMetadata, str], cut: int, tail: str
+) -> None:
+    metadata, national = example
+    digits = national[: len(national) - cut] + tail
+    assert _number_type(digits, metadata) == _number_type_helper(digits, metadata)
+
+
+WITH_NATIONAL_PREFIX = [m for m in EVERY_METADATA if m.national_prefix_for_parsing]
+
+
+@given(
+    st.sampled_from(WITH_NATIONAL_PREFIX),
+    st.text(alphabet="0123456789", min_size=2, max_size=17),
+    st.sampled_from(["", "0", "1", "8", "prefix"]),
+)
+@settings(max_examples=500, deadline=None)
+def test_the_national_prefix_is_stripped_as_phonenumbers_strips_it(
+    metadata: PhoneMetadata, digits: str, lead: str
+) -> None:
+    """numbers._without_national_prefix asks phonenumbers only when the prefix pattern
+    matches; its answer is phonenumbers' strip, kept when the rest has a valid length."""
+    national = (metadata.national_prefix or "") + digits if lead == "prefix" else lead + digits
+    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+    valid_length = _test_number_length(stripped, metadata) not in _SHORT_RESULTS
+    assert _without_national_prefix(national, metadata) == (stripped if valid_length else national)

@@ -8,11 +8,15 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from compliance import policy as policy_module
 from compliance.country_rules import CountryRules, RequiredText, TextAction
 from compliance.frequency_cap import CapAction, CapRule
-from compliance.policy import CompliancePolicy
+from compliance.policy import CompliancePolicy, Prepared
 from compliance.quiet_hours import QuietHours
+from compliance.sender_id import choose_sender
 from compliance.settings import ComplianceConfig, TenantSettings, load_compliance_config
 from compliance.verdict import (
     Category,
@@ -21,6 +25,7 @@ from compliance.verdict import (
     OptOutScope,
     Outcome,
     Reason,
+    Verdict,
 )
 from gateway.smpp.constants import Npi, Ton
 from tests.unit.compliance.fake_store import MemoryComplianceStore
@@ -413,3 +418,69 @@ async def test_korean_national_senders_are_not_sent_as_international(
     verdict = await policy.evaluate(request(to="+821012345678", sender=sender), TUESDAY_MORNING)
     assert verdict.allowed, verdict.detail
     assert (verdict.source_addr, verdict.source_addr_ton, verdict.source_addr_npi) == addressing
+
+
+SENDER_EXAMPLES = (
+    "MYBRAND", "Acme", "acme", "AD-Shop", "Shop-AD", "ABCDEFGHIJKL", "A", "", "12345", "36180",
+    "+14155550100", "4155550100", "+18005550100", "+447700900123", "07700900123", "0212345678",
+    "15881234", "+33612345679", "0612345679",
+)  # fmt: skip
+# Several numbers per region; regions that share a rule (GB/GG/IM, US/PR) or only a calling
+# code (US/CA, RU/KZ).
+DESTINATIONS = (
+    "+33612345678", "+33612345679", "+447911123456", "+447700900123", "+447624123456",
+    "+14155552671", "+12125551234", "+17875550100", "+14165551234", "+79123456789",
+    "+77012345678", "+821012345678", "+919812345678", "+971501234567", "+61412345678",
+    "+4915123456789", "+393123456789", "+905321234567",
+)  # fmt: skip
+
+
+def prepared_fresh(asked: ComplianceRequest) -> Verdict | Prepared:
+    """What a policy that remembers nothing yet prepares."""
+    return CompliancePolicy(CONFIG, MemoryComplianceStore()).prepare(asked, TUESDAY_MORNING)
+
+
+def test_remembered_sender_choices_are_the_ones_a_fresh_policy_makes() -> None:
+    """The policy remembers sender choices by sender, category, region and country code; an
+    answer from memory, first given for another number or category, is still the right one."""
+    policy = CompliancePolicy(CONFIG, MemoryComplianceStore())
+    for to in DESTINATIONS:
+        for sender in SENDER_EXAMPLES:
+            for category in Category:
+                asked = request(to=to, sender=sender, category=category, message_id="m")
+                assert policy.prepare(asked, TUESDAY_MORNING) == prepared_fresh(asked)
+
+
+REMEMBERING = CompliancePolicy(CONFIG, MemoryComplianceStore())  # remembers across examples
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=st.one_of(
+        st.text(alphabet="ABZabz09 +-_.&!éЖ", max_size=14),
+        st.from_regex(r"\+?[0-9]{1,17}", fullmatch=True),
+    ),
+    category=st.sampled_from(Category),
+    to=st.sampled_from(DESTINATIONS),
+)
+def test_any_sender_remembered_or_not_is_the_one_choose_sender_makes(
+    sender: str, category: Category, to: str
+) -> None:
+    asked = request(to=to, sender=sender, category=category, message_id="m")
+    fresh = prepared_fresh(asked)
+    assert REMEMBERING.prepare(asked, TUESDAY_MORNING) == fresh
+    assert REMEMBERING.prepare(asked, TUESDAY_MORNING) == fresh  # now from memory
+    if isinstance(fresh, Prepared):
+        dest, rules = fresh.destination, fresh.rule.sender
+        chosen = choose_sender(sender, category, rules, dest.country_code, dest.region)
+        assert fresh.sender == chosen.address
+
+
+def test_remembered_sender_choices_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy_module, "SENDER_CACHE_SIZE", 3)
+    policy = CompliancePolicy(CONFIG, MemoryComplianceStore())
+    for n in range(10):
+        prepared = policy.prepare(request(sender=f"BRAND{n}", message_id="m"), TUESDAY_MORNING)
+        assert isinstance(prepared, Prepared)
+        assert prepared.sender.source_addr == f"BRAND{n}"
+        assert len(policy._sender_choices) <= 3

@@ -13,7 +13,7 @@ pinned by examples.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -30,11 +30,12 @@ from compliance.encoding import (
     concat_from_sar,
     decode_short_message,
 )
+from compliance.encoding.choose import explain_smart_encoding
 from compliance.encoding.gsm7 import gsm7_codec
 from compliance.encoding.model import LOCKING_SHIFT_LANGUAGES, NationalLanguage
 from compliance.encoding.udh import parse_udh
 from compliance.errors import ComplianceError
-from compliance.segment import encode_message
+from compliance.segment import _build_parts, _message, encode_message
 
 GSM_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -422,6 +423,44 @@ def test_too_many_parts_is_refused_with_the_count_it_needed(
         _encode(text, limited)
     assert (caught.value.parts, caught.value.max_parts) == (needed.segments, 2)
     assert (caught.value.encoding, caught.value.units) == (needed.encoding.value, needed.units)
+
+
+SHORT_MIX = GSM_BASIC[:20] + GSM_EXTENSION + TURKISH + LATIN1 + LOOKALIKES + ASTRAL + CJK_AND_OTHERS
+
+
+def _ranked(text: str, profile: EncodingProfile, reference: int, smart: bool) -> EncodedMessage:
+    """encode_message without its shortcuts: every candidate ranked, then cut and built."""
+    choice = explain_smart_encoding(text, profile, smart=smart).chosen
+    parts, concatenation = _build_parts(choice, profile, reference)
+    return _message(choice, profile, parts, concatenation, reference)
+
+
+@settings(max_examples=500)
+@given(
+    text=st.one_of(TEXTS, st.text(alphabet=SHORT_MIX, max_size=80)),
+    named=NAMED_PROFILES,
+    reference=st.integers(0, 65535),
+    smart=st.sampled_from([None, False, True]),
+)
+def test_shortcuts_give_what_ranking_every_candidate_gives(
+    text: str, named: tuple[str, EncodingProfile], reference: int, smart: bool | None
+) -> None:
+    """One GSM-7 part and one UCS-2 part (when nothing else can compete) skip the ranking of
+    candidates; the message is the one the ranking builds, field for field."""
+    _, profile = named
+    reference %= 1 << profile.reference_bits
+    use_smart = profile.smart_encoding if smart is None else smart
+    expected = _outcome(lambda: _ranked(text, profile, reference, use_smart))
+    got = _outcome(lambda: encode_message(text, profile, reference=reference, smart=smart))
+    assert got == expected
+
+
+def _outcome(encode: Callable[[], EncodedMessage]) -> EncodedMessage | str:
+    """The message, or the refusal's text."""
+    try:
+        return encode()
+    except TooManyPartsError as error:
+        return f"TooManyPartsError: {error}"
 
 
 # --- exact boundaries ---------------------------------------------------------------------

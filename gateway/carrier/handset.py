@@ -35,8 +35,7 @@ NationalResolver = Callable[[str], str | None]
 """E.164 digits (no '+') of a number in national format, or None when it cannot tell."""
 
 # Ton members as plain ints, compared once or twice per receipt (an enum member costs an
-# attribute look-up on its class); "all digits" is spelt out inline as `isascii() and
-# isdigit()` for the same reason (a call per test).
+# attribute look-up on its class).
 _UNKNOWN: Final = int(Ton.unknown)
 _INTERNATIONAL: Final = int(Ton.international)
 _NATIONAL: Final = int(Ton.national)
@@ -47,8 +46,8 @@ def handset_number(addr: str, ton: int, national: NationalResolver | None = None
     they can be told; otherwise `addr` as written (an alphanumeric or short code, say)."""
     if addr.startswith("+"):
         digits = addr[1:]
-        return digits if digits.isascii() and digits.isdigit() else addr
-    if not (addr.isascii() and addr.isdigit()):
+        return digits if _all_digits(digits) else addr
+    if not _all_digits(addr):
         return addr
     if ton == _NATIONAL:
         return _resolved(addr, national)
@@ -76,9 +75,9 @@ def receipt_handsets(
     if not destination:
         return handset, ""
     other = handset_number(destination, destination_ton, national)
-    if not (other.isascii() and other.isdigit()) or other == handset:
+    if not _all_digits(other) or other == handset:
         return handset, ""
-    if not (handset.isascii() and handset.isdigit()):
+    if not _all_digits(handset):
         return other, ""
     return handset, other
 
@@ -86,3 +85,7 @@ def receipt_handsets(
 def _resolved(addr: str, national: NationalResolver | None) -> str:
     found = national(addr) if national is not None else None
     return found or addr
+
+
+def _all_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

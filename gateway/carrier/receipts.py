@@ -494,9 +494,7 @@ def receipt_id_candidates(ids: str | Iterable[str], *, mode: IdMode) -> tuple[st
                    converted in auto mode, because it may equally be a hex id: carriers
                    that report hex resp ids in decimal receipts need `dec_to_hex`.
     """
-    if isinstance(ids, str):
-        return _unique(_keys_for(ids, mode))
-    given = tuple(ids)
+    given = (ids,) if isinstance(ids, str) else tuple(ids)
     if len(given) == 1:  # most receipts: the TLV and the text agree, or only one gives an id
         return _unique(_keys_for(given[0], mode))
     keys: list[str] = []

@@ -8,6 +8,7 @@ needs to launch one (call_soon, then the task's first step).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 
@@ -173,64 +174,65 @@ async def test_a_carrying_groups_call_takes_the_lingering_groups_items_after_its
     assert recorder.calls == [[2, 1]]
 
 
-async def test_a_lingering_groups_items_never_leave_ahead_of_a_busy_carriers() -> None:
-    """While the carrier has a call out, the lingering group's timer sends nothing: its items
-    go in the carrier's next call, after the items the carrier holds by then (a receipt then
-    finds the submit that was answered before it recorded)."""
-    recorder = Recorder()
-    recorder.gate.clear()
-    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
-    busy: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=1, carry=lingering)
-    first = asyncio.ensure_future(busy.submit(1))
-    await recorder.wait_for_calls(1)
-    carried = asyncio.ensure_future(lingering.submit(2))
-    await settle()
-    lingering._launch()  # its linger timer firing (no wall-clock wait)
-    await settle()
-    assert recorder.calls == [[1]]  # it waits for the carrier
-    queued = asyncio.ensure_future(busy.submit(3))
-    await settle()
-    recorder.gate.set()
-    async with asyncio.timeout(5):
-        assert list(await asyncio.gather(first, queued, carried)) == [10, 30, 20]
-    assert recorder.calls == [[1], [3, 2]]
+@dataclass
+class HeldBack:
+    """A carrier with item 1 in a call that has not answered, and a lingering group it carries
+    whose item 2 waits: its linger timer has fired (no wall-clock wait) while the carrier was
+    busy, so item 2 was held back for the carrier's next call."""
+
+    recorder: Recorder
+    lingering: GroupCommit[int, int]
+    busy: GroupCommit[int, int]
+    first: asyncio.Future[int]
+    carried: asyncio.Future[int]
 
 
-async def test_a_carriers_call_ending_sends_the_carried_items_even_with_none_of_its_own() -> None:
+async def held_back(*, linger: float = 10.0, max_calls: int = 2) -> HeldBack:
     recorder = Recorder()
     recorder.gate.clear()
-    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
-    busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
+    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=linger)
+    busy: GroupCommit[int, int] = GroupCommit(recorder.send, max_calls=max_calls, carry=lingering)
     first = asyncio.ensure_future(busy.submit(1))
     await recorder.wait_for_calls(1)
     carried = asyncio.ensure_future(lingering.submit(2))
     await settle()
     lingering._launch()
-    recorder.gate.set()
+    await settle()
+    return HeldBack(recorder, lingering, busy, first, carried)
+
+
+async def test_a_lingering_groups_items_never_leave_ahead_of_a_busy_carriers() -> None:
+    """While the carrier has a call out, the lingering group's timer sends nothing: its items
+    go in the carrier's next call, after the items the carrier holds by then (a receipt then
+    finds the submit that was answered before it recorded)."""
+    held = await held_back(max_calls=1)
+    assert held.recorder.calls == [[1]]  # it waits for the carrier
+    queued = asyncio.ensure_future(held.busy.submit(3))
+    await settle()
+    held.recorder.gate.set()
     async with asyncio.timeout(5):
-        assert list(await asyncio.gather(first, carried)) == [10, 20]
-    assert recorder.calls == [[1], [2]]
+        assert list(await asyncio.gather(held.first, queued, held.carried)) == [10, 30, 20]
+    assert held.recorder.calls == [[1], [3, 2]]
+
+
+async def test_a_carriers_call_ending_sends_the_carried_items_even_with_none_of_its_own() -> None:
+    held = await held_back()
+    held.recorder.gate.set()
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(held.first, held.carried)) == [10, 20]
+    assert held.recorder.calls == [[1], [2]]
 
 
 async def test_a_closed_carrier_leaves_the_carried_items_to_their_own_calls() -> None:
     """The carrier closes first (the engine stopping): what it held back is not stranded."""
-    recorder = Recorder()
-    recorder.gate.clear()
-    lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=0.01)
-    busy: GroupCommit[int, int] = GroupCommit(recorder.send, carry=lingering)
-    first = asyncio.ensure_future(busy.submit(1))
-    await recorder.wait_for_calls(1)
-    carried = asyncio.ensure_future(lingering.submit(2))
-    await settle()
-    lingering._launch()  # deferred to the busy carrier
-    await settle()
-    closing = asyncio.ensure_future(busy.close())
-    recorder.gate.set()
+    held = await held_back(linger=0.01)
+    closing = asyncio.ensure_future(held.busy.close())
+    held.recorder.gate.set()
     async with asyncio.timeout(5):
-        assert await carried == 20
+        assert await held.carried == 20
         await closing
-    assert await first == 10
-    assert recorder.calls == [[1], [2]]
+    assert await held.first == 10
+    assert held.recorder.calls == [[1], [2]]
 
 
 async def test_a_lingering_group_still_sends_on_its_own_when_nothing_carries_it() -> None:

@@ -197,6 +197,14 @@ def _answering(result: str, writer: FakeWriter) -> Any:
     return write
 
 
+def _receipt_handler(writer: FakeWriter, observer: FakeObserver) -> CarrierDeliveries:
+    """Carrier "c"'s deliveries without MO policy, its clock fixed, writing to `writer`."""
+    return CarrierDeliveries(
+        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
+        mo_policy=None, observer=observer, clock=lambda: 1767225600.25,
+    )  # fmt: skip
+
+
 _RECEIPT_TEXT = (
     "id:{} sub:001 dlvrd:{} submit date:2612020930 done date:2612020931 stat:{} err:{}"
     " text:Hi: there"
@@ -229,10 +237,7 @@ async def test_a_batch_of_receipts_writes_logs_and_reports_exactly_this() -> Non
 
     writer = FakeWriter()
     writer.write = _answering_each(results, writer)  # type: ignore[method-assign]
-    handler = CarrierDeliveries(
-        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
-        mo_policy=None, observer=Observer(), clock=lambda: 1767225600.25,
-    )  # fmt: skip
+    handler = _receipt_handler(writer, Observer())
     pdus = [
         _receipt((1, "447700900123"), (5, "ACME"),
                  _RECEIPT_TEXT.format("1a2B", "001", "DELIVRD", "000"),
@@ -296,10 +301,7 @@ async def test_a_receipt_that_cannot_be_read_is_refused_alone(
     monkeypatch.setattr("gateway.engine.deliveries.parse_receipt", parse)
     writer = FakeWriter()
     writer.write = _answering("unmatched", writer)  # type: ignore[method-assign]
-    handler = CarrierDeliveries(
-        carrier="c", receipt_id_mode="auto", ctx=CTX, writer=cast(StateWriter, writer),
-        mo_policy=None, observer=FakeObserver(), clock=lambda: 1767225600.25,
-    )  # fmt: skip
+    handler = _receipt_handler(writer, FakeObserver())
     pdus = [
         _receipt((1, "447700900123"), (5, "ACME"),
                  _RECEIPT_TEXT.format(receipt_id, "001", "DELIVRD", "000"))

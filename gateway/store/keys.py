@@ -14,7 +14,7 @@ early, earlydest). `Keys` builds the ones Python reads or writes, plus the desti
 | `<events stream>` | stream | one entry per state change (`data` = json) |
 | `<inbound stream>` | stream | MO messages (`data` = json) |
 | `<signals stream>` | stream | upstream signals such as conversions |
-| `{p}msg:<id>` | hash | a message's current state, payload and counters |
+| `{p}msg:<id>` | hash | current state, payload, counters; `kept` = when it and its history expire |
 | `{p}msg:<id>:history` | list | the message's events, oldest first |
 | `{p}cid:<carrier>:<carrier msg id>` | string | `<id>\\t<part>`, receipt matching (TTL) |
 | `{p}early:<carrier>:<carrier msg id>` | string | a receipt that beat its submit_sm_resp |

@@ -75,7 +75,7 @@ async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_histor
     assert (await raw_events(redis_client))[-1] == expected.encode()  # byte for byte
     assert (await redis_client.lrange(KEYS.history("m1"), -1, -1)) == [expected.encode()]
     record = cast(dict[bytes, bytes], await redis_client.hgetall(KEYS.message("m1")))
-    assert {k.decode(): v.decode() for k, v in record.items()} == {
+    assert {k.decode(): v.decode() for k, v in record.items() if k != b"kept"} == {
         "status": "submitted", "ts": "1970-01-01T00:00:02.000Z", "submitted_at": "2.0",
         "carrier": "c",
         "carrier_message_id": "a1,a2", "cids": '["a1", "a2"]', "parts": "2", "attempt": "1",
@@ -84,25 +84,99 @@ async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_histor
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("record", ["submitted", "deferred", "final"])
-async def test_every_event_gives_hash_and_history_a_fresh_ttl(
+async def redis_now(client: aioredis.Redis) -> int:
+    seconds, _ = await client.time()
+    return int(seconds)
+
+
+async def lifetimes(client: aioredis.Redis, message_id: str) -> tuple[int, int, int]:
+    """TTLs of the hash and the history, and `kept` as seconds from now."""
+    kept = int(await client.hget(KEYS.message(message_id), "kept") or 0)
+    return (await client.ttl(KEYS.message(message_id)), await client.ttl(KEYS.history(message_id)),
+            kept - await redis_now(client))  # fmt: skip
+
+
+async def test_accept_gives_hash_and_history_the_ttl_and_one_percent(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The TTL (3600 here) and 1% (36 s), and `kept` says until when both live."""
+    store, _ = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    hash_ttl, history_ttl, kept = await lifetimes(redis_client, "m1")
+    assert 3630 < hash_ttl <= 3636
+    assert 3630 < history_ttl <= 3636
+    assert 3635 <= kept <= 3636
+
+
+async def write_event(
+    client: aioredis.Redis, store: StateStore, writer: StateWriter, record: str
+) -> None:
+    """Record one event of kind `record` for m1 (submitted first where it needs to be)."""
+    if record in {"submitted", "receipt", "intermediate", "expired"}:
+        await submit(writer, "m1", ["a1"])
+    if record == "deferred":
+        await write(writer, record_deferred, origin("m1"), 3.0, 9.0, code="scheduled",
+                    reason="later", attempt=0)  # fmt: skip
+    elif record == "final":
+        await write(writer, record_final, origin("m1"), Status.failed, 3.0, code="x", reason="y")
+    elif record in {"receipt", "intermediate"}:
+        await receipt(writer, "a1", "delivered" if record == "receipt" else "enroute",
+                      final=record == "receipt")  # fmt: skip
+    elif record == "expired":
+        await client.zadd(KEYS.receipt_due, {"m1": 0})
+        await store.expire_receipts(4.0, 10, code="receipt_timeout", reason="no receipt",
+                                    maxlen=10000, ttl=3600)  # fmt: skip
+
+
+EVENTS = ["submitted", "deferred", "final", "receipt", "intermediate", "expired"]
+
+
+@pytest.mark.parametrize("record", EVENTS)
+async def test_an_event_renews_ttls_that_would_not_outlive_it(
     redis_client: aioredis.Redis, record: str
 ) -> None:
-    """Both live `ttl` after the message's last event (a message accepted long before it is
-    submitted keeps its record for the whole receipt wait)."""
+    """Both live at least `ttl` after the message's last event (a message accepted long before
+    it is submitted keeps its record for the whole receipt wait), and at most 1% longer."""
     store, writer = await setup(redis_client)
     await accept(store, "m1", "1-0")
     for key in (KEYS.message("m1"), KEYS.history("m1")):
         await redis_client.expire(key, 5)  # as if accepted long ago
-    if record == "submitted":
-        await submit(writer, "m1", ["a1"])
-    elif record == "deferred":
-        await write(writer, record_deferred, origin("m1"), 3.0, 9.0, code="scheduled",
-                    reason="later", attempt=0)  # fmt: skip
-    else:
-        await write(writer, record_final, origin("m1"), Status.failed, 3.0, code="x", reason="y")
+    await redis_client.hset(KEYS.message("m1"), "kept", await redis_now(redis_client) + 5)
+    await write_event(redis_client, store, writer, record)
+    hash_ttl, history_ttl, kept = await lifetimes(redis_client, "m1")
+    assert 3630 < hash_ttl <= 3636
+    assert 3630 < history_ttl <= 3636
+    assert 3635 <= kept <= 3636
+
+
+@pytest.mark.parametrize("record", EVENTS)
+async def test_an_event_within_the_ttls_renews_nothing(
+    redis_client: aioredis.Redis, record: str
+) -> None:
+    """The usual life: every event soon after the accept, whose TTLs outlive them all."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    before = await redis_client.hget(KEYS.message("m1"), "kept")
+    await redis_client.config_resetstat()
+    await write_event(redis_client, store, writer, record)
+    assert "expire" not in await commands(redis_client)
+    assert await redis_client.hget(KEYS.message("m1"), "kept") == before
+
+
+async def test_a_record_without_kept_is_renewed_by_its_next_event(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A record an older smsgw wrote (TTL exactly `ttl`, no `kept`)."""
+    store, writer = await setup(redis_client)
+    await accept(store, "m1", "1-0")
+    await redis_client.hdel(KEYS.message("m1"), "kept")
     for key in (KEYS.message("m1"), KEYS.history("m1")):
-        assert 3590 < await redis_client.ttl(key) <= 3600
+        await redis_client.expire(key, 3600)
+    await submit(writer, "m1", ["a1"])
+    hash_ttl, history_ttl, kept = await lifetimes(redis_client, "m1")
+    assert 3630 < hash_ttl <= 3636
+    assert 3630 < history_ttl <= 3636
+    assert 3635 <= kept <= 3636
 
 
 async def test_a_final_state_is_never_overwritten_by_any_op(redis_client: aioredis.Redis) -> None:
@@ -289,12 +363,13 @@ async def test_what_the_life_of_a_message_costs_redis(redis_client: aioredis.Red
     await redis_client.config_resetstat()
     await write(writer, record_submitted, origin("m1", "1-0"), 2.0, carrier="c",
                 carrier_ids=["a1"], id_keys=[["a1"]], attempt=1, receipt_due=9.0)  # fmt: skip
+    # `time` once per call (for `kept`), no EXPIRE: accept's TTLs outlive the message
     assert await commands(redis_client) == {
-        "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "expire": 2, "zadd": 1, "set": 1,
+        "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "time": 1, "zadd": 1, "set": 1,
         "get": 1, "srem": 1, "xack": 1,
     }  # fmt: skip
     await redis_client.config_resetstat()
     assert await receipt(writer, "a1") == "delivered 2.0 m1"
     assert await commands(redis_client) == {
-        "get": 1, "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "expire": 2, "zrem": 1,
+        "get": 1, "hmget": 1, "hset": 1, "xadd": 1, "rpush": 1, "time": 1, "zrem": 1,
     }  # fmt: skip

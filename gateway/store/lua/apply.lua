@@ -48,7 +48,8 @@
 --                               another shard: off the `orphans` set, its early: keys deleted
 --                               (no result)
 -- Every state write is guarded: a final status is never overwritten. The hash and the history
--- get a fresh TTL (the scope's ttl) with every event, so both live that long after the last.
+-- live at least the scope's ttl after the message's last event, and at most 1% longer (see
+-- "Lifetimes" below).
 -- The hash's `ts` is its latest event's (ISO-8601, from the event JSON); `now` is epoch seconds.
 --
 -- Primitive operations (callers outside gateway/records.py):
@@ -93,6 +94,14 @@
 -- shards once its submit_sm_resp has had time to be recorded (or, by destination `alt`, once
 -- its message is held).
 --
+-- Lifetimes. The hash's `kept` field says until when (Redis's clock, epoch seconds) both the
+-- hash and the history are sure to live. A write that adds an event or a history note renews
+-- both TTLs only when `kept` falls short of its own ttl, and then to ttl + 1% (`kept` moved
+-- with them). A message's events nearly always come within that 1% of its accept (3 days:
+-- 43 minutes), so accept.lua's TTLs usually last it its whole life, and submitted and
+-- receipts renew nothing: two EXPIREs an event fewer. A record without `kept` (written by an
+-- older smsgw) is renewed by its next event.
+--
 -- The indexes and the hash agree: a message is in inflight:<dest> only while its `inflight`
 -- field names a carrier, and in unknown:<carrier>:<dest> only while its `outcome` field is
 -- set (both are written in the same op as the index). So settling a message drops it from an
@@ -107,6 +116,7 @@ local NULL = cjson.null
 local a = cjson.decode(ARGV[1])
 local results = {}
 local prefix, events, maxlen, ttl, outbound, group  -- the scope (op `scope`)
+local clock  -- Redis's time in whole seconds, read once per call (`renewal`)
 
 local function set(value)  -- a hash field that is present and not empty
   return value and value ~= ''
@@ -118,14 +128,32 @@ local function event_ts(data, fallback)
   return string.match(data, '"ts":"([^"]*)"') or fallback
 end
 
--- The message's event: on the events stream and its history; the hash and the history live
--- `ttl` from now.
-local function event(mkey, data)
+-- Whether a write to a record whose `kept` field reads `kept` must renew its TTLs (see
+-- "Lifetimes"): nil if they outlast the scope's ttl from now, else the lifetime to give
+-- them, with 'kept' and its new value added to `fields` (the hash write the op makes anyway).
+-- `kept` must be strictly beyond now + ttl: `clock` is whole seconds, and up to one behind.
+local function renewal(kept, fields)
+  if not clock then clock = tonumber(redis.call('TIME')[1]) end
+  if (tonumber(kept) or 0) > clock + ttl then return nil end
+  local life = ttl + math.ceil(ttl / 100)
+  fields[#fields + 1], fields[#fields + 2] = 'kept', clock + life
+  return life
+end
+
+-- The TTLs of the record `mkey` and its history set to `life` (from `renewal`), if any.
+local function renew(mkey, life)
+  if life then
+    redis.call('EXPIRE', mkey .. ':history', life)
+    redis.call('EXPIRE', mkey, life)
+  end
+end
+
+-- The message's event: on the events stream and its history; then the TTLs renewed when
+-- `life` says so (after the RPUSH: an EXPIRE before the list exists would be lost).
+local function event(mkey, data, life)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
-  local hkey = mkey .. ':history'
-  redis.call('RPUSH', hkey, data)
-  redis.call('EXPIRE', hkey, ttl)
-  redis.call('EXPIRE', mkey, ttl)
+  redis.call('RPUSH', mkey .. ':history', data)
+  renew(mkey, life)
 end
 
 -- Drop `msg` from its destination's in-flight index (when `flying`) and from the index of
@@ -138,15 +166,15 @@ local function settle(msg, dest, carrier, flying, held)
   end
 end
 
--- What a state op reads of the hash: its guard and its indexes.
+-- What a state op reads of the hash: its guard, its indexes and `kept` (f[6]).
 local function state_of(mkey)
-  return redis.call('HMGET', mkey, 'status', 'dest', 'carrier', 'outcome', 'inflight')
+  return redis.call('HMGET', mkey, 'status', 'dest', 'carrier', 'outcome', 'inflight', 'kept')
 end
 
 -- The fields apply_receipt reads, in one HMGET (f[1] ..).
 local RECEIPT_FIELDS = {'status', 'parts', 'delivered_parts', 'submitted_at',
                         'carrier_message_id', 'attempt', 'dest', 'inflight', 'outcome',
-                        'dest_parts'}
+                        'dest_parts', 'kept'}
 
 -- The receipt finished the message: `fields` (the part's state, the delivered count) are
 -- written with the final status. Returns "<status> <submitted_at>" (seconds since the epoch
@@ -159,6 +187,7 @@ local function finish(mkey, msg, f, status, carrier, err, ts, fields, by_dest)
     fields[n + 5], fields[n + 6] = 'error_code', err
     fields[n + 7], fields[n + 8] = 'error_reason', 'carrier receipt ' .. status
   end
+  local life = renewal(f[11], fields)
   redis.call('HSET', mkey, unpack(fields))
   local ev = {id=msg, status=status, ts=ts, carrier=carrier,
               parts=tonumber(f[2]), attempt=tonumber(f[6])}
@@ -166,7 +195,7 @@ local function finish(mkey, msg, f, status, carrier, err, ts, fields, by_dest)
   if status ~= 'delivered' then
     ev['error'] = {code=err, reason='carrier receipt ' .. status}
   end
-  event(mkey, cjson.encode(ev))
+  event(mkey, cjson.encode(ev), life)
   -- a submitted message waits in receipt_due (expire_receipts.lua) and was taken off the
   -- deferred set when submitted; any other (held, deferred) is in the deferred set
   if f[1] == 'submitted' then
@@ -202,9 +231,13 @@ local function apply_receipt(carrier, msg, part, state, final, err, ts, rid)
     local note = {id=msg, status=status, ts=ts, carrier=carrier, receipt_state=state}
     if part ~= '?' then note['part'] = tonumber(part) end
     if string.find(err, '[^0]') then note['receipt_error'] = err end
-    local hkey = mkey .. ':history'
-    redis.call('RPUSH', hkey, cjson.encode(note))
-    redis.call('EXPIRE', hkey, ttl)
+    redis.call('RPUSH', mkey .. ':history', cjson.encode(note))
+    local kept = {}
+    local life = renewal(f[11], kept)
+    if life then
+      redis.call('HSET', mkey, unpack(kept))
+      renew(mkey, life)
+    end
     return 'intermediate'
   end
   if seen then return 'duplicate' end
@@ -269,8 +302,8 @@ end
 local OPS = {}
 
 function OPS.scope(i)
-  prefix, events, maxlen, ttl, outbound, group = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4],
-                                                 a[i + 5]
+  prefix, events, maxlen, ttl, outbound, group = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3]),
+                                                 a[i + 4], a[i + 5]
   return i + 6
 end
 
@@ -301,13 +334,15 @@ function OPS.submitted(i)
   local f = state_of(mkey)
   local holder = f[3]
   if not FINAL[f[1] or ''] then
-    redis.call('HSET', mkey, 'status', 'submitted', 'ts', event_ts(data, now), 'submitted_at', now,
-               'carrier', carrier, 'carrier_message_id', joined, 'cids', cids, 'parts', parts,
-               'attempt', attempt, 'inflight', '', 'outcome', '')
+    local fields = {'status', 'submitted', 'ts', event_ts(data, now), 'submitted_at', now,
+                    'carrier', carrier, 'carrier_message_id', joined, 'cids', cids,
+                    'parts', parts, 'attempt', attempt, 'inflight', '', 'outcome', ''}
+    local life = renewal(f[6], fields)
+    redis.call('HSET', mkey, unpack(fields))
     -- resent after a hold: the parts its receipts by destination counted were the last
     -- attempt's, whichever they were
     if set(f[4]) then redis.call('HDEL', mkey, 'dest_parts') end
-    event(mkey, data)
+    event(mkey, data, life)
     -- before the ids are mapped: a receipt that came first is applied there and must find it
     if due ~= NULL then redis.call('ZADD', prefix .. 'receipt_due', due, msg) end
     holder = carrier
@@ -334,9 +369,10 @@ function OPS.deferred(i)
     local fields = {'status', 'deferred', 'ts', event_ts(data, now), 'attempt', attempt,
                     'inflight', '', 'due', due_iso}
     for j = 1, 2 * n do fields[10 + j] = a[i + 7 + j] end
+    local life = renewal(f[6], fields)
     redis.call('HSET', mkey, unpack(fields))
     redis.call('ZADD', prefix .. 'deferred', due, msg)
-    event(mkey, data)
+    event(mkey, data, life)
   end
   settle(msg, f[2], f[3], set(f[5]), set(f[4]))  -- `hold` re-adds a held message
   ack(entry)
@@ -352,8 +388,9 @@ function OPS.final(i)
     local fields = {'status', status, 'ts', event_ts(data, now), 'inflight', ''}
     if code ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_code', code end
     if reason ~= NULL then fields[#fields + 1], fields[#fields + 2] = 'error_reason', reason end
+    local life = renewal(f[6], fields)
     redis.call('HSET', mkey, unpack(fields))
-    event(mkey, data)
+    event(mkey, data, life)
   end
   settle(msg, f[2], f[3], set(f[5]), set(f[4]))
   ack(entry)
@@ -368,12 +405,12 @@ function OPS.rejected(i)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', data)
   -- never over the record of a good message with the same id
   if redis.call('EXISTS', mkey) == 0 then
-    redis.call('HSET', mkey, 'status', 'rejected', 'ts', event_ts(data, now), 'entry', entry,
-               'error_code', code, 'error_reason', reason)
-    redis.call('EXPIRE', mkey, ttl)
-    local hkey = mkey .. ':history'
-    redis.call('RPUSH', hkey, data)
-    redis.call('EXPIRE', hkey, ttl)
+    local fields = {'status', 'rejected', 'ts', event_ts(data, now), 'entry', entry,
+                    'error_code', code, 'error_reason', reason}
+    local life = renewal(nil, fields)
+    redis.call('HSET', mkey, unpack(fields))
+    redis.call('RPUSH', mkey .. ':history', data)
+    renew(mkey, life)
   end
   ack(entry)
   return i + 6

@@ -159,6 +159,7 @@ def _start_redis(stack: contextlib.ExitStack, workdir: Path, port: int, layout: 
             binary=_redis_binary(),
             log_path=workdir / "redis.log",
             cwd=ROOT,
+            data_dir=workdir,
             ready_timeout=READY_TIMEOUT,
             stop_timeout=STOP_TIMEOUT,
         )
@@ -171,7 +172,10 @@ def _start_redis(stack: contextlib.ExitStack, workdir: Path, port: int, layout: 
     )
     if layout.replica:
         replica_port = free_port()
-        args = [*redis_server_args(replica_port, _redis_binary()), "--replicaof", HOST, str(port)]
+        replica_dir = workdir / "redis-replica"  # where its full sync writes an RDB
+        replica_dir.mkdir()
+        args = [*redis_server_args(replica_port, _redis_binary(), data_dir=replica_dir),
+                "--replicaof", HOST, str(port)]  # fmt: skip
         replica = stack.enter_context(
             logged_process(args, workdir / "redis-replica.log", cwd=ROOT, stop_timeout=STOP_TIMEOUT)
         )

@@ -167,7 +167,7 @@ def main() -> int:
     python = sys.executable
     print("smsgw demo: starting redis-server, the SMSC simulator and the gateway")
     with (
-        _process("redis", redis_server_args(ports["redis"], redis_server)),
+        _process("redis", redis_server_args(ports["redis"], redis_server, data_dir=WORK)),
         _process("simulator", [python, "-m", "simulator", "--config", str(sim_config)]),
         _process("gateway", [python, "-m", "gateway.cli", "--config", str(gw_config), "run"]),
     ):  # fmt: skip

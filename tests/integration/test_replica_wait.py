@@ -25,11 +25,15 @@ SET_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1]); return ARGV[1]"
 
 
 @pytest.fixture(scope="module")
-def primary_with_replica() -> Iterator[tuple[int, int]]:
+def primary_with_replica(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[int, int]]:
     """A redis-server and a replica of it (in sync), on free loopback ports."""
     binary = shutil.which("redis-server") or "redis-server"
     primary, replica = free_port(), free_port()
-    replica_args = [*redis_server_args(replica, binary), "--replicaof", "127.0.0.1", str(primary)]
+    data_dir = tmp_path_factory.mktemp("replica")  # where its full sync writes an RDB
+    replica_args = [*redis_server_args(replica, binary, data_dir=data_dir),
+                    "--replicaof", "127.0.0.1", str(primary)]  # fmt: skip
     with (
         redis_server_process(primary, binary=binary),
         logged_process(replica_args, None),

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import ConfigError
+from common.gc_tuning import tune_gc
 from common.logging import configure_logging
 from simulator.config import SimulatorConfig, load_config
 from simulator.server import SimulatorServer
@@ -192,6 +193,7 @@ async def _serve_forever(config: SimulatorConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with SimulatorServer(config):
+        tune_gc()
         await stop.wait()
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from common.gc_tuning import tune_gc
 from common.redis_errors import REDIS_UNAVAILABLE
 from compliance.errors import ComplianceStoreError
 from gateway.cli.redis_connection import check_redis, open_redis
@@ -219,22 +219,6 @@ async def _start(
     if args.command in REDIS_COMMANDS:
         await check_redis(settings)
     return await handler(settings, args)
-
-
-# Young-generation threshold of the cyclic GC for `smsgw run`. Python's default (700) ran a
-# collection every few messages; under a deep backlog (thousands of messages held in memory)
-# those collections and the promotions they cause took ~15% of the gateway's CPU. Almost
-# everything per message is freed by reference counting, so collecting less often costs little.
-GC_GEN0_THRESHOLD = 20_000
-
-
-def tune_gc() -> None:
-    """Set up the cyclic GC for a long-running engine: the objects built at start-up (modules,
-    config, compiled tables) are moved out of its sight with `gc.freeze()`, so full collections
-    only walk what the traffic allocates, and the young generation is collected less often."""
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def _run_async(coroutine: Any) -> int:

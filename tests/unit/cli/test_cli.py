@@ -1,4 +1,4 @@
-"""`smsgw run` start-up: the cyclic GC tuning (gateway/cli/main.py)."""
+"""`smsgw run` start-up: the cyclic GC tuning (common/gc_tuning.py) and the config flag."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import gc
 
 import pytest
 
+from common import gc_tuning
 from gateway.cli import main as cli
 
 
@@ -17,8 +18,8 @@ def test_tune_gc_freezes_startup_objects_and_raises_gen0_threshold(
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))
     monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(t))
-    cli.tune_gc()
-    assert calls == ["freeze", (cli.GC_GEN0_THRESHOLD, 10, 10)]
+    gc_tuning.tune_gc()
+    assert calls == ["freeze", (gc_tuning.GC_GEN0_THRESHOLD, 10, 10)]
 
 
 @pytest.mark.parametrize("command", [["run"], ["status", "m1"], ["optout", "check", "+4479"],

@@ -67,9 +67,13 @@ _KIND_BY_TYPE: dict[int, NumberKind] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Destination:
-    """A valid number: E.164 digits (no '+'), its region, type and IANA time zones."""
+    """A valid number: E.164 digits (no '+'), its region, type and IANA time zones.
+
+    Slotted, not frozen: one is built per number parsed (0.9 us frozen, 0.45 not; style guide §3).
+    The parser's cache hands the same one to every caller: treat it as read-only.
+    """
 
     e164: str
     region: str  # phonenumbers' precise region: '+44 7911' is 'GG', not 'GB'

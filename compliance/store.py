@@ -40,9 +40,12 @@ class RecipientQuery:
     caps: Sequence[CapRule]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecipientState:
-    """The answer: checks stop at the first that blocks (opt-out, suppression, caps)."""
+    """The answer: checks stop at the first that blocks (opt-out, suppression, caps).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     opted_out: OptOutScope | None = None
     suppressed_until: datetime | None = None

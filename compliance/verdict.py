@@ -50,12 +50,15 @@ class Reason(enum.StrEnum):
     frequency_cap = "frequency_cap"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ComplianceRequest:
     """One outbound message as the compliance layer sees it.
 
     `message_id` makes cap accounting idempotent: evaluating the same message again (the engine
     re-checks queued and deferred messages before submitting) never counts it twice.
+
+    Slotted, not frozen: one is built per message planned, and frozen construction of its 8
+    fields measured 1.3 us against 0.5 (style guide §3). Treat it as read-only.
     """
 
     to: str
@@ -68,9 +71,14 @@ class ComplianceRequest:
     message_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Verdict:
-    """The decision for one message; the allow-only fields are None otherwise."""
+    """The decision for one message; the allow-only fields are None otherwise.
+
+    Slotted, not frozen: one is built per message planned, and frozen construction of its 15
+    fields measured 2.1 us against 0.8 (style guide §3). Treat it as read-only
+    (`dataclasses.replace` makes a changed copy).
+    """
 
     outcome: Outcome
     reason: Reason

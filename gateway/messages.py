@@ -54,9 +54,13 @@ FINAL_STATUSES: Final = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OutboundMessage:
-    """One message as an upstream app enqueued it, validated."""
+    """One message as an upstream app enqueued it, validated.
+
+    Slotted, not frozen: one is built per message read (1.6 us frozen, 0.65 not; style guide
+    §3). Treat it as read-only.
+    """
 
     id: str
     to: str

@@ -98,10 +98,13 @@ def bind_settings(config: CarrierConfig) -> BindSettings:
 UNPACED: Final = 1 << 30  # the grant cap of a carrier nothing paces
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pacing:
     """How a tick's admit call may take a carrier's rate (gateway/engine/admission.py): from
-    `bucket` (None: nothing paces the carrier), at most `cap` submits per call."""
+    `bucket` (None: nothing paces the carrier), at most `cap` submits per call.
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     bucket: RedisTokenBucket | None
     cap: int

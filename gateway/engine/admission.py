@@ -152,10 +152,13 @@ ADMIT_SCRIPT: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candidate:
     """One message of the tick: its prepared checks and, when it may be marked in the same
-    call, its carrier's pacing and its in-flight mark (message, carrier, ref, parts, dest)."""
+    call, its carrier's pacing and its in-flight mark (message, carrier, ref, parts, dest).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     prepared: Prepared
     pacing: Pacing | None = None
@@ -163,10 +166,13 @@ class Candidate:
     mark: tuple[str, str, int, int, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admitted:
     """The call's answer for one candidate: its verdict, and whether it is marked in flight
-    (granted its carrier's rate too: it may go out at once)."""
+    (granted its carrier's rate too: it may go out at once).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     verdict: Verdict
     marked: bool

@@ -51,10 +51,13 @@ class Attempt:
         return self.disposition is Disposition.SUCCESS and None not in self.cids
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Folded:
     """One round folded in: whether some part was throttled, and the command_status of each
-    answer that was a response (for the metrics)."""
+    answer that was a response (for the metrics).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     throttled: bool
     statuses: tuple[int, ...] = field(default=())

@@ -55,12 +55,14 @@ class Defer:
     verdict: Verdict | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admit:
     """Ready once the shared-state checks allow it.
 
     `carriers` is the route in order of preference (empty when `route_error` says why);
     `encoded` is the text as sent on `carriers[0]` (None when there is no carrier).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
     """
 
     prepared: Prepared

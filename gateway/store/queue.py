@@ -47,10 +47,13 @@ return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'CO
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """One stream entry: its id and its `data` field (None when the field is missing);
-    `data_fields` counts the `data` fields it has (more than one is a malformed entry)."""
+    `data_fields` counts the `data` fields it has (more than one is a malformed entry).
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     entry_id: str
     data: bytes | None

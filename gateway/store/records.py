@@ -38,9 +38,12 @@ class RecordContext:
         object.__setattr__(self, "scope", scope)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Origin:
-    """Where a message under work came from: a stream entry to ack, or the deferred set."""
+    """Where a message under work came from: a stream entry to ack, or the deferred set.
+
+    Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
+    """
 
     message_id: str
     entry_id: str | None

@@ -73,7 +73,7 @@ from compliance.verdict import Verdict
 from gateway.carrier.pool import Pacing
 from gateway.store.redis_client import RedisClient
 from gateway.store.replica_wait import ReplicaWait
-from gateway.store.state_store import Scope, lua_script, spelt
+from gateway.store.state_store import Scope, lua_script
 from routing.errors import ThrottleUnavailableError
 from routing.throttle import BUCKET_SCRIPT, RedisTokenBucket
 
@@ -204,7 +204,7 @@ class Admission:
         self._script = client.register_script(ADMIT_SCRIPT)
         self._wait = wait or ReplicaWait(client)  # the in-flight marks, WAITed for if asked
         self._store = store
-        self._scope = spelt(scope.words())
+        self._scope = scope.words()
         self._conclude = conclude
         self._cluster = isinstance(client, RedisCluster)
         if self._cluster:

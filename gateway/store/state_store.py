@@ -46,8 +46,14 @@ def map_redis_errors() -> Iterator[None]:
         raise QueueUnavailableError(f"redis unavailable: {error}") from error
 
 
-Word: TypeAlias = str | int | float | None
-"""One word of an apply.lua op: numbers are spelt as redis-py would (`repr`), None is null."""
+Word: TypeAlias = str | None
+"""One word of an apply.lua op, None for null. Numbers are spelt as redis-py would (`repr`)
+where the op is built (`spell`), so the call's JSON is written from the words as they are."""
+
+
+def spell(value: str | int | float) -> str:
+    """A word for `value`: a number as redis-py spells it (`repr`), a string as it is."""
+    return value if isinstance(value, str) else repr(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +68,8 @@ class Scope:
     group: str = ""
 
     def words(self) -> list[Word]:
-        return ["scope", self.prefix, self.events, self.maxlen, self.ttl, self.outbound,
-                self.group]  # fmt: skip
+        return ["scope", self.prefix, self.events, repr(self.maxlen), repr(self.ttl),
+                self.outbound, self.group]  # fmt: skip
 
 
 SCOPE_WORDS: Final = 7
@@ -94,12 +100,12 @@ class OpBatch:
     # --- primitive ops ---------------------------------------------------------------------
 
     def hset(self, key: str, mapping: dict[str, str | int | float]) -> None:
-        self.args += ["H", key, len(mapping)]
+        self.args += ["H", key, repr(len(mapping))]
         for name, value in mapping.items():
-            self.args += [name, value]
+            self.args += [name, spell(value)]
 
     def xadd(self, stream: str, maxlen: int, data: str) -> None:
-        self.args += ["X", stream, maxlen, data]
+        self.args += ["X", stream, repr(maxlen), data]
 
     def ack(self, stream: str, group: str, entry_id: str) -> None:
         self.args += ["A", stream, group, entry_id]
@@ -108,14 +114,14 @@ class OpBatch:
         self.args += ["R", key, member]
 
     def sadd(self, key: str, member: str, ttl: int) -> None:
-        self.args += ["S", key, member, ttl]
+        self.args += ["S", key, member, repr(ttl)]
 
     # --- domain ops (gateway/store/records.py composes them; see apply.lua for what each does) --
 
     def inflight(self, scope: Scope, message_id: str, carrier: str, ref: int, parts: int,
                  destination: str) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["inflight", message_id, carrier, ref, parts, destination]
+        self.args += ["inflight", message_id, carrier, repr(ref), repr(parts), destination]
 
     def not_sent(self, scope: Scope, message_id: str) -> None:
         self._within(scope)
@@ -127,8 +133,9 @@ class OpBatch:
         entry_id: str | None, from_deferred: bool, id_keys: Sequence[Sequence[str]],
     ) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["submitted", message_id, now, carrier, joined, cids, parts, attempt]
-        self.args += [event, receipt_due, entry_id, "1" if from_deferred else "0"]
+        self.args += ["submitted", message_id, repr(now), carrier, joined, cids, repr(parts),
+                      repr(attempt), event, None if receipt_due is None else repr(receipt_due),
+                      entry_id, "1" if from_deferred else "0"]  # fmt: skip
         self._id_keys(id_keys)
 
     def partial(self, scope: Scope, message_id: str, carrier: str, cids: str,
@@ -140,12 +147,13 @@ class OpBatch:
     def _id_keys(self, id_keys: Sequence[Sequence[str]]) -> None:
         """The (key, part) pairs to map, each with a result."""
         at = len(self.args)
-        self.args.append(0)
+        self.args.append("0")
         for part, keys in enumerate(id_keys):
+            spelt_part = repr(part)
             for key in keys:
-                self.args += [key, part]
+                self.args += [key, spelt_part]
         count = (len(self.args) - at - 1) // 2
-        self.args[at] = count
+        self.args[at] = repr(count)
         self.results += count
 
     def deferred(
@@ -153,23 +161,23 @@ class OpBatch:
         due_iso: str, event: str, entry_id: str | None, extra: dict[str, str | int | float],
     ) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["deferred", message_id, now, attempt, due, due_iso, event, entry_id]
-        self.args.append(len(extra))
+        self.args += ["deferred", message_id, repr(now), repr(attempt), repr(due), due_iso, event,
+                      entry_id, repr(len(extra))]  # fmt: skip
         for name, value in extra.items():
-            self.args += [name, value]
+            self.args += [name, spell(value)]
 
     def final(
         self, scope: Scope, message_id: str, status: str, now: float, *, code: str | None,
         reason: str | None, event: str, entry_id: str | None, from_deferred: bool,
     ) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["final", message_id, status, now, code, reason, event, entry_id]
+        self.args += ["final", message_id, status, repr(now), code, reason, event, entry_id]
         self.args.append("1" if from_deferred else "0")
 
     def rejected(self, scope: Scope, message_id: str, entry_id: str, now: float, *, code: str,
                  reason: str, event: str) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["rejected", message_id, entry_id, now, code, reason, event]
+        self.args += ["rejected", message_id, entry_id, repr(now), code, reason, event]
 
     def hold(self, scope: Scope, message_id: str, carrier: str, destination: str) -> None:
         self._within(scope)
@@ -182,8 +190,9 @@ class OpBatch:
         alternative: str = "",
     ) -> None:  # fmt: skip
         self._within(scope)
-        self.args += ["receipt", carrier, len(candidates), *candidates]
-        self.args += [state, "1" if final else "0", error_code, ts, destination, orphan_due]
+        self.args += ["receipt", carrier, repr(len(candidates)), *candidates]
+        self.args += [state, "1" if final else "0", error_code, ts, destination,
+                      None if orphan_due is None else repr(orphan_due)]  # fmt: skip
         self.args.append(alternative)
         self.results += 1
 
@@ -192,7 +201,7 @@ class OpBatch:
         mapped there, or it settles the one message held there for its `alternative` handset
         (by destination); its result word is 'unmatched' otherwise."""
         self._within(scope)
-        self.args += ["orphan", orphan.carrier, len(orphan.candidates), *orphan.candidates]
+        self.args += ["orphan", orphan.carrier, repr(len(orphan.candidates)), *orphan.candidates]
         self.args += [orphan.state, "1" if orphan.final else "0", orphan.error_code, orphan.ts]
         self.args.append(orphan.alternative)
         self.results += 1
@@ -283,13 +292,13 @@ class StateStore:
         """Run apply.lua on the ops in `args`, sent as one JSON array of strings (and nulls).
 
         One argument instead of thousands: redis-py's per-argument packing cost more than
-        the rest of a write. Numbers are spelt as redis-py would (`repr`), so the script
-        reads exactly the strings it read when each op field was its own argument.
+        the rest of a write. The ops spelt their numbers as redis-py would (`repr`), so the
+        script reads exactly the strings it read when each op field was its own argument.
 
         The ops' scopes must be this store's shard (its key prefix): KEYS[1] is the shard's
         events stream, which routes the call on a cluster.
         """
-        ops = compact(spelt(args))
+        ops = compact(args)
         with map_redis_errors():
             result = await self._wait.run(self._apply, [self.keys.events], [ops])
         return [_text(r) for r in result]
@@ -379,11 +388,6 @@ class Orphan:
         carrier, state, final, error_code, ts, alternative, *candidates = json.loads(text)
         return cls(carrier, state, final == "1", error_code, ts, alternative,
                    tuple(candidates), text)  # fmt: skip
-
-
-def spelt(words: Sequence[Word]) -> list[str | None]:
-    """apply.lua's words as the script reads them: numbers spelt as redis-py would."""
-    return [w if isinstance(w, str) or w is None else repr(w) for w in words]
 
 
 def lua_script(name: str) -> str:

@@ -164,6 +164,21 @@ async def test_evaluations_of_one_loop_iteration_share_a_call_and_keep_their_ord
     assert await redis_client.zcard(KEYS.caps(MSISDN)) == 3
 
 
+async def test_evaluations_of_one_call_with_different_caps_each_get_their_own(
+    store: RedisComplianceStore,
+) -> None:
+    """One call spells each caps sequence once; a query with other caps is judged by its own."""
+    daily = CapRule(name="daily", limit=1, window_seconds=86400, categories=frozenset({M}))
+    states = await asyncio.gather(
+        *(store.check_recipient(query(member=f"w{i}")) for i in range(2)),
+        store.check_recipient(query(member="d1", caps=(daily,))),
+        store.check_recipient(query(member="w2")),
+    )
+    # weekly allows 3: the first two pass; daily (limit 1) is past its limit with those two;
+    # weekly's third send passes, as the refused daily one was not recorded
+    assert [s.caps.exceeded for s in states] == [None, None, 0, None]
+
+
 async def test_caps_hold_under_concurrent_evaluations_from_several_instances(
     redis_server: RedisServer, redis_client: aioredis.Redis
 ) -> None:

@@ -254,13 +254,13 @@ async def test_a_batch_of_receipts_writes_logs_and_reports_exactly_this() -> Non
     ts = "2026-01-01T00:00:00.250Z"
     [batch] = writer.batches
     assert batch.args == [
-        "scope", "t:", "smsgw:events", 1000, 60, "smsgw:outbound", "g",
-        "receipt", "c", 3, "1a2b", "6699", "1a2B", "delivered", "1", "000", ts,
+        "scope", "t:", "smsgw:events", "1000", "60", "smsgw:outbound", "g",
+        "receipt", "c", "3", "1a2b", "6699", "1a2B", "delivered", "1", "000", ts,
         "447700900123", None, "",
-        "receipt", "c", 2, "0042", "42", "undelivered", "1", "001", ts,
+        "receipt", "c", "2", "0042", "42", "undelivered", "1", "001", ts,
         "33612345678", None, "447700900999",
-        "receipt", "c", 1, "77", "enroute", "0", "", ts, "447700900124", None, "",
-        "receipt", "c", 2, "ff", "255", "delivered", "1", "000", ts, "14155550100", None, "",
+        "receipt", "c", "1", "77", "enroute", "0", "", ts, "447700900124", None, "",
+        "receipt", "c", "2", "ff", "255", "delivered", "1", "000", ts, "14155550100", None, "",
     ]  # fmt: skip
     assert calls == [
         ("c", results[0], ("1a2b", "1a2B"), "delivered", "447700900123"),

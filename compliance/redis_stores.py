@@ -231,7 +231,10 @@ class RedisComplianceStore:
         keys: list[str] = []
         for query in queries:
             keys += self._recipient_keys(query.msisdn)
-        return keys, compact([_query_args(query) for query in queries])
+        # the queries of a call nearly always share one caps sequence (the policy's): spelt
+        # once, keyed by identity (each is alive in `queries` for as long as this dict)
+        spelt_caps: dict[int, list[str]] = {}
+        return keys, compact([_query_args(query, spelt_caps) for query in queries])
 
     async def check_and_record(
         self,
@@ -334,9 +337,14 @@ def recipient_state(answer: tuple[int, ...]) -> RecipientState:
     )
 
 
-def _query_args(query: RecipientQuery) -> list[str]:
-    """One evaluation's part of the script's argument, as strings (the script compares '1')."""
-    args = [
+def _query_args(query: RecipientQuery, spelt_caps: dict[int, list[str]]) -> list[str]:
+    """One evaluation's part of the script's argument, as strings (the script compares '1');
+    its caps' words are taken from `spelt_caps` (by the identity of `query.caps`), or spelt
+    and kept there."""
+    caps = spelt_caps.get(id(query.caps))
+    if caps is None:
+        caps = spelt_caps[id(query.caps)] = _cap_args(query.caps)
+    return [
         str(to_ms(query.now)),
         query.sender,
         query.category.value,
@@ -345,8 +353,14 @@ def _query_args(query: RecipientQuery) -> list[str]:
         "1" if query.run_caps else "0",
         "1" if query.consume else "0",
         query.member,
+        *caps,
     ]
-    for cap in query.caps:
+
+
+def _cap_args(caps: Sequence[CapRule]) -> list[str]:
+    """Per cap: its limit, its window in ms and its categories (",a,b,", "" for every one)."""
+    args: list[str] = []
+    for cap in caps:
         categories = "".join(f",{c.value}" for c in sorted(cap.categories))
         args += [
             str(cap.limit),

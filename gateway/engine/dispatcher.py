@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from common.json_text import compact_ascii
 from compliance.encoding import EncodedMessage, TooManyPartsError
 from compliance.policy import Prepared
 from compliance.segment import encode_message
@@ -575,7 +576,7 @@ class Dispatcher:
         self.observer.retried(carrier, decision.code)
         extra: dict[str, str | int | float] = {}
         if work.cids is not None:
-            extra["cids"] = json.dumps(work.cids)
+            extra["cids"] = compact_ascii(work.cids)
         due = self.clock() + decision.delay
         await self._defer(work, due, decision.code, f"retry scheduled: {decision.detail}", extra)
 

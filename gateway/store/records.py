@@ -13,10 +13,10 @@ applies it with the others of the same tick in one script call.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from common.json_text import compact_ascii
 from gateway.messages import Status, event_json, iso_ts
 from gateway.store.keys import Keys
 from gateway.store.state_store import OpBatch, Scope
@@ -152,7 +152,7 @@ def record_submitted(
                       carrier_message_id=joined, parts=parts, attempt=attempt)  # fmt: skip
     batch.submitted(
         ctx.scope, message_id, now, carrier=carrier, joined=joined,
-        cids=json.dumps(list(carrier_ids)), parts=parts, attempt=attempt, event=data,
+        cids=compact_ascii(list(carrier_ids)), parts=parts, attempt=attempt, event=data,
         receipt_due=receipt_due, entry_id=origin.entry_id, from_deferred=origin.from_deferred,
         id_keys=id_keys,
     )  # fmt: skip
@@ -170,7 +170,7 @@ def record_partial(
 ) -> None:
     """Parts already accepted before a failure: map their ids so their receipts still match,
     and remember them so a retry sends only the missing parts."""
-    batch.partial(ctx.scope, message_id, carrier, json.dumps(list(carrier_ids)), id_keys)
+    batch.partial(ctx.scope, message_id, carrier, compact_ascii(list(carrier_ids)), id_keys)
 
 
 def record_unknown_outcome(

@@ -78,7 +78,7 @@ async def test_submitted_sends_its_event_once_and_writes_it_to_stream_and_histor
     assert {k.decode(): v.decode() for k, v in record.items() if k != b"kept"} == {
         "status": "submitted", "ts": "1970-01-01T00:00:02.000Z", "submitted_at": "2.0",
         "carrier": "c",
-        "carrier_message_id": "a1,a2", "cids": '["a1", "a2"]', "parts": "2", "attempt": "1",
+        "carrier_message_id": "a1,a2", "cids": '["a1","a2"]', "parts": "2", "attempt": "1",
         "inflight": "", "outcome": "", "entry": "1-0", "payload": "{}", "dest": DEST,
         "delivered_parts": "0",
     }  # fmt: skip

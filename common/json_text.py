@@ -1,4 +1,5 @@
-"""JSON text on the engine's hot paths: compact, as `json.dumps` would write it, but faster.
+"""JSON text on the engine's hot paths: compact, as `json.dumps` would write it, and read as
+`json.loads` reads it, but faster.
 
 Every message costs several encodes (its events, its payload, its part of each tick's Lua
 arguments); with the standard library's encoder they were about a tenth of the gateway's CPU
@@ -11,15 +12,25 @@ writes the text instead, so the output is what `json.dumps` gives in every case:
   encoder escapes the non-ASCII characters.
 Floats are the one difference left: orjson writes an exponent without its sign and padding
 (1e-05 is `1e-5`) and NaN as null; the engine encodes no such value, and both are valid JSON.
+`parse` reads with orjson (~0.4 us for a queued message against ~2 with `json.loads`) what it
+reads the same, and gives the rest to `json.loads`: text orjson refuses (NaN, Infinity, a lone
+surrogate escape, a number out of a double's range, UTF-16/32 or a byte-order mark, nesting
+past its limit) and any text with a run of 19 digits, as orjson reads an integer wider than
+64 bits as a float where `json.loads` keeps it an int.
 tests/unit/common/test_json_text.py checks the two agree.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
+
+# 19 digits in a row: maybe an integer past 64 bits, which orjson would read as a float
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
 _standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _standard_ascii = json.JSONEncoder(separators=(",", ":")).encode
@@ -40,3 +51,17 @@ def compact_ascii(value: Any) -> str:
     except orjson.JSONEncodeError:
         return _standard_ascii(value)
     return text.decode() if text.isascii() else _standard_ascii(value)
+
+
+def parse(text: bytes | str) -> Any:
+    """`json.loads(text)`, with its errors (ValueError, UnicodeDecodeError, RecursionError)."""
+    if isinstance(text, bytes):
+        long_digits = _LONG_DIGITS_BYTES.search(text) is not None
+    else:
+        long_digits = _LONG_DIGITS.search(text) is not None
+    if not long_digits:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from common.json_text import compact, compact_ascii
+from common.json_text import compact, compact_ascii, parse
 from compliance.verdict import Category
 
 MAX_ID_LENGTH: Final = 128
@@ -98,7 +97,7 @@ class _Invalid(Exception):  # noqa: N818 - private control flow, never escapes t
 def parse_outbound(raw: bytes | str, *, max_text_length: int) -> OutboundMessage | Rejected:
     """Validate one `data` field from the outbound stream."""
     try:
-        data = json.loads(raw)
+        data = parse(raw)
     except (ValueError, UnicodeDecodeError):
         return Rejected(id=None, reason="invalid_json", detail="data is not valid JSON")
     except RecursionError:

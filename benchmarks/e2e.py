@@ -67,6 +67,7 @@ from benchmarks.e2e_report import (
     print_table,
     print_verdicts,
     redis_command_calls,
+    speed_probe,
     stage_cpu_seconds,
 )
 from benchmarks.e2e_stack import Stack, http_get, running_stack
@@ -316,6 +317,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     print_header(opts, WARMUP)
+    probe_at_start = speed_probe()
+    print(f"  machine speed probe: {probe_at_start:.0f} ms (a fixed pure-Python workload; lower "
+          "is faster; runs whose probes differ by over ~10% saw a different machine)")  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="smsgw-e2e-"))
     if opts.cluster:
         print_cluster_header(opts)
@@ -330,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_verdicts(done)
         failed = len(done) < len(results)
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\nload avg at end {load}")
+    print(f"\nload avg at end {load}; machine speed probe at end {speed_probe():.0f} ms "
+          f"(at start {probe_at_start:.0f})")  # fmt: skip
     if opts.keep or failed:
         print(f"configs and logs kept in {workdir}")
     else:

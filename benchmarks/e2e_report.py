@@ -4,6 +4,7 @@ percentiles, the results table and the verdicts against the bars. Used by benchm
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -297,6 +298,25 @@ def _run_git(git: str | None, *args: str) -> str:
         raise TypeError("git not found")
     done = subprocess.run([git, *args], cwd=ROOT, check=True, capture_output=True, text=True)
     return done.stdout.strip()
+
+
+def speed_probe() -> float:
+    """ms for a fixed pure-Python workload (JSON, dicts, strings, as the engine's), best of 3,
+    with nothing else of this benchmark running.
+
+    The VM's speed drifts by 10-25% over minutes without showing as steal time (a neighbour's
+    load on shared caches and memory): the same checkout's figures move with it. The probe,
+    printed at the start and the end, says which runs saw the same machine."""
+    record = {"id": "m-1", "to": "+447911000001", "from": "Acme", "text": "Your code is 123456."}
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for n in range(20_000):
+            text = json.dumps({**record, "n": n})
+            parsed = json.loads(text)
+            _ = f"{parsed['id']}:{parsed['to']}".split(":")[1].encode()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def print_header(opts: Options, warmup: int) -> None:

@@ -79,8 +79,8 @@ def redis_server_process(
     ready_timeout: float = 10.0,
     stop_timeout: float = 5.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `redis_server_args(port, binary)` under `logged_process` and wait until it answers
-    PING on 127.0.0.1:`port`; it is stopped on exit, whatever happens. Its data directory is
+    """Run `redis_server_args` under `logged_process` and wait until it answers PING on
+    127.0.0.1:`port`; it is stopped on exit, whatever happens. Its data directory is
     `data_dir`, or (None) a temporary one removed when it stops.
 
     Raises:

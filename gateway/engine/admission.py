@@ -22,6 +22,11 @@ Python afterwards, from the same answers (`CompliancePolicy.conclude`); a clean 
 script is what an allowed verdict needs, so a marked message is always an allowed one, and
 the pipeline takes back the mark of any that is not.
 
+At light load the engine skips its queue and admits each read as it is read: then the
+read's accept (accept.lua, idempotent by id) runs first in the same script
+(`ACCEPT_ADMIT_SCRIPT`, `Admission.accept_and_admit`), and a message whose record it did not
+create (a resume, a duplicate) is neither checked (no cap consumed) nor marked.
+
 On Redis Cluster one script may touch only one slot. An `Admission` is one shard's: its
 compliance keys and its in-flight marks share the shard's hash tag (gateway/store/shards.py),
 but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own, so the admit call
@@ -73,7 +78,8 @@ from compliance.verdict import Verdict
 from gateway.carrier.pool import Pacing
 from gateway.store.redis_client import RedisClient
 from gateway.store.replica_wait import ReplicaWait
-from gateway.store.state_store import Scope, lua_script
+from gateway.store.state_store import AcceptResult, Scope, accept_results, lua_script
+from gateway.store.state_store import map_redis_errors as map_queue_errors
 from routing.errors import ThrottleUnavailableError
 from routing.throttle import BUCKET_SCRIPT, RedisTokenBucket
 
@@ -90,6 +96,67 @@ def _apply_function() -> str:
     return _as_function("apply_ops", "a", body.replace(decode, ""))
 
 
+def _check_function() -> str:
+    decode = "local queries = cjson.decode(ARGV[1])\n"
+    if CHECK_SCRIPT.count(decode) != 1:
+        raise RuntimeError("CHECK_SCRIPT: the line decoding its queries moved; see admission.py")
+    return _as_function("check_queries", "KEYS, queries", CHECK_SCRIPT.replace(decode, ""))
+
+
+def _accept_function() -> str:
+    return _as_function("accept_rows", "ARGV", lua_script("accept"))
+
+
+# admit_checked(KEYS, plan, checks): given the check's answers (4 per message), the grants and
+# the in-flight marks of the messages with a clean state. `plan` is ADMIT_SCRIPT's ARGV[2]
+# decoded. Returns the marks (1/0 per message), or apply.lua's error.
+_ADMIT_CHECKED: Final = """
+local function admit_checked(KEYS, plan, checks)
+  local messages, carriers = plan.messages, plan.carriers
+  local chosen, want = {}, {}
+  for q = 1, #messages do
+    local m = messages[q]
+    local c = m[1]
+    local b = 4 * q - 4
+    if c > 0 and checks[b + 1] == 0 and checks[b + 2] == 0 and checks[b + 3] == -1 then
+      local total = (want[c] or 0) + m[2]
+      if total <= carriers[c][4] then
+        want[c] = total
+        chosen[q] = c
+      end
+    end
+  end
+  local granted = {}
+  for c, n in pairs(want) do
+    local k = carriers[c]
+    if k[1] == 0 then
+      granted[c] = true
+    else
+      local r = take_tokens({KEYS[k[1]], KEYS[k[1] + 1]}, {n, n, k[2], k[3]})
+      granted[c] = r[1] >= n
+    end
+  end
+  local ops = plan.scope
+  local scope_words = #ops
+  local marked = {}
+  for q = 1, #messages do
+    local c = chosen[q]
+    if c and granted[c] then
+      marked[q] = 1
+      ops[#ops + 1] = 'inflight'
+      for _, word in ipairs(messages[q][3]) do ops[#ops + 1] = word end
+    else
+      marked[q] = 0
+    end
+  end
+  if #ops > scope_words then
+    local r = apply_ops(ops)
+    if r.err then return r end
+  end
+  return marked
+end
+"""
+
 # KEYS: 3 per message (the check's), then 2 per carrier with a bucket (the bucket's; never
 #   on a cluster, where the check's keys, all in the shard's slot, route the call).
 # ARGV[1]: the check's ARGV[1]. ARGV[2]: JSON {scope: apply.lua scope words, carriers: per
@@ -97,59 +164,57 @@ def _apply_function() -> str:
 #   messages: per message, in the check's order, {carrier (1-based, 0 = none), parts,
 #   inflight words (5)}}.
 # Returns {the check's answers (4 per message), marked (1/0 per message)}.
-_DRIVER: Final = """
-local checks = check_recipients(KEYS, ARGV)
-local plan = cjson.decode(ARGV[2])
-local messages, carriers = plan.messages, plan.carriers
-local chosen, want = {}, {}
-for q = 1, #messages do
-  local m = messages[q]
-  local c = m[1]
-  local b = 4 * q - 4
-  if c > 0 and checks[b + 1] == 0 and checks[b + 2] == 0 and checks[b + 3] == -1 then
-    local total = (want[c] or 0) + m[2]
-    if total <= carriers[c][4] then
-      want[c] = total
-      chosen[q] = c
-    end
-  end
-end
-local granted = {}
-for c, n in pairs(want) do
-  local k = carriers[c]
-  if k[1] == 0 then
-    granted[c] = true
-  else
-    local r = take_tokens({KEYS[k[1]], KEYS[k[1] + 1]}, {n, n, k[2], k[3]})
-    granted[c] = r[1] >= n
-  end
-end
-local ops = plan.scope
-local scope_words = #ops
-local marked = {}
-for q = 1, #messages do
-  local c = chosen[q]
-  if c and granted[c] then
-    marked[q] = 1
-    ops[#ops + 1] = 'inflight'
-    for _, word in ipairs(messages[q][3]) do ops[#ops + 1] = word end
-  else
-    marked[q] = 0
-  end
-end
-if #ops > scope_words then
-  local r = apply_ops(ops)
-  if r.err then return r end
-end
+_ADMIT_DRIVER: Final = """
+local checks = check_queries(KEYS, cjson.decode(ARGV[1]))
+local marked = admit_checked(KEYS, cjson.decode(ARGV[2]), checks)
+if marked.err then return marked end
 return {checks, marked}
 """
 
-ADMIT_SCRIPT: Final = (
-    _as_function("check_recipients", "KEYS, ARGV", CHECK_SCRIPT)
+# ADMIT_SCRIPT after accept.lua, for a read at light load (`Admission.accept_and_admit`).
+# KEYS: ADMIT_SCRIPT's, then the shard's events stream (the call's key when there is no
+#   message to check). ARGV[1], ARGV[2]: ADMIT_SCRIPT's, the plan with `rows` too: per
+#   message checked, its row of the accept (1-based). ARGV[3...]: accept.lua's ARGV.
+# A message whose record accept.lua did not create (a resume, a duplicate) is neither checked
+# (nothing consumed) nor granted nor marked.
+# Returns {accept.lua's answers, the check's answers (4 per message), marked (1/0 each)}.
+_ACCEPT_ADMIT_DRIVER: Final = """
+local accept_args = {}
+for i = 3, #ARGV do accept_args[i - 2] = ARGV[i] end
+local accepted = accept_rows(accept_args)
+local new_rows, at, row = {}, 1, 1
+while at <= #accepted do
+  if accepted[at] == 'new' then
+    new_rows[row] = true
+    at = at + 1
+  else
+    at = at + 8
+  end
+  row = row + 1
+end
+local queries, plan = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
+for q = 1, #queries do
+  if not new_rows[plan.rows[q]] then
+    queries[q] = {'0', '', '', '0', '0', '0', '0', ''}
+    plan.messages[q][1] = 0
+  end
+end
+local checks = check_queries(KEYS, queries)
+local marked = admit_checked(KEYS, plan, checks)
+if marked.err then return marked end
+return {accepted, checks, marked}
+"""
+
+_ADMIT_FUNCTIONS: Final = (
+    _check_function()
     + _as_function("take_tokens", "KEYS, ARGV", BUCKET_SCRIPT)
     + _apply_function()
-    + _DRIVER
+    + _ADMIT_CHECKED
 )
+
+ADMIT_SCRIPT: Final = _ADMIT_FUNCTIONS + _ADMIT_DRIVER
+
+ACCEPT_ADMIT_SCRIPT: Final = _accept_function() + _ADMIT_FUNCTIONS + _ACCEPT_ADMIT_DRIVER
 
 
 @dataclass(slots=True)
@@ -202,6 +267,8 @@ class Admission:
         wait: ReplicaWait | None = None,
     ) -> None:
         self._script = client.register_script(ADMIT_SCRIPT)
+        self._accept_script = client.register_script(ACCEPT_ADMIT_SCRIPT)
+        self._events = scope.events
         self._wait = wait or ReplicaWait(client)  # the in-flight marks, WAITed for if asked
         self._store = store
         self._scope = scope.words()
@@ -241,6 +308,43 @@ class Admission:
             Admitted(conclude(c.prepared, recipient_state(answer)), bool(int(flag)))
             for c, answer, flag in zip(candidates, answers, reply[1], strict=True)
         ]
+
+    async def accept_and_admit(
+        self, accept_args: Sequence[str | int | float], rows: Sequence[int],
+        candidates: Sequence[Candidate],
+    ) -> tuple[list[AcceptResult], list[Admitted | None]]:  # fmt: skip
+        """accept.lua for a read (`accept_args`: its header, then 5 words per message), then
+        `admit` for the candidates, in one call (`ACCEPT_ADMIT_SCRIPT`). `rows[i]` is the
+        position in the read of candidate i's message. Returns the accept's result of each
+        message read, and each candidate's answer: None for one whose record the accept did
+        not create (a resume, a duplicate), which was neither checked nor marked.
+
+        Raises:
+            QueueUnavailableError: Redis cannot answer now (nothing may have run, or all).
+            redis.exceptions.RedisError: the script failed (what ran before the error stays).
+        """
+        granted = await _take_grants(candidates) if self._cluster and candidates else {}
+        keys, checks = self._store.check_call([c.prepared.query for c in candidates])
+        plan = self._plan(candidates, keys, granted)
+        plan["rows"] = [row + 1 for row in rows]
+        keys.append(self._events)
+        with map_queue_errors():
+            reply = await self._wait.run(
+                self._accept_script, keys, [checks, compact(plan), *accept_args]
+            )
+        if not isinstance(reply, list) or len(reply) != 3:
+            raise ComplianceStoreError(f"unexpected accept-and-admit script reply {reply!r}")
+        results = accept_results(reply[0])
+        answers = check_answers(reply[1], len(candidates))
+        conclude = self._conclude
+        admitted: list[Admitted | None] = []
+        for candidate, row, answer, flag in zip(candidates, rows, answers, reply[2], strict=True):
+            if results[row].kind != "new":
+                admitted.append(None)
+                continue
+            verdict = conclude(candidate.prepared, recipient_state(answer))
+            admitted.append(Admitted(verdict, bool(int(flag))))
+        return results, admitted
 
     def _plan(
         self, candidates: Sequence[Candidate], keys: list[str], granted: Grants

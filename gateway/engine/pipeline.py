@@ -16,6 +16,11 @@ Each tick takes a batch of messages from the priority lanes and, for the batch a
 6. as each message's parts are answered, its **outcome** is judged; the accepted ones of a
    tick are committed together (one state write).
 
+At light load a read of the stream comes as a tick of its own (`run_read`): its accept
+(accept.lua) and its admit call are one script, so its messages reach step 3 after one Redis
+call, not two; a message the accept did not create (a resume, a duplicate) goes back to the
+engine, which handles it as after its own accept.
+
 Everything that is not the common case goes to the dispatcher's per-message path with the
 same state: a message resumed from a record (in flight, outcome unknown, partly sent, a
 retry), a route error, and any answer but "all parts accepted" (throttling, errors, unknown
@@ -49,7 +54,7 @@ from gateway.ops.final_log import log_final
 from gateway.smpp.pdu import Pdu
 from gateway.store.records import record_deferred, record_final, record_inflight, record_not_sent
 from gateway.store.shards import ShardMap
-from gateway.store.state_store import OpBatch
+from gateway.store.state_store import AcceptResult, OpBatch
 from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()
@@ -142,15 +147,65 @@ class Pipeline:
         self._d.observer.stage("plan", started)
         return tick
 
+    async def run_read(
+        self, batch: Sequence[Work], shard: ShardState | None,
+        accept_args: Sequence[str | int | float],
+    ) -> list[tuple[Work, AcceptResult]]:  # fmt: skip
+        """A read at light load, accepted and admitted in one call (`Admission.accept_and_
+        admit`): `batch` is the read's messages (fresh, in the order of `accept_args`' rows).
+        The messages whose record the accept created go on as a tick's do; the others (a
+        resume, a duplicate) are returned with their accept's result, planned but not
+        admitted, for the engine to handle as after its own accept (it releases them).
+
+        Raises:
+            QueueUnavailableError: Redis cannot answer now; redis.exceptions.RedisError: the
+                script failed. Either way no message of `batch` is under work any more.
+        """
+        tick = self._plan_shard(batch, shard)
+        admission = tick.admission
+        if admission is None:
+            raise RuntimeError("run_read needs an Admission")
+        row_of = {id(work): row for row, work in enumerate(batch)}
+        rows = [row_of[id(work)] for work, _ in tick.ready]
+        try:
+            results, answers = await admission.accept_and_admit(accept_args, rows,
+                                                                tick.candidates)  # fmt: skip
+        except BaseException:
+            for work in [w for w, _ in tick.ready] + [w for w, _ in tick.finished]:
+                self._done(work)
+            raise
+        planned = {id(work) for work, _ in tick.ready} | {id(work) for work, _ in tick.finished}
+        others = [
+            (batch[row], result)
+            for row, result in enumerate(results)
+            if result.kind != "new" and id(batch[row]) in planned  # not one a bug let go
+        ]
+        if others:
+            old = {id(work) for work, _ in others}
+            kept = [(r, a) for r, a in zip(tick.ready, answers, strict=True) if id(r[0]) not in old]
+            tick.ready = [r for r, _ in kept]
+            tick.finished = [f for f in tick.finished if id(f[0]) not in old]
+            answers = [a for _, a in kept]
+        admitted = [(a.verdict, a.marked) for a in answers if a is not None]
+        await self._after_admit(tick, admitted)
+        return others
+
     async def _run_shard(self, tick: _ShardTick, granted: Grants | None) -> None:
-        d = self._d
-        shard, ready, finished, now = tick.shard, tick.ready, tick.finished, tick.now
-        records = OpBatch()
         try:
             admitted = await self._admit(tick, granted)
         except _REDIS_DOWN as error:
-            self._left_pending([w for w, _ in ready], error)
-            ready, admitted = [], []
+            self._left_pending([w for w, _ in tick.ready], error)
+            tick.ready, admitted = [], []
+        await self._after_admit(tick, admitted)
+
+    async def _after_admit(self, tick: _ShardTick, admitted: list[tuple[Verdict, bool]]) -> None:
+        """Sort the tick's messages by their answers; submit, record and send on."""
+        d = self._d
+        shard, ready, finished, now = tick.shard, tick.ready, tick.finished, tick.now
+        records = OpBatch()
+        for _, plan in finished:  # refused or deferred by a static rule
+            if plan.verdict is not None:
+                d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
         started = time.perf_counter()
         groups: dict[str, list[_Sending]] = {}
         marked: dict[str, list[_Sending]] = {}
@@ -195,8 +250,6 @@ class Pipeline:
             if isinstance(plan, Admit):
                 ready.append((work, plan))
             else:
-                if plan.verdict is not None:  # refused or deferred by a static rule
-                    d.observer.verdict(plan.verdict.outcome.value, plan.verdict.reason.value)
                 finished.append((work, plan))
         return ready
 

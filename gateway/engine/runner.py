@@ -2,6 +2,8 @@
 
 Tasks (each restarted with a log line and `smsgw_internal_errors_total` if it ever fails):
 - ingest: XREADGROUP batches -> validate -> accept.lua (idempotent by id) -> priority queue;
+  at light load (nothing queued) a read skips the queue instead: accept.lua and the tick's
+  admit call run as one script and the read goes through the batch path as a tick;
 - reclaim: XAUTOCLAIM entries other instances left pending too long;
 - scheduler: claim due messages from the deferred set (send_at, quiet hours, retries, holds);
 - pump: takes batches in priority order (OTP, transactional, marketing) and runs them through
@@ -354,7 +356,7 @@ class Engine:
             read_at = loop.time()
             entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
             if entries:
-                await self.ingest(entries, shard)
+                await self.ingest(entries, shard, fuse=True)
             self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
@@ -410,13 +412,19 @@ class Engine:
             acks.ack(shard.keys.signals, shard.ctx.group, entry.entry_id)
         await shard.writer.write(acks)
 
-    async def ingest(self, entries: Sequence[Entry], shard: ShardState | None = None) -> None:
+    async def ingest(
+        self, entries: Sequence[Entry], shard: ShardState | None = None, *, fuse: bool = False
+    ) -> None:
         """Validate a batch, record accepted/rejected, and queue the new ones for work.
 
         Entries this instance already holds (queued or under work) are skipped, so an entry
         read twice (our own pending list and a reclaim) is never worked on twice at once.
         Each entry is judged alone: one that cannot be read or stored is rejected with a
         reason and acknowledged, and the others go on.
+
+        With `fuse` (a read of new entries) and nothing queued ahead of them, the batch goes
+        straight to the batch path instead, accepted and admitted in one call (light load:
+        `_accept_and_admit`).
         """
         started = time.perf_counter()
         shard = shard or self.shards[0]
@@ -439,10 +447,59 @@ class Engine:
             if rejects.args:
                 await shard.writer.write(rejects)
                 _log_rejected(rejected)
-            if valid:
+            if valid and fuse and self._may_fuse(shard, len(valid)):
+                queued = {entry.entry_id for entry, _ in valid}  # the tick's from here on
+                tick = asyncio.get_running_loop().create_task(
+                    self._accept_and_admit(valid, shard, now)
+                )
+                self._tick_tasks.add(tick)  # shutdown waits for it as for the pump's ticks
+                tick.add_done_callback(self._tick_tasks.discard)
+                await asyncio.shield(tick)  # stopping the ingest never stops it mid-call
+            elif valid:
                 queued = await self._accept(valid, shard, now)
         finally:
             held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
+
+    def _may_fuse(self, shard: ShardState, count: int) -> bool:
+        """A read may skip the queue: nothing waits there before it (the lanes' order holds),
+        the batch path has room for it, and its shard admits in one call."""
+        return (
+            shard.admission is not None
+            and self._queue.empty()
+            and self._busy + count <= self.capacity
+            and not self.dispatcher.is_stopping()
+        )
+
+    async def _accept_and_admit(
+        self, valid: Sequence[tuple[Entry, OutboundMessage]], shard: ShardState, now: float
+    ) -> None:
+        """One call for a light-load read: accept.lua, then the admit call of the messages
+        it created (`Pipeline.run_read`); the tick goes on as the pump's do. Messages with a
+        record already (a resume, a duplicate) are handled as after `_accept`. The usual way
+        takes over when the script fails (an entry Redis refuses: one by one there)."""
+        valid = sorted(valid, key=lambda item: item[1].lane)  # the lanes' order, as the pump
+        works = [Work(message=message, entry_id=entry.entry_id, enqueued_at=now, shard=shard)
+                 for entry, message in valid]  # fmt: skip
+        self._busy += len(works)
+        self._idle.clear()
+        args = [*_accept_header(shard, now), *_accept_rows(valid, now)]
+        try:
+            others = await self.pipeline.run_read(works, shard, args)
+        except QueueUnavailableError:
+            raise
+        except redis.exceptions.RedisError:
+            held = self._held[shard.index]  # run_read let every message go
+            held.update(entry.entry_id for entry, _ in valid)
+            queued = await self._accept(valid, shard, now)
+            held.difference_update(e.entry_id for e, _ in valid if e.entry_id not in queued)
+            return
+        self.observer.accepted(len(works) - len(others))
+        acks = OpBatch()
+        for work, result in others:
+            self._release(work)
+            self._take_on(work, result, acks, shard)
+        if acks.args:
+            await shard.writer.write(acks)
 
     def _parse_entry(self, entry: Entry) -> OutboundMessage | Rejected:
         if entry.data is None:
@@ -514,26 +571,31 @@ class Engine:
         state, or a deferral the scheduler owns) — never resent."""
         acks = OpBatch()
         queued: set[str] = set()
-        accepted = 0
         for (entry, message), result in zip(valid, results, strict=True):
             work = Work(message=message, entry_id=entry.entry_id, enqueued_at=now, shard=shard)
-            if result.kind == "new":
-                accepted += 1
-                self._enqueue(work)
+            if self._take_on(work, result, acks, shard):
                 queued.add(entry.entry_id)
-            elif result.kind == "resume" and result.status in ("accepted", ""):
-                self._enqueue(_resumed(work, result))
-                queued.add(entry.entry_id)
-            else:
-                if result.kind == "duplicate":
-                    log.info("duplicate_id_ignored", message_id=message.id, status=result.status)
-                else:
-                    log.info("resume_settled", message_id=message.id, status=result.status)
-                acks.ack(shard.keys.outbound, shard.ctx.group, entry.entry_id)
-        self.observer.accepted(accepted)
+        self.observer.accepted(sum(result.kind == "new" for result in results))
         if acks.args:
             await shard.writer.write(acks)
         return queued
+
+    def _take_on(self, work: Work, result: AcceptResult, acks: OpBatch, shard: ShardState) -> bool:
+        """Queue `work` when accept.lua's `result` says it is new or resumable; else add its
+        acknowledgement to `acks` (a duplicate, or a record that needs no more work here)."""
+        if result.kind == "new":
+            self._enqueue(work)
+            return True
+        if result.kind == "resume" and result.status in ("accepted", ""):
+            self._enqueue(_resumed(work, result))
+            return True
+        message_id = work.message.id
+        if result.kind == "duplicate":
+            log.info("duplicate_id_ignored", message_id=message_id, status=result.status)
+        else:
+            log.info("resume_settled", message_id=message_id, status=result.status)
+        acks.ack(shard.keys.outbound, shard.ctx.group, work.entry_id or "")
+        return False
 
     def _enqueue(self, work: Work) -> None:
         """Queue work in priority order: category lane, then priority, then arrival."""

@@ -250,6 +250,21 @@ ACCEPTED_NEW: Final = AcceptResult("new", "accepted", "", "0", "", "", "", "")
 """accept.lua's answer for a record it created (the destination is the caller's own)."""
 
 
+def accept_results(raw: Sequence[Any]) -> list[AcceptResult]:
+    """accept.lua's reply, one result per message in order ("new" alone, else 8 words)."""
+    results: list[AcceptResult] = []
+    i = 0
+    while i < len(raw):
+        kind = raw[i]
+        if kind in (b"new", "new"):  # a client may decode replies
+            results.append(ACCEPTED_NEW)
+            i += 1
+        else:
+            results.append(AcceptResult(*[_text(word) for word in raw[i : i + 8]]))
+            i += 8
+    return results
+
+
 @dataclass(frozen=True, slots=True)
 class DueMessage:
     """A deferred message claimed from the deferred set (under a lease)."""
@@ -310,17 +325,7 @@ class StateStore:
         KEYS[1] is its events stream); rows are 5 per message."""
         with map_redis_errors():
             raw = await self._wait.run(self._accept, [self.keys.events], [*header, *rows])
-        results: list[AcceptResult] = []
-        i = 0
-        while i < len(raw):
-            kind = raw[i]
-            if kind in (b"new", "new"):  # a client may decode replies
-                results.append(ACCEPTED_NEW)
-                i += 1
-            else:
-                results.append(AcceptResult(*[_text(word) for word in raw[i : i + 8]]))
-                i += 8
-        return results
+        return accept_results(raw)
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueMessage]:
         with map_redis_errors():

@@ -23,7 +23,7 @@ from gateway.carrier.pool import UNPACED, Pacing
 from gateway.config import Settings, StreamsConfig
 from gateway.engine.admission import Admission, Candidate, take_grants
 from gateway.store.keys import Keys
-from gateway.store.records import RecordContext
+from gateway.store.records import RecordContext, accept_row
 from gateway.store.shards import ShardMap
 from routing.throttle import RedisTokenBucket
 from tests.cluster_fixture import HOST, LocalRedisCluster, key_slot
@@ -99,6 +99,60 @@ async def test_candidates_without_pacing_are_checked_but_never_marked(
     assert answer.verdict.outcome is Outcome.allow
     assert not answer.marked
     assert not await redis_client.exists("t:msg:m1")
+
+
+# --- a read at light load: accept.lua and the admit call in one ------------------------------
+
+
+def accept_args(*messages: tuple[str, str, Prepared]) -> list[str | int | float]:
+    """accept.lua's ARGV for (id, entry id, prepared) messages."""
+    args: list[str | int | float] = [KEYS.prefix, KEYS.events, 10000, 3600, 1.0]
+    for message_id, entry_id, p in messages:
+        args += accept_row(message_id, entry_id, '{"payload":1}', p.destination.e164, 1.0)
+    return args
+
+
+async def test_a_read_is_accepted_and_admitted_in_one_call(redis_client: aioredis.Redis) -> None:
+    policy, admission = setup(redis_client)
+    a, b = prepared(policy, "+33612345678", "m1"), prepared(policy, "+33612345679", "m2")
+    await policy.handle_mo("+33612345679", "MYBRAND", "STOP", NOW)
+    results, answers = await admission.accept_and_admit(
+        accept_args(("m1", "1-0", a), ("m2", "2-0", b)), [0, 1],
+        [candidate(a, "m1", FREE), candidate(b, "m2", FREE)],
+    )  # fmt: skip
+    assert [r.kind for r in results] == ["new", "new"]
+    assert [(x.verdict.outcome, x.marked) for x in answers if x is not None] == [
+        (Outcome.allow, True), (Outcome.suppress, False)
+    ]  # fmt: skip
+    one, two = await redis_client.hgetall("t:msg:m1"), await redis_client.hgetall("t:msg:m2")
+    assert (one[b"status"], one[b"inflight"], one[b"entry"]) == (b"accepted", b"c1", b"1-0")
+    assert (two[b"status"], two.get(b"inflight")) == (b"accepted", None)
+    assert await redis_client.xlen(KEYS.events) == 2  # the two accepted events
+
+
+async def test_a_message_the_accept_did_not_create_is_neither_checked_nor_marked(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A duplicate id (another entry) and a resume (the same entry read again) come back with
+    what their record holds; nothing of the check ran for them (no cap consumed), and their
+    record is not marked again, while a new message in the same read goes on as usual."""
+    policy, admission = setup(redis_client)
+    a, b = prepared(policy, "+33612345678", "m1"), prepared(policy, "+33612345679", "m2")
+    first, _ = await admission.accept_and_admit(accept_args(("m1", "1-0", a)), [], [])
+    assert [r.kind for r in first] == ["new"]
+    caps_key = ComplianceKeys("t:").caps(a.destination.e164)
+    results, answers = await admission.accept_and_admit(
+        accept_args(("m1", "9-0", a), ("m1", "1-0", a), ("m2", "2-0", b)), [0, 1, 2],
+        [candidate(a, "m1", FREE), candidate(a, "m1", FREE), candidate(b, "m2", FREE)],
+    )  # fmt: skip
+    assert [(r.kind, r.status) for r in results] == [
+        ("duplicate", "accepted"), ("resume", "accepted"), ("new", "accepted")
+    ]  # fmt: skip
+    assert [None if x is None else x.marked for x in answers] == [None, None, True]
+    assert not await redis_client.exists(caps_key)  # m1 never checked: no send counted
+    record = await redis_client.hgetall("t:msg:m1")
+    assert (record[b"entry"], record.get(b"inflight")) == (b"1-0", None)
+    assert await redis_client.zcard(ComplianceKeys("t:").caps(b.destination.e164)) == 1
 
 
 # --- on Redis Cluster: a paced carrier's grant first (its own slot), then the shard's call -----

@@ -356,7 +356,9 @@ class Engine:
             read_at = loop.time()
             entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
             if entries:
-                await self.ingest(entries, shard, fuse=True)
+                # a short read (light load) may go straight to the batch path; a full one is
+                # queued, so that under load the lanes order the read-ahead
+                await self.ingest(entries, shard, fuse=len(entries) < low_water)
             self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
@@ -422,9 +424,9 @@ class Engine:
         Each entry is judged alone: one that cannot be read or stored is rejected with a
         reason and acknowledged, and the others go on.
 
-        With `fuse` (a read of new entries) and nothing queued ahead of them, the batch goes
-        straight to the batch path instead, accepted and admitted in one call (light load:
-        `_accept_and_admit`).
+        With `fuse` (a short read of new entries: light load) and nothing queued ahead of
+        them, the batch goes straight to the batch path instead, accepted and admitted in one
+        call (`_accept_and_admit`, a task of its own: this returns once it has started).
         """
         started = time.perf_counter()
         shard = shard or self.shards[0]
@@ -449,16 +451,31 @@ class Engine:
                 _log_rejected(rejected)
             if valid and fuse and self._may_fuse(shard, len(valid)):
                 queued = {entry.entry_id for entry, _ in valid}  # the tick's from here on
+                # a task of its own, as the pump's ticks: the next read need not wait for it,
+                # and stopping the ingest never stops it mid-call (shutdown waits for it)
                 tick = asyncio.get_running_loop().create_task(
                     self._accept_and_admit(valid, shard, now)
                 )
-                self._tick_tasks.add(tick)  # shutdown waits for it as for the pump's ticks
-                tick.add_done_callback(self._tick_tasks.discard)
-                await asyncio.shield(tick)  # stopping the ingest never stops it mid-call
+                self._tick_tasks.add(tick)
+                tick.add_done_callback(functools.partial(self._read_tick_done, shard.index))
             elif valid:
                 queued = await self._accept(valid, shard, now)
         finally:
             held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
+
+    def _read_tick_done(self, index: int, tick: asyncio.Task[None]) -> None:
+        """A read's tick ended: its messages are all released or under way. Redis failing
+        it is an outage of the shard's (its messages stay pending, as an accept's failure
+        leaves them); anything else is our bug, logged and counted as the pump's are."""
+        self._tick_tasks.discard(tick)
+        if tick.cancelled() or tick.exception() is None:
+            return
+        error = tick.exception()
+        if isinstance(error, (QueueUnavailableError, ComplianceStoreError)):
+            self.outages.failed(index, "ingest", error)
+            return
+        log.error("pipeline_tick_failed", exc_info=error)
+        self.metrics.internal_error("ingest").inc()
 
     def _may_fuse(self, shard: ShardState, count: int) -> bool:
         """A read may skip the queue: nothing waits there before it (the lanes' order holds),

@@ -96,6 +96,8 @@ class Pipeline:
         dispatcher: the per-message path, and what the two paths share (records, observer).
         spawn: runs a coroutine for one message in the background (the engine counts it).
         done: called once per message when the batch path is done with it.
+        room: called when messages are through with the carrier (every part accepted) and
+            wait only for their record (`committing` counts them).
     """
 
     def __init__(
@@ -107,8 +109,11 @@ class Pipeline:
         admission: Admission | None = None,
         shards: ShardMap | None = None,
         outages: RedisOutages | None = None,
+        room: Callable[[], None] | None = None,
     ) -> None:
         self._d = dispatcher
+        self._room = room or (lambda: None)
+        self._committing = 0
         self._outages = outages or RedisOutages()
         self._spawn = spawn
         self._done = done
@@ -117,6 +122,12 @@ class Pipeline:
         self._accepted: list[_Sending] = []
         self._commit_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def committing(self) -> int:
+        """Messages through with the carrier (every part accepted), waiting for the state
+        write that records them: still under work, but holding no window slot."""
+        return self._committing
 
     async def run_batch(self, batch: Sequence[Work]) -> None:
         """Plan, admit and start submitting one batch (returns once the submits are out): the
@@ -470,9 +481,11 @@ class Pipeline:
         if result.accepted_all() and not throttled:
             self._accepted.append(sending)
             sending.work.cids = result.cids
+            self._committing += 1
             if not self._commit_scheduled:
                 self._commit_scheduled = True
                 asyncio.get_running_loop().call_soon(self._commit_accepted)
+                self._room()
             return
         self._spawn(sending.work, d.continue_attempt(sending.work, sending.verdict,
                                                     sending.admit, carrier, sending.encoded,
@@ -489,6 +502,12 @@ class Pipeline:
 
     async def _commit(self, accepted: list[_Sending]) -> None:
         """Record a tick's accepted submits in one state write; count and release them."""
+        try:
+            await self._record_accepted(accepted)
+        finally:
+            self._committing -= len(accepted)
+
+    async def _record_accepted(self, accepted: list[_Sending]) -> None:
         d = self._d
         started = time.perf_counter()
         now = d.clock()

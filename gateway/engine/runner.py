@@ -80,6 +80,7 @@ DEFERRED_LEASE = 60.0
 SCHEDULER_BATCH = 500
 PIPELINE_BATCH = 500  # messages one tick takes from the lanes at most
 TICKS_IN_FLIGHT = 2  # batches planned, admitted or committed at once
+INGESTS_IN_FLIGHT = 2  # full reads of one shard being validated and accepted at once
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
 
@@ -168,6 +169,7 @@ class Engine:
         )
         self._order = itertools.count()
         self._busy = 0
+        self._accepting = 0  # entries read, being validated and accepted (not yet queued)
         self._idle = asyncio.Event()
         # Stream entries this instance is working on: never reclaimed from ourselves, and
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
@@ -191,6 +193,7 @@ class Engine:
             done=self._release,
             shards=self.shard_map,
             outages=self.outages,
+            room=self._room.set,
         )
         # tasks whose last run failed (name -> error), for /readyz: the gateway is not ready
         # while it cannot read its stream
@@ -348,17 +351,22 @@ class Engine:
         # would otherwise cost one XREADGROUP and one accept.lua per handful of messages.
         low_water = min(c.batch, max(1, limit // 4))
         loop, linger = asyncio.get_running_loop(), c.linger_ms / 1000
+        # Under load the next read starts while the last one is accepted: one read, then its
+        # accept, one after the other, each waiting its turn in a busy Redis, was the whole
+        # engine's limit (~40 ms per 256 entries: the pump starved, the windows near empty).
+        ingests = asyncio.Semaphore(INGESTS_IN_FLIGHT)
         while True:
-            room = limit - self._queue.qsize() - self._busy
+            room = limit - self._queue.qsize() - self._busy - self._accepting
             if room < low_water:
                 await asyncio.sleep(0.005)
                 continue
             read_at = loop.time()
             entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
-            if entries:
-                # a short read (light load) may go straight to the batch path; a full one is
-                # queued, so that under load the lanes order the read-ahead
-                await self.ingest(entries, shard, fuse=len(entries) < low_water)
+            if len(entries) >= low_water:  # a full read: queued, so the lanes order it
+                await ingests.acquire()
+                self._ingest_behind(entries, shard, ingests)
+            elif entries:  # a short read (light load) may go straight to the batch path
+                await self.ingest(entries, shard, fuse=True)
             self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
@@ -368,6 +376,23 @@ class Engine:
                 # linger_ms, and no message waits for a read longer than that plus one
                 # read's work.
                 await asyncio.sleep(max(0.0, read_at + linger - loop.time()))
+
+    def _ingest_behind(
+        self, entries: Sequence[Entry], shard: ShardState, slots: asyncio.Semaphore
+    ) -> None:
+        """`ingest` in a task of its own, holding one of `slots` until it ends; its entries
+        count against the read-ahead meanwhile. Shutdown waits for it as for a tick."""
+        count = len(entries)
+        self._accepting += count
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._accepting -= count
+            slots.release()
+            self._background_done(shard.index, task)
+
+        task = asyncio.get_running_loop().create_task(self.ingest(entries, shard))
+        self._tick_tasks.add(task)
+        task.add_done_callback(done)
 
     async def _reclaim_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer
@@ -457,16 +482,17 @@ class Engine:
                     self._accept_and_admit(valid, shard, now)
                 )
                 self._tick_tasks.add(tick)
-                tick.add_done_callback(functools.partial(self._read_tick_done, shard.index))
+                tick.add_done_callback(functools.partial(self._background_done, shard.index))
             elif valid:
                 queued = await self._accept(valid, shard, now)
         finally:
             held.difference_update(e.entry_id for e in fresh if e.entry_id not in queued)
 
-    def _read_tick_done(self, index: int, tick: asyncio.Task[None]) -> None:
-        """A read's tick ended: its messages are all released or under way. Redis failing
-        it is an outage of the shard's (its messages stay pending, as an accept's failure
-        leaves them); anything else is our bug, logged and counted as the pump's are."""
+    def _background_done(self, index: int, tick: asyncio.Task[None]) -> None:
+        """A read's accept, or its tick, ended in the background (`_ingest_behind`,
+        `_accept_and_admit`). Redis failing it is an outage of the shard's (its messages stay
+        pending, as an accept's failure leaves them); anything else is our bug, logged and
+        counted as the pump's are."""
         self._tick_tasks.discard(tick)
         if tick.cancelled() or tick.exception() is None:
             return
@@ -483,7 +509,7 @@ class Engine:
         return (
             shard.admission is not None
             and self._queue.empty()
-            and self._busy + count <= self.capacity
+            and self._under_way + count <= self.capacity
             and not self.dispatcher.is_stopping()
         )
 
@@ -661,7 +687,7 @@ class Engine:
         queue = self._queue
         me = asyncio.current_task()
         while not self.dispatcher.is_stopping():
-            while self._busy >= self.capacity:  # as many under work as the windows can carry
+            while self._under_way >= self.capacity:  # as many as the windows can carry
                 self._room.clear()
                 await self._room.wait()
             if me is not None:
@@ -674,7 +700,7 @@ class Engine:
             if self.dispatcher.is_stopping():  # stopped while waiting: leave it for next run
                 return
             batch = [first]
-            limit = min(PIPELINE_BATCH, self.capacity - self._busy)
+            limit = min(PIPELINE_BATCH, self.capacity - self._under_way)
             while len(batch) < limit and not queue.empty():
                 batch.append(queue.get_nowait()[2])
             self._busy += len(batch)
@@ -724,10 +750,18 @@ class Engine:
             self._idle.set()
 
     @property
+    def _under_way(self) -> int:
+        """Messages under work but for those through with the carrier, which wait only for
+        their record (`Pipeline.committing`): what `capacity` bounds."""
+        return self._busy - self.pipeline.committing
+
+    @property
     def capacity(self) -> int:
-        """Messages under work at once at most: twice what the carriers' windows hold (so the
-        next window's worth is planned and admitted while one is on the wire), within
-        `engine.max_in_flight`."""
+        """Messages under way at once at most (`_under_way`): twice what the carriers'
+        windows hold (so the next window's worth is planned and admitted while one is on the
+        wire), within `engine.max_in_flight`. Messages whose parts the carrier has all
+        accepted do not count: under load most of them wait for their record's state write
+        (a Redis call behind others), and counting them held the windows 10-35% full."""
         windows = sum(c.window * c.binds for c in self.settings.carriers)
         return max(16, min(self.settings.engine.max_in_flight, 2 * windows))
 

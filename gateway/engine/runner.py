@@ -364,10 +364,11 @@ class Engine:
             entries = await shard.consumer.read(min(c.batch, room), c.block_ms)
             if len(entries) >= low_water:  # a full read: queued, so the lanes order it
                 await ingests.acquire()
-                self._ingest_behind(entries, shard, ingests)
-            elif entries:  # a short read (light load) may go straight to the batch path
-                await self.ingest(entries, shard, fuse=True)
-            self._failing.pop(task, None)
+                self._ingest_behind(entries, shard, ingests, task)  # its end says if it failed
+            else:  # a short read (light load) may go straight to the batch path
+                if entries:
+                    await self.ingest(entries, shard, fuse=True)
+                self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
                 # light load: let the next read gather a few messages, so that each Redis
@@ -378,10 +379,12 @@ class Engine:
                 await asyncio.sleep(max(0.0, read_at + linger - loop.time()))
 
     def _ingest_behind(
-        self, entries: Sequence[Entry], shard: ShardState, slots: asyncio.Semaphore
+        self, entries: Sequence[Entry], shard: ShardState, slots: asyncio.Semaphore, name: str
     ) -> None:
         """`ingest` in a task of its own, holding one of `slots` until it ends; its entries
-        count against the read-ahead meanwhile. Shutdown waits for it as for a tick."""
+        count against the read-ahead meanwhile. Shutdown waits for it as for a tick. As an
+        ingest in line would, one failing (not Redis: our bug) makes /readyz name task
+        `name` until one succeeds."""
         count = len(entries)
         self._accepting += count
 
@@ -389,6 +392,11 @@ class Engine:
             self._accepting -= count
             slots.release()
             self._background_done(shard.index, task)
+            error = None if task.cancelled() else task.exception()
+            if error is None:
+                self._failing.pop(name, None)
+            elif not isinstance(error, (QueueUnavailableError, ComplianceStoreError)):
+                self._failing[name] = f"{type(error).__name__}: {error}"[:200]
 
         task = asyncio.get_running_loop().create_task(self.ingest(entries, shard))
         self._tick_tasks.add(task)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -66,3 +69,49 @@ async def test_a_backlog_is_sent_once_within_capacity_and_every_count_returns_to
     assert peaks["accepting"] > 0  # full reads were accepted in the background
     assert peaks["committing"] > 0
     assert 0 < peaks["under_way"] <= capacity
+
+
+async def test_a_failing_background_accept_makes_ingest_unready_until_one_succeeds(
+    redis_server: RedisServer, redis_client: aioredis.Redis, simulator: RunningSimulator
+) -> None:
+    """A full read's accept fails with our bug (not Redis): /readyz names ingest, as when
+    the accept ran in line; once an accept succeeds it is ready again, and the entries of the
+    failed reads, left pending, are reclaimed and sent once."""
+    settings = engine_settings(
+        redis_server.url, [("sim", simulator.host, simulator.port)],
+        consumer={"batch": 16}, engine={"max_in_flight": 128},
+    )  # fmt: skip
+    async with running_engine(settings) as engine:
+        accept = engine._accept
+        failing = True
+
+        async def flaky(*args: Any) -> set[str]:
+            if failing:
+                raise RuntimeError("a bug")
+            return await accept(*args)
+
+        engine._accept = flaky  # type: ignore[method-assign,assignment]
+        await enqueue_at_once(redis_client, range(64))  # full reads: accepted behind
+        await until(lambda: "ingest" in engine._failing)
+        failing = False
+        await enqueue_at_once(redis_client, range(64, 128))
+        await until(lambda: "ingest" not in engine._failing)
+        events = await wait_for_statuses(redis_client, [f"m{n}" for n in range(128)], within=30)
+    assert all(statuses(events, f"m{n}")[-1] == "delivered" for n in range(128))
+    sent = Counter(m.text for m in simulator.messages())
+    assert all(sent[f"hello {n}"] == 1 for n in range(128))
+
+
+async def enqueue_at_once(client: aioredis.Redis, numbers: Iterable[int]) -> None:
+    """XADD the messages in one pipeline, so the engine finds them all at its next read."""
+    pipe = client.pipeline(transaction=False)
+    for n in numbers:
+        _ = pipe.xadd("smsgw:outbound", {"data": json.dumps(message(n))})  # sent by execute
+    await pipe.execute()
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)

@@ -170,6 +170,9 @@ class Engine:
         self._order = itertools.count()
         self._busy = 0
         self._accepting = 0  # entries read, being validated and accepted (not yet queued)
+        # ingest tasks whose last ingest failed (our bug): /readyz names them until one
+        # succeeds, however many reads succeed meanwhile
+        self._ingest_failed: set[str] = set()
         self._idle = asyncio.Event()
         # Stream entries this instance is working on: never reclaimed from ourselves, and
         # kept fresh (XCLAIM JUSTID) so other instances do not take them over mid-work.
@@ -367,8 +370,16 @@ class Engine:
                 self._ingest_behind(entries, shard, ingests, task)  # its end says if it failed
             else:  # a short read (light load) may go straight to the batch path
                 if entries:
-                    await self.ingest(entries, shard, fuse=True)
-                self._failing.pop(task, None)
+                    try:
+                        await self.ingest(entries, shard, fuse=True)
+                    except (QueueUnavailableError, ComplianceStoreError):
+                        raise  # an outage, logged as one; the reads tell when it ends
+                    except Exception:
+                        self._ingest_failed.add(task)  # /readyz: until an ingest succeeds
+                        raise
+                    self._ingest_failed.discard(task)
+                if task not in self._ingest_failed:
+                    self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
                 # light load: let the next read gather a few messages, so that each Redis
@@ -382,9 +393,9 @@ class Engine:
         self, entries: Sequence[Entry], shard: ShardState, slots: asyncio.Semaphore, name: str
     ) -> None:
         """`ingest` in a task of its own, holding one of `slots` until it ends; its entries
-        count against the read-ahead meanwhile. Shutdown waits for it as for a tick. As an
-        ingest in line would, one failing (not Redis: our bug) makes /readyz name task
-        `name` until one succeeds."""
+        count against the read-ahead meanwhile. Shutdown waits for it as for a tick. As with
+        an ingest in line, one failing (not Redis: our bug) makes /readyz name task `name`
+        until an ingest succeeds."""
         count = len(entries)
         self._accepting += count
 
@@ -394,8 +405,10 @@ class Engine:
             self._background_done(shard.index, task)
             error = None if task.cancelled() else task.exception()
             if error is None:
+                self._ingest_failed.discard(name)
                 self._failing.pop(name, None)
             elif not isinstance(error, (QueueUnavailableError, ComplianceStoreError)):
+                self._ingest_failed.add(name)
                 self._failing[name] = f"{type(error).__name__}: {error}"[:200]
 
         task = asyncio.get_running_loop().create_task(self.ingest(entries, shard))

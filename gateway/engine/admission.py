@@ -295,17 +295,14 @@ class Admission:
             return []
         if granted is None:
             granted = await _take_grants(candidates) if self._cluster else {}
-        keys, checks = self._store.check_call([c.prepared.query for c in candidates])
-        plan = self._plan(candidates, keys, granted)
-        args = [checks, compact(plan)]
+        keys, checks, plan = self._words(candidates, granted)
         with map_redis_errors():
-            reply = await self._wait.run(self._script, keys, args)
+            reply = await self._wait.run(self._script, keys, [checks, compact(plan)])
         if not isinstance(reply, list) or len(reply) != 2:
             raise ComplianceStoreError(f"unexpected admit script reply {reply!r}")
         answers = check_answers(reply[0], len(candidates))
-        conclude = self._conclude
         return [
-            Admitted(conclude(c.prepared, recipient_state(answer)), bool(int(flag)))
+            self._admitted(c, answer, flag)
             for c, answer, flag in zip(candidates, answers, reply[1], strict=True)
         ]
 
@@ -324,8 +321,7 @@ class Admission:
             redis.exceptions.RedisError: the script failed (what ran before the error stays).
         """
         granted = await _take_grants(candidates) if self._cluster and candidates else {}
-        keys, checks = self._store.check_call([c.prepared.query for c in candidates])
-        plan = self._plan(candidates, keys, granted)
+        keys, checks, plan = self._words(candidates, granted)
         plan["rows"] = [row + 1 for row in rows]
         keys.append(self._events)
         with map_queue_errors():
@@ -336,15 +332,25 @@ class Admission:
             raise ComplianceStoreError(f"unexpected accept-and-admit script reply {reply!r}")
         results = accept_results(reply[0])
         answers = check_answers(reply[1], len(candidates))
-        conclude = self._conclude
-        admitted: list[Admitted | None] = []
-        for candidate, row, answer, flag in zip(candidates, rows, answers, reply[2], strict=True):
-            if results[row].kind != "new":
-                admitted.append(None)
-                continue
-            verdict = conclude(candidate.prepared, recipient_state(answer))
-            admitted.append(Admitted(verdict, bool(int(flag))))
+        admitted = [
+            self._admitted(c, answer, flag) if results[row].kind == "new" else None
+            for c, row, answer, flag in zip(candidates, rows, answers, reply[2], strict=True)
+        ]
         return results, admitted
+
+    def _words(
+        self, candidates: Sequence[Candidate], granted: Grants
+    ) -> tuple[list[str], str, dict[str, object]]:
+        """The call's KEYS, the check's ARGV and the plan (`_plan`) for `candidates`."""
+        keys, checks = self._store.check_call([c.prepared.query for c in candidates])
+        return keys, checks, self._plan(candidates, keys, granted)
+
+    def _admitted(
+        self, candidate: Candidate, answer: tuple[int, ...], flag: int | bytes | str
+    ) -> Admitted:
+        """A candidate's answer: its verdict from the check's `answer`, marked or not."""
+        verdict = self._conclude(candidate.prepared, recipient_state(answer))
+        return Admitted(verdict, bool(int(flag)))
 
     def _plan(
         self, candidates: Sequence[Candidate], keys: list[str], granted: Grants

@@ -191,12 +191,10 @@ class Pipeline:
             for row, result in enumerate(results)
             if result.kind != "new" and id(batch[row]) in planned  # not one a bug let go
         ]
-        if others:
+        if others:  # their answers are None: the accept did not create them
             old = {id(work) for work, _ in others}
-            kept = [(r, a) for r, a in zip(tick.ready, answers, strict=True) if id(r[0]) not in old]
-            tick.ready = [r for r, _ in kept]
+            tick.ready = [r for r in tick.ready if id(r[0]) not in old]
             tick.finished = [f for f in tick.finished if id(f[0]) not in old]
-            answers = [a for _, a in kept]
         admitted = [(a.verdict, a.marked) for a in answers if a is not None]
         await self._after_admit(tick, admitted)
         return others

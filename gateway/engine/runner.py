@@ -83,6 +83,8 @@ TICKS_IN_FLIGHT = 2  # batches planned, admitted or committed at once
 INGESTS_IN_FLIGHT = 2  # full reads of one shard being validated and accepted at once
 RELOAD_BIND_WAIT = 10.0  # seconds a reloaded carrier gets to bind before it takes traffic
 _WATCHED_TASKS = frozenset({"ingest"})  # a failing one makes /readyz answer 503
+# Redis failing us (an outage: logged as one, the work left pending), not our bug
+_REDIS_DOWN = (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError)
 
 
 class Engine:
@@ -372,13 +374,13 @@ class Engine:
                 if entries:
                     try:
                         await self.ingest(entries, shard, fuse=True)
-                    except (QueueUnavailableError, ComplianceStoreError):
+                    except _REDIS_DOWN:
                         raise  # an outage, logged as one; the reads tell when it ends
-                    except Exception:
-                        self._ingest_failed.add(task)  # /readyz: until an ingest succeeds
+                    except Exception as error:
+                        self._ingest_ended(task, error)
                         raise
-                    self._ingest_failed.discard(task)
-                if task not in self._ingest_failed:
+                    self._ingest_ended(task, None)
+                elif task not in self._ingest_failed:
                     self._failing.pop(task, None)
             self.outages.succeeded(shard.index)
             if c.linger_ms and 0 < len(entries) < low_water:
@@ -404,16 +406,23 @@ class Engine:
             slots.release()
             self._background_done(shard.index, task)
             error = None if task.cancelled() else task.exception()
-            if error is None:
-                self._ingest_failed.discard(name)
-                self._failing.pop(name, None)
-            elif not isinstance(error, (QueueUnavailableError, ComplianceStoreError)):
-                self._ingest_failed.add(name)
-                self._failing[name] = f"{type(error).__name__}: {error}"[:200]
+            if not isinstance(error, _REDIS_DOWN):
+                self._ingest_ended(name, error)
 
         task = asyncio.get_running_loop().create_task(self.ingest(entries, shard))
         self._tick_tasks.add(task)
         task.add_done_callback(done)
+
+    def _ingest_ended(self, name: str, error: BaseException | None) -> None:
+        """An ingest of task `name` succeeded (`error` None) or failed with our bug: /readyz
+        names the task from such a failure until an ingest succeeds, however many reads
+        succeed meanwhile."""
+        if error is None:
+            self._ingest_failed.discard(name)
+            self._failing.pop(name, None)
+        else:
+            self._ingest_failed.add(name)
+            self._failing[name] = f"{type(error).__name__}: {error}"[:200]
 
     async def _reclaim_forever(self, shard: ShardState) -> None:
         c = self.settings.consumer
@@ -518,7 +527,7 @@ class Engine:
         if tick.cancelled() or tick.exception() is None:
             return
         error = tick.exception()
-        if isinstance(error, (QueueUnavailableError, ComplianceStoreError)):
+        if isinstance(error, _REDIS_DOWN):
             self.outages.failed(index, "ingest", error)
             return
         log.error("pipeline_tick_failed", exc_info=error)
@@ -751,7 +760,7 @@ class Engine:
             await body
         except asyncio.CancelledError:
             raise
-        except (QueueUnavailableError, ComplianceStoreError, ThrottleUnavailableError) as error:
+        except _REDIS_DOWN as error:
             # Redis failed us mid-message: nothing final was recorded, so the stream entry
             # stays pending and is reclaimed later (a deferred one comes due again)
             self.outages.failed(_index(work), "message", error)

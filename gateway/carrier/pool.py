@@ -16,12 +16,25 @@ In an episode the binds' send gate paces submits that passed `acquire` while the
 still unlimited (they wait in their window slot for a token), so one window of submits at
 most is refused when the carrier starts throttling, not every message read ahead. Submits
 that got their tokens from `acquire` pass the gate at once (`_prepaid`).
+
+On Redis Cluster a tick's admit call (gateway/engine/admission.py) may touch only its shard's
+slot, which the carrier's bucket is not in. So there a configured `tps` is split (`shards` >
+0): half of it stays in the carrier's bucket, and each shard has a bucket of its own under its
+hash tag (`Keys.shard_throttle`) holding an equal share of the other half, which the shard's
+admit call grants from in the same call, as the carrier's bucket is granted from on one Redis.
+A message its shard's bucket cannot take now takes the usual way: the carrier's bucket, which
+is what a busy shard borrows from. The buckets' rates add up to `tps` (each bucket's window
+limit is at most its rate), so the carrier's rate holds as exactly as with one bucket; what
+the split costs is skew: one shard alone can send at most half the rate plus its share. An
+adaptive cut lowers every part in proportion. A shard's share below 1 TPS is no bucket: then
+the admit call takes no grant, and the carrier's bucket is granted from before it (`ShardRate`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import ssl
 from collections.abc import Callable, Iterator
@@ -96,18 +109,42 @@ def bind_settings(config: CarrierConfig) -> BindSettings:
 
 
 UNPACED: Final = 1 << 30  # the grant cap of a carrier nothing paces
+SHARDS_SHARE: Final = 0.5  # on a cluster: the part of a carrier's tps its shards' buckets hold
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRate:
+    """On a cluster, each shard's own bucket of a carrier (see the module docstring): its
+    rate (TPS), its burst, and the most parts one admit call may take from it."""
+
+    rate: float
+    burst: int
+    cap: int
+
+    @classmethod
+    def of(cls, rate: float) -> ShardRate | None:
+        """The shard bucket for `rate`, as `_bucket` sizes a carrier's (~100 ms of tokens
+        a grant); None below 1 TPS, which the script's window limit would round up."""
+        whole = math.floor(rate + 1e-9)
+        if whole < 1:
+            return None
+        burst = max(1, int(rate / 10))
+        return cls(rate, burst, min(burst, whole))
 
 
 @dataclass(slots=True)
 class Pacing:
     """How a tick's admit call may take a carrier's rate (gateway/engine/admission.py): from
-    `bucket` (None: nothing paces the carrier), at most `cap` submits per call.
+    `bucket` (None: nothing paces the carrier), at most `cap` submits per call; on a cluster,
+    from the admitted shard's own bucket when `shard` is set (then `bucket` is only the way
+    of those it cannot take).
 
     Slotted, not frozen: one is built per message (style guide §3). Treat it as read-only.
     """
 
     bucket: RedisTokenBucket | None
     cap: int
+    shard: ShardRate | None = None
 
 
 class CarrierRate:
@@ -118,22 +155,30 @@ class CarrierRate:
         key: the carrier's Redis throttle key (gateway.store.keys).
         tps: the configured TPS; 0 = unlimited until the carrier throttles.
         carrier: the carrier's name, for logs.
+        shards: on a cluster, the number of shards, whose own buckets take `SHARDS_SHARE`
+            of `tps` (see the module docstring); 0: the carrier's bucket takes it all.
 
     `attach` then gives it the carrier's binds, whose accepted submits measure the rate.
     """
 
     __slots__ = (
         "_adaptive", "_binds", "_carrier", "_episode", "_key", "_meter", "_prepaid", "_redis",
-        "bucket", "paced",
+        "_shard", "_shard_factor", "bucket", "paced",
     )  # fmt: skip
 
-    def __init__(self, redis: RedisClient, key: str, tps: float, *, carrier: str = "") -> None:
+    def __init__(
+        self, redis: RedisClient, key: str, tps: float, *, carrier: str = "", shards: int = 0
+    ) -> None:
         self._redis = redis
         self._key = key
         self._carrier = carrier
         self.bucket: RedisTokenBucket | None = None
+        # a shard's bucket's rate per TPS of the carrier's bucket (0: no shard buckets)
+        self._shard_factor = SHARDS_SHARE / (1 - SHARDS_SHARE) / shards if shards > 0 else 0.0
+        self._shard: ShardRate | None = None  # the last one, kept while the rate holds
         if tps > 0:
-            self.bucket = _bucket(redis, key, AdaptiveRate(max_rate=tps))
+            own = tps * (1 - SHARDS_SHARE) if shards > 0 else tps
+            self.bucket = _bucket(redis, key, AdaptiveRate(max_rate=own))
         self._episode: RedisTokenBucket | None = None  # tps 0: the bucket while throttled
         self._adaptive: AdaptiveRate | None = None  # and its rate
         self._meter = RateMeter()
@@ -177,6 +222,9 @@ class CarrierRate:
         nothing paces the carrier; None during an adaptive episode (the usual way)."""
         bucket = self.bucket
         if bucket is not None:
+            shard = self._shard_rate(bucket) if self._shard_factor else None
+            if shard is not None:  # the shard's bucket: it has no waiters to jump
+                return Pacing(bucket, shard.cap, shard)
             return Pacing(bucket, bucket.max_acquire) if bucket.idle else None
         if self._episode is not None:
             return None
@@ -184,6 +232,14 @@ class CarrierRate:
         if self._meter.due(now):
             self._meter.sample(now, self._accepted())
         return Pacing(None, UNPACED)
+
+    def _shard_rate(self, bucket: RedisTokenBucket) -> ShardRate | None:
+        """Each shard's bucket now: its share of the rate, cut as the carrier's is."""
+        rate = bucket.effective_rate() * self._shard_factor
+        shard = self._shard
+        if shard is None or shard.rate != rate:
+            shard = self._shard = ShardRate.of(rate)
+        return shard
 
     def throttled(self) -> None:
         """The carrier answered ESME_RTHROTTLED / ESME_RMSGQFUL: cut the shared rate (AIMD);
@@ -328,9 +384,11 @@ class CarrierPool:
         delivery_handler: Callable[[str], DeliveryHandler],
         listener: Callable[[str, int], BindListener | None],
         rng: random.Random,
+        shards: int = 0,
     ) -> None:
         self._redis = redis
         self._keys = keys
+        self._shards = shards  # on a cluster, the shards whose own buckets share a carrier's tps
         self._delivery_handler = delivery_handler
         self._listener = listener
         self._rng = rng
@@ -343,7 +401,7 @@ class CarrierPool:
     def _build(self, index: int, config: CarrierConfig) -> Carrier:
         settings = bind_settings(config)
         key = self._keys.throttle(config.name)
-        rate = CarrierRate(self._redis, key, config.tps, carrier=config.name)
+        rate = CarrierRate(self._redis, key, config.tps, carrier=config.name, shards=self._shards)
         binds = [
             Bind(
                 settings,

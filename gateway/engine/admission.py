@@ -30,7 +30,13 @@ create (a resume, a duplicate) is neither checked (no cap consumed) nor marked.
 On Redis Cluster one script may touch only one slot. An `Admission` is one shard's: its
 compliance keys and its in-flight marks share the shard's hash tag (gateway/store/shards.py),
 but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own, so the admit call
-cannot take the grant itself. On a cluster (told by the client given) the grant is taken
+cannot take the grant from it. There a carrier's rate is split (gateway/carrier/pool.py): each
+shard has a bucket of its own of each paced carrier (`{smsgw:<k>}:throttle:<carrier>`, a
+`ShardRate` in the candidates' `Pacing`), and the admit call grants from the shard's bucket as
+it grants from the carrier's on one Redis: one call, all or nothing up to its grant size. What
+it cannot grant takes the usual way, through the carrier's bucket.
+
+Where a shard has no bucket (the carrier's share per shard is below 1 TPS) the grant is taken
 first instead: for each carrier whose candidates come with a bucket to pace them (no
 adaptive episode, no caller waiting for the bucket: `CarrierRate.pacing`), one try of the
 bucket's own script (`RedisTokenBucket.try_acquire`, no waiting) for those candidates' parts
@@ -75,7 +81,9 @@ from compliance.redis_stores import (
 )
 from compliance.store import RecipientState
 from compliance.verdict import Verdict
-from gateway.carrier.pool import Pacing
+from gateway.carrier.pool import Pacing, ShardRate
+from gateway.config import StreamsConfig
+from gateway.store.keys import Keys
 from gateway.store.redis_client import RedisClient
 from gateway.store.replica_wait import ReplicaWait
 from gateway.store.state_store import AcceptResult, Scope, accept_results, lua_script
@@ -274,6 +282,7 @@ class Admission:
         self._scope = scope.words()
         self._conclude = conclude
         self._cluster = isinstance(client, RedisCluster)
+        self._shard_keys = Keys(scope.prefix, StreamsConfig())  # the shard's own buckets
         if self._cluster:
             _check_one_slot(store, scope)
 
@@ -367,17 +376,33 @@ class Admission:
             if (
                 pacing is None
                 or mark is None
-                or (self._cluster and pacing.bucket is not None and position not in covered)
+                or (
+                    self._cluster
+                    and pacing.bucket is not None
+                    and pacing.shard is None
+                    and position not in covered
+                )
             ):
                 messages.append([0, 0, []])  # checked only: the usual way grants and marks it
                 continue
             index = carriers.get(candidate.carrier)
             if index is None:
                 index = carriers[candidate.carrier] = len(plan_carriers) + 1
-                grant = granted.get(candidate.carrier)
-                plan_carriers.append(_carrier_words(pacing, keys, grant))
+                if self._cluster and pacing.shard is not None:
+                    words = self._shard_words(candidate.carrier, pacing.shard, keys)
+                else:
+                    words = _carrier_words(pacing, keys, granted.get(candidate.carrier))
+                plan_carriers.append(words)
             messages.append([index, mark[3], [str(word) for word in mark]])
         return {"scope": self._scope, "carriers": plan_carriers, "messages": messages}
+
+    def _shard_words(self, carrier: str, shard: ShardRate, keys: list[str]) -> list[object]:
+        """A carrier's entry of the plan on a cluster, granted from this shard's own bucket
+        of it (its keys appended to `keys`, in the shard's slot)."""
+        first = len(keys) + 1
+        key = self._shard_keys.shard_throttle(carrier)
+        keys += (key, f"{key}:window")
+        return [first, repr(shard.rate), shard.burst, shard.cap]
 
 
 @dataclass(slots=True)
@@ -428,8 +453,8 @@ async def _take_grants(candidates: Sequence[Candidate]) -> Grants:
     wanted: Grants = {}
     for position, candidate in enumerate(candidates):
         pacing, mark = candidate.pacing, candidate.mark
-        if pacing is None or mark is None or pacing.bucket is None:
-            continue
+        if pacing is None or mark is None or pacing.bucket is None or pacing.shard is not None:
+            continue  # nothing to grant, or granted in the call, from the shard's own bucket
         grant = wanted.get(candidate.carrier)
         if grant is None:
             cap = min(pacing.cap, pacing.bucket.max_acquire)

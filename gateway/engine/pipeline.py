@@ -6,8 +6,9 @@ Each tick takes a batch of messages from the priority lanes and, for the batch a
 2. **admit** the ready ones in one Redis call (gateway/engine/admission.py): the shared-state
    checks (opt-out, suppression, caps) of the whole batch, and for the messages they let
    through, their carrier's rate granted and their in-flight mark written, before any byte
-   (on Redis Cluster a paced carrier's grant is taken just before that call, in its bucket's
-   slot, once for all the shards of the tick);
+   (on Redis Cluster from the shard's own bucket of the carrier, in the same call; where a
+   shard has none, just before that call, in the carrier's bucket's slot, once for all the
+   shards of the tick);
 3. **submit** every part of the messages so marked, at once;
 4. **commit** the refusals and deferrals of the tick in one state write;
 5. the messages the admit call could not grant (a paced carrier short of tokens, callers

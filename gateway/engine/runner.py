@@ -153,6 +153,8 @@ class Engine:
             delivery_handler=lambda name: self._deliveries(name, mo_policy),
             listener=self._bind_listener,
             rng=self.rng,
+            # on a cluster, each shard's own bucket takes part of a carrier's rate too
+            shards=len(self.shard_map) if settings.redis_cluster else 0,
         )
         self.dispatcher = Dispatcher(
             ctx=self.ctx,

@@ -26,9 +26,12 @@ early, earlydest). `Keys` builds the ones Python reads or writes, plus the desti
 | `{p}earlydest:<carrier>:<msisdn>` | list | final receipts kept for the one submit in flight |
 | `{{p}throttle:<carrier>}` | hash | the carrier's shared token bucket (routing/throttle.py) |
 | `{{p}throttle:<carrier>}:window` | sorted set | its grants of the last second |
+| `{p}throttle:<carrier>` (+ `:window`) | hash | on a cluster, a shard's own share of that bucket |
 
 The bucket's key is its own hash tag (the braces are literal: `{smsgw:throttle:acme}`), so its
-two keys share one Redis Cluster slot and its script never fails with CROSSSLOT.
+two keys share one Redis Cluster slot and its script never fails with CROSSSLOT. On Redis
+Cluster each shard also has a bucket of each paced carrier under its own tag
+(`{smsgw:3}:throttle:acme`), which its admit call grants from (gateway/carrier/pool.py).
 """
 
 from __future__ import annotations
@@ -88,3 +91,8 @@ class Keys:
     def throttle(self, carrier: str) -> str:
         """The carrier's token bucket, a hash tag of its own (`key + ":window"` shares its slot)."""
         return f"{{{self.prefix}throttle:{carrier}}}"
+
+    def shard_throttle(self, carrier: str) -> str:
+        """On Redis Cluster, the shard's own token bucket of the carrier, under the shard's
+        hash tag (`prefix`) like the rest of its keys (gateway/carrier/pool.py)."""
+        return f"{self.prefix}throttle:{carrier}"

@@ -1,6 +1,7 @@
 """The tick's one admit call against a real redis-server: compliance check, carrier grant and
 in-flight mark together, and the cases it leaves to the pipeline's usual way; on the real
-Redis Cluster, a paced carrier's grant taken just before that call, in its bucket's slot."""
+Redis Cluster, a paced carrier's grant taken in that call from the shard's own bucket, or just
+before it, in the carrier's bucket's slot."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from compliance.redis_keys import ComplianceKeys
 from compliance.redis_stores import RedisComplianceStore
 from compliance.settings import ComplianceConfig, load_compliance_config
 from compliance.verdict import Category, ComplianceRequest, Outcome, Reason
-from gateway.carrier.pool import UNPACED, Pacing
+from gateway.carrier.pool import UNPACED, Pacing, ShardRate
 from gateway.config import Settings, StreamsConfig
 from gateway.engine.admission import Admission, Candidate, take_grants
 from gateway.store.keys import Keys
@@ -251,6 +252,41 @@ async def test_on_a_cluster_a_tick_of_several_shards_takes_each_carriers_grant_o
     assert await masters_evalsha(redis_cluster) - before == 3  # and one call per shard
     assert [[x.marked for x in answer] for answer in answers] == [[True, True], [True, False]]
     assert int(await client.hget(bucket.key, "used") or 0) == used + 4  # nothing taken twice
+
+
+async def test_on_a_cluster_the_shards_own_bucket_grants_inside_the_admit_call(
+    redis_cluster: LocalRedisCluster, redis_cluster_client: RedisCluster
+) -> None:
+    """With the carrier's rate split (gateway/carrier/pool.py), a paced carrier's grant comes
+    from the shard's own bucket, in the shard's slot, inside the admit call: one call for the
+    tick, as on one Redis, and the carrier's bucket untouched. What the shard's bucket cannot
+    grant (beyond its grant size, or once its second's tokens are spent) is checked only: the
+    usual way, through the carrier's bucket."""
+    client = redis_cluster_client
+    policy, admission = setup_shard(client)
+    bucket = RedisTokenBucket(client, KEYS.throttle("c2"), rate=100, burst=10)
+    paced = Pacing(bucket, 3, ShardRate(3.0, 3, 3))  # 3 tokens a second, 3 parts a grant
+    own = SHARD_KEYS.shard_throttle("c2")
+    assert key_slot(own) == key_slot(f"{own}:window") == key_slot(SHARD_KEYS.message("m0"))
+    ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(5)]
+    [warm] = await admission.admit([candidate(ps[0], "m0", FREE)])  # the script loaded
+    assert warm.marked
+    before = await masters_evalsha(redis_cluster)
+    answers = await admission.admit([
+        paced_candidate(ps[1], "m1", paced, parts=2),
+        paced_candidate(ps[2], "m2", paced),
+        paced_candidate(ps[3], "m3", paced),  # 4 parts > 3: not in the grant
+    ])  # fmt: skip
+    assert await masters_evalsha(redis_cluster) - before == 1  # the call alone
+    assert [x.marked for x in answers] == [True, True, False]
+    assert int(await client.hget(own, "used") or 0) == 3
+    assert not await client.exists(bucket.key)
+    [later] = await admission.admit([paced_candidate(ps[4], "m4", paced)])
+    assert later.verdict.outcome is Outcome.allow
+    assert not later.marked  # the shard's 3 tokens of this second are spent
+    assert int(await client.hget(own, "used") or 0) == 3
+    for message_id in ("m3", "m4"):
+        assert not await client.exists(SHARD_KEYS.message(message_id))
 
 
 async def test_on_a_cluster_a_grant_is_all_or_nothing_up_to_the_grant_size(

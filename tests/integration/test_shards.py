@@ -6,6 +6,7 @@ under the shard's hash tag (gateway/store/shards.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -20,7 +21,7 @@ import redis.asyncio as aioredis
 from gateway.config import Settings
 from gateway.store.shards import ShardMap
 from tests.integration.engine_harness import engine_settings, message, running_engine
-from tests.integration.grant_log import GrantLog
+from tests.integration.grant_log import GrantLog, most_in_window
 from tests.integration.redis_backends import Backend
 from tests.integration.simulator_fixture import RunningSimulator
 from tests.integration.streams import stream_entries
@@ -97,10 +98,12 @@ async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
 async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goes_once(
     backend: Backend, simulator: RunningSimulator
 ) -> None:
-    """A carrier with `tps`, its one bucket shared by every shard's ticks. On the cluster each
-    tick takes the carrier's grant first (the bucket is a slot of its own), and its admit
-    call then checks and marks (gateway/engine/admission.py): every message sent once, an
-    opted-out one never, and no second of Redis time with more than `tps` grants."""
+    """A carrier with `tps`, its one bucket shared by every shard's ticks on one Redis. On the
+    cluster the rate is split (gateway/carrier/pool.py): half in the carrier's bucket (a slot
+    of its own), the other half in each shard's own bucket, which its admit call grants from
+    as it checks and marks (gateway/engine/admission.py). Either way: every message sent once,
+    an opted-out one never, and no second of Redis time with more than `tps` grants from all
+    the carrier's buckets together."""
     redis_client = backend.client
     tps, total = 40, 80
     settings = sharded_settings(backend, simulator)
@@ -117,16 +120,23 @@ async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goe
         bucket = engine.pool.get("sim").rate.bucket
         assert bucket is not None
         assert bucket.key == f"{{{settings.key_prefix}throttle:sim}}"  # one, whatever the shards
-        async with GrantLog(redis_client, bucket.key) as log:
+        keys = [bucket.key]
+        if backend.cluster:
+            keys += [f"{shard.prefix}throttle:sim" for shard in shards.shards]
+        async with contextlib.AsyncExitStack() as stack:
+            logs = [await stack.enter_async_context(GrantLog(redis_client, k)) for k in keys]
             await enqueue_on_shards(redis_client, shards, batch)
             wanted = {m["id"]: "delivered" for m in batch if m["to"] != opted}
             events = await wait_for(redis_client, shards, {**wanted, "m7": "suppressed"})
     sent = Counter(m.destination_addr for m in simulator.messages())
     assert sent == Counter(m["to"][1:] for m in batch if m["to"] != opted)
     assert [s for _, s, _ in events["m7"]] == ["accepted", "suppressed"]
-    assert log.complete()
-    assert log.tokens() >= total - 1
-    assert log.most_in_window(1_000_000) <= tps, f"{log.tokens()} tokens, {log.grants}"
+    assert all(log.complete() for log in logs)
+    tokens = {key: log.tokens() for key, log in zip(keys, logs, strict=True)}
+    assert sum(tokens.values()) >= total - 1
+    assert most_in_window(logs, 1_000_000) <= tps, f"tokens by bucket {tokens}"
+    if backend.cluster:
+        assert sum(tokens.values()) > tokens[bucket.key], "the shards' buckets granted nothing"
 
 
 async def wait_for_acks(client: aioredis.Redis, streams: Iterable[str], group: str) -> None:

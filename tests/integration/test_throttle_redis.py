@@ -12,7 +12,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.carrier.bind import Bind, BindSettings
-from gateway.carrier.pool import CarrierRate
+from gateway.carrier.pool import CarrierRate, ShardRate
 from routing.adaptive import AdaptiveRate
 from routing.errors import RoutingError, ThrottleUnavailableError
 from routing.throttle import RedisTokenBucket
@@ -266,3 +266,50 @@ async def test_carrier_with_tps_keeps_its_bucket_and_never_gates(
     assert bucket.effective_rate() == pytest.approx(20)  # the configured rate, cut
     assert rate.retry_pause(0) == 0.0
     await rate.aclose()
+
+
+async def test_on_a_cluster_a_carriers_tps_is_split_with_each_shards_own_bucket(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Half of the tps stays in the carrier's bucket (the usual way, what a busy shard
+    borrows from); each of the 6 shards' buckets holds a sixth of the other half, offered to
+    the admit call even while callers wait for the carrier's bucket (they are not its
+    waiters). An adaptive cut lowers both; a share below 1 TPS is no shard bucket."""
+    rate = CarrierRate(redis_client, "smsgw:test:carrier-split", 600, shards=6)
+    rate.attach([_bind()])
+    bucket = rate.bucket
+    assert bucket is not None
+    assert bucket.effective_rate() == pytest.approx(300)
+    pacing = rate.pacing()
+    assert pacing is not None
+    assert pacing.bucket is bucket
+    assert pacing.shard == ShardRate(50.0, 5, 5)  # ~100 ms of tokens a grant, as the carrier's
+    assert pacing.cap == 5
+    assert sum([bucket.effective_rate()] + [pacing.shard.rate] * 6) == pytest.approx(600)
+    waiting = asyncio.create_task(rate.acquire(bucket.max_acquire))
+    await asyncio.sleep(0)
+    assert not bucket.idle
+    still = rate.pacing()
+    assert still is not None
+    assert still.shard is not None
+    rate.throttled()
+    cut = rate.pacing()
+    assert cut is not None
+    assert cut.shard is not None
+    assert cut.shard.rate == pytest.approx(25.0)  # halved with the carrier's bucket
+    await waiting
+    await rate.aclose()
+
+    small = CarrierRate(redis_client, "smsgw:test:carrier-small", 6, shards=6)  # 0.5 TPS each
+    small_pacing = small.pacing()
+    assert small_pacing is not None
+    assert small_pacing.shard is None  # the carrier's bucket, granted before the admit call
+    assert small.bucket is not None
+    assert small.bucket.effective_rate() == pytest.approx(3)
+    await small.aclose()
+
+
+def test_a_shard_bucket_below_one_tps_is_none() -> None:
+    assert ShardRate.of(0.99) is None
+    assert ShardRate.of(1.0) == ShardRate(1.0, 1, 1)
+    assert ShardRate.of(8333.3) == ShardRate(8333.3, 833, 833)

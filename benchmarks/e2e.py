@@ -23,8 +23,9 @@ user+system time over the measured interval, as % of one core.
     .venv/bin/python -m benchmarks.e2e                                  # defaults, ~2 min
     .venv/bin/python -m benchmarks.e2e --messages 2000 --seconds 3      # smoke, < 1 min
 
-`--cluster` runs another comparison instead: single Redis against a 3-master, 3-replica Redis
-Cluster, each with 2 gateway instances and 6 shards (benchmarks/e2e_cluster.py says how):
+`--cluster` runs another comparison instead: single Redis (with and without a replica) against
+a 3-master Redis Cluster (with and without a replica per master), each with 2 gateway
+instances and 6 shards (benchmarks/e2e_cluster.py says how):
 
     .venv/bin/python -m benchmarks.e2e --cluster [--shards 6] [--instances 2]
 

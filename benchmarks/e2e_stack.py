@@ -56,7 +56,7 @@ class Layout:
     instances: int = 1
     shards: int = 1
     cluster: bool = False
-    replica: bool = False  # one redis-server with a replica of it attached (not a cluster)
+    replica: bool = False  # a replica of the redis-server attached (of each master, a cluster)
     redis_wait: int = 0  # redis_wait.replicas
 
 
@@ -150,6 +150,7 @@ def _start_redis(stack: contextlib.ExitStack, workdir: Path, port: int, layout: 
                 appendonly=False,
                 node_timeout_ms=CLUSTER_NODE_TIMEOUT_MS,
                 keep_files=True,  # under workdir, which e2e removes unless asked to keep it
+                replicas=1 if layout.replica else 0,
             )
         )
         return _cluster_redis(cluster, layout.shards)

@@ -37,7 +37,7 @@ from redis.crc import key_slot as crc_key_slot
 from gateway.cli.child_process import free_port
 
 HOST = "127.0.0.1"
-NODE_COUNT = 6  # 3 masters, each with one replica
+MASTERS = 3  # each with `replicas` replicas (one by default)
 NODE_TIMEOUT_MS = 2000  # failure detection; a failover takes about twice this
 SLOTS = 16384
 _STARTUP_TIMEOUT = 15.0  # a bound, not an expectation: startup takes ~2 s on a loaded box
@@ -100,7 +100,8 @@ class LocalRedisCluster:
 
     `appendonly` and `node_timeout_ms` apply to every node: the tests keep AOF on (a killed
     master's replica must have the writes), the benchmark turns it off to compare with its
-    single redis-server, which runs without persistence.
+    single redis-server, which runs without persistence. `replicas` per master: 1 (the tests,
+    failover), or 0 (the benchmark's cluster without replicas, beside a lone redis-server).
     """
 
     server_binary: str
@@ -109,6 +110,7 @@ class LocalRedisCluster:
     nodes: list[ClusterNode] = field(default_factory=list)
     appendonly: bool = True
     node_timeout_ms: int = NODE_TIMEOUT_MS
+    replicas: int = 1
 
     @property
     def ports(self) -> list[int]:
@@ -235,7 +237,7 @@ class LocalRedisCluster:
         Raises:
             ClusterNotReadyError: a node, `redis-cli --cluster create` or the health wait failed.
         """
-        for index in range(NODE_COUNT):
+        for index in range(MASTERS * (1 + self.replicas)):
             self.nodes.append(self._start_node(index))
         self._create()
         self.wait_until_healthy()
@@ -287,7 +289,7 @@ class LocalRedisCluster:
         args = [
             self.cli_binary, "--cluster", "create",
             *(node.address for node in self.nodes),
-            "--cluster-replicas", "1", "--cluster-yes",
+            "--cluster-replicas", str(self.replicas), "--cluster-yes",
         ]  # fmt: skip
         try:
             done = subprocess.run(  # noqa: S603 - our own command
@@ -324,10 +326,11 @@ def running_cluster(
     appendonly: bool = True,
     node_timeout_ms: int = NODE_TIMEOUT_MS,
     keep_files: bool = False,
+    replicas: int = 1,
 ) -> Iterator[LocalRedisCluster]:
-    """A healthy 3-master, 3-replica cluster for the `with` block, stopped on exit whatever
-    happens. Its files go to `root` (created; default a new temporary directory), removed on
-    exit unless `keep_files`.
+    """A healthy 3-master cluster (with `replicas` replicas each) for the `with` block,
+    stopped on exit whatever happens. Its files go to `root` (created; default a new temporary
+    directory), removed on exit unless `keep_files`.
 
     Raises:
         ClusterNotReadyError: the binaries are missing, or the cluster did not form in time.
@@ -338,8 +341,9 @@ def running_cluster(
     else:
         root.mkdir(parents=True, exist_ok=True)
     cluster = LocalRedisCluster(
-        server, cli, root, appendonly=appendonly, node_timeout_ms=node_timeout_ms
-    )
+        server, cli, root, appendonly=appendonly, node_timeout_ms=node_timeout_ms,
+        replicas=replicas,
+    )  # fmt: skip
     try:
         cluster.start()
         yield cluster

@@ -26,8 +26,10 @@ A message its shard's bucket cannot take now takes the usual way: the carrier's 
 is what a busy shard borrows from. The buckets' rates add up to `tps` (each bucket's window
 limit is at most its rate), so the carrier's rate holds as exactly as with one bucket; what
 the split costs is skew: one shard alone can send at most half the rate plus its share. An
-adaptive cut lowers every part in proportion. A shard's share below 1 TPS is no bucket: then
-the admit call takes no grant, and the carrier's bucket is granted from before it (`ShardRate`).
+adaptive cut lowers every part in proportion. A carrier whose shares would be below
+`MIN_SHARD_TPS` is not split (its bucket takes all of `tps`, granted before the admit call,
+gateway/engine/admission.py), nor is one without `tps`. A shard's bucket holds ~250 ms of its
+tokens, and the admit call takes what it has for the first messages of the tick.
 """
 
 from __future__ import annotations
@@ -110,6 +112,10 @@ def bind_settings(config: CarrierConfig) -> BindSettings:
 
 UNPACED: Final = 1 << 30  # the grant cap of a carrier nothing paces
 SHARDS_SHARE: Final = 0.5  # on a cluster: the part of a carrier's tps its shards' buckets hold
+# the least TPS a shard's bucket is given: below it, each shard's ticks come too far apart for
+# its few tokens (a shard's bucket holds ~250 ms of them), so much of its share would be left
+# unused while its messages wait for the carrier's bucket; then there is no split
+MIN_SHARD_TPS: Final = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +129,14 @@ class ShardRate:
 
     @classmethod
     def of(cls, rate: float) -> ShardRate | None:
-        """The shard bucket for `rate`, as `_bucket` sizes a carrier's (~100 ms of tokens
-        a grant); None below 1 TPS, which the script's window limit would round up."""
+        """The shard bucket for `rate`: ~250 ms of tokens a grant (a carrier's bucket has
+        ~100 ms: a shard's ticks come further apart, and what its bucket cannot hold meanwhile
+        is lost to it); None below 1 TPS (an adaptive cut that deep), which the script's
+        window limit would round up."""
         whole = math.floor(rate + 1e-9)
         if whole < 1:
             return None
-        burst = max(1, int(rate / 10))
+        burst = max(1, int(rate / 4))
         return cls(rate, burst, min(burst, whole))
 
 
@@ -156,7 +164,8 @@ class CarrierRate:
         tps: the configured TPS; 0 = unlimited until the carrier throttles.
         carrier: the carrier's name, for logs.
         shards: on a cluster, the number of shards, whose own buckets take `SHARDS_SHARE`
-            of `tps` (see the module docstring); 0: the carrier's bucket takes it all.
+            of `tps` (see the module docstring) when each gets `MIN_SHARD_TPS` at least; 0
+            (or a share below that): the carrier's bucket takes it all.
 
     `attach` then gives it the carrier's binds, whose accepted submits measure the rate.
     """
@@ -173,11 +182,12 @@ class CarrierRate:
         self._key = key
         self._carrier = carrier
         self.bucket: RedisTokenBucket | None = None
+        split = shards > 0 and tps * SHARDS_SHARE / shards >= MIN_SHARD_TPS
         # a shard's bucket's rate per TPS of the carrier's bucket (0: no shard buckets)
-        self._shard_factor = SHARDS_SHARE / (1 - SHARDS_SHARE) / shards if shards > 0 else 0.0
+        self._shard_factor = SHARDS_SHARE / (1 - SHARDS_SHARE) / shards if split else 0.0
         self._shard: ShardRate | None = None  # the last one, kept while the rate holds
         if tps > 0:
-            own = tps * (1 - SHARDS_SHARE) if shards > 0 else tps
+            own = tps * (1 - SHARDS_SHARE) if split else tps
             self.bucket = _bucket(redis, key, AdaptiveRate(max_rate=own))
         self._episode: RedisTokenBucket | None = None  # tps 0: the bucket while throttled
         self._adaptive: AdaptiveRate | None = None  # and its rate

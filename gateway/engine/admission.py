@@ -9,14 +9,16 @@ round trip:
 1. the compliance check of every message (CHECK_SCRIPT of compliance/redis_stores.py: each
    message atomic and in order, caps consumed for the messages it lets through);
 2. per carrier, the parts of the messages whose shared state is clean (not opted out, not
-   suppressed, no cap exceeded), up to the carrier's grant size, granted all or nothing by
-   the carrier's token bucket (BUCKET_SCRIPT of routing/throttle.py); a carrier nothing
-   paces needs no grant;
-3. the in-flight mark (apply.lua's `inflight`) of each message so granted, before its first
-   byte goes out.
+   suppressed, no cap exceeded), up to the carrier's grant size, asked of the carrier's
+   token bucket (BUCKET_SCRIPT of routing/throttle.py), which grants what it has if that
+   covers the first of them; a carrier nothing paces needs no grant;
+3. the in-flight mark (apply.lua's `inflight`) of each message so granted (in the tick's
+   order, while the grant covers its parts), before its first byte goes out. Tokens a grant
+   left over (a message too long for the rest, a shorter one after it) are not given back.
 
 A message the call did not mark (its carrier paced by an adaptive episode or by callers
-already waiting for the bucket, a grant refused, a chunk beyond the grant size) takes the
+already waiting for the bucket, a grant refused or too short for it, a chunk beyond the
+grant size) takes the
 pipeline's usual way: a grant, a mark, then its submit. Which messages pass is decided in
 Python afterwards, from the same answers (`CompliancePolicy.conclude`); a clean state in the
 script is what an allowed verdict needs, so a marked message is always an allowed one, and
@@ -33,11 +35,11 @@ but a carrier's bucket (`{smsgw:throttle:<carrier>}`) is a slot of its own, so t
 cannot take the grant from it. There a carrier's rate is split (gateway/carrier/pool.py): each
 shard has a bucket of its own of each paced carrier (`{smsgw:<k>}:throttle:<carrier>`, a
 `ShardRate` in the candidates' `Pacing`), and the admit call grants from the shard's bucket as
-it grants from the carrier's on one Redis: one call, all or nothing up to its grant size. What
-it cannot grant takes the usual way, through the carrier's bucket.
+it grants from the carrier's on one Redis, in the same call. What it cannot grant takes the
+usual way, through the carrier's bucket.
 
-Where a shard has no bucket (the carrier's share per shard is below 1 TPS) the grant is taken
-first instead: for each carrier whose candidates come with a bucket to pace them (no
+Where a carrier is not split (its share per shard too small to pay, or cut below 1 TPS) the
+grant is taken first instead: for each carrier whose candidates come with a bucket to pace them (no
 adaptive episode, no caller waiting for the bucket: `CarrierRate.pacing`), one try of the
 bucket's own script (`RedisTokenBucket.try_acquire`, no waiting) for those candidates' parts
 up to its grant size, all or nothing, every carrier's try at once (`asyncio.gather`); then
@@ -121,7 +123,7 @@ def _accept_function() -> str:
 _ADMIT_CHECKED: Final = """
 local function admit_checked(KEYS, plan, checks)
   local messages, carriers = plan.messages, plan.carriers
-  local chosen, want = {}, {}
+  local chosen, want, first = {}, {}, {}
   for q = 1, #messages do
     local m = messages[q]
     local c = m[1]
@@ -130,18 +132,21 @@ local function admit_checked(KEYS, plan, checks)
       local total = (want[c] or 0) + m[2]
       if total <= carriers[c][4] then
         want[c] = total
+        first[c] = first[c] or m[2]
         chosen[q] = c
       end
     end
   end
+  -- a bucket grants what it has, if that covers the first message chosen; the messages
+  -- chosen are then marked in order while the grant covers their parts
   local granted = {}
   for c, n in pairs(want) do
     local k = carriers[c]
     if k[1] == 0 then
-      granted[c] = true
+      granted[c] = n
     else
-      local r = take_tokens({KEYS[k[1]], KEYS[k[1] + 1]}, {n, n, k[2], k[3]})
-      granted[c] = r[1] >= n
+      local r = take_tokens({KEYS[k[1]], KEYS[k[1] + 1]}, {n, first[c], k[2], k[3]})
+      granted[c] = r[1]
     end
   end
   local ops = plan.scope
@@ -149,7 +154,8 @@ local function admit_checked(KEYS, plan, checks)
   local marked = {}
   for q = 1, #messages do
     local c = chosen[q]
-    if c and granted[c] then
+    if c and granted[c] >= messages[q][2] then
+      granted[c] = granted[c] - messages[q][2]
       marked[q] = 1
       ops[#ops + 1] = 'inflight'
       for _, word in ipairs(messages[q][3]) do ops[#ops + 1] = word end

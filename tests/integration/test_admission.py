@@ -75,7 +75,7 @@ async def test_clean_messages_are_allowed_and_marked_in_flight_in_one_call(
     assert not await redis_client.exists("t:msg:m2")
 
 
-async def test_a_carriers_bucket_grants_all_or_nothing_up_to_its_grant_size(
+async def test_a_carriers_bucket_grants_up_to_its_grant_size_if_it_covers_the_first(
     redis_client: aioredis.Redis,
 ) -> None:
     policy, admission = setup(redis_client)
@@ -89,6 +89,31 @@ async def test_a_carriers_bucket_grants_all_or_nothing_up_to_its_grant_size(
     again = await admission.admit([candidate(ps[2], "m2", pacing, parts=2)])
     assert [x.marked for x in again] == [False]  # 1 token left in this second: none granted
     assert not await redis_client.exists("t:msg:m2")
+
+
+async def test_a_bucket_short_of_the_ticks_parts_grants_what_it_has_in_order(
+    redis_client: aioredis.Redis,
+) -> None:
+    """4 tokens in the bucket, 6 parts chosen: the grant is the 4; the messages are marked in
+    the tick's order while it covers their parts (1, then 2; the next 2 do not fit in the 1
+    left, the 1 after them does). A bucket that cannot cover the first message grants none."""
+    policy, admission = setup(redis_client)
+    bucket = RedisTokenBucket(redis_client, "t:tps:c1", rate=4, burst=4)
+    pacing = Pacing(bucket, 10)  # a grant size above what the bucket holds
+    ps = [prepared(policy, f"+3361234567{i}", f"m{i}") for i in range(5)]
+    answers = await admission.admit([
+        candidate(ps[0], "m0", pacing, parts=1),
+        candidate(ps[1], "m1", pacing, parts=2),
+        candidate(ps[2], "m2", pacing, parts=2),  # 5 parts > the 4 granted
+        candidate(ps[3], "m3", pacing, parts=1),
+    ])  # fmt: skip
+    assert [x.marked for x in answers] == [True, True, False, True]
+    assert int(await redis_client.hget("t:tps:c1", "used") or 0) == 4
+    [late] = await admission.admit([candidate(ps[4], "m4", pacing, parts=1)])
+    assert not late.marked  # this second's 4 tokens are spent
+    assert int(await redis_client.hget("t:tps:c1", "used") or 0) == 4
+    for message_id in ("m2", "m4"):
+        assert not await redis_client.exists(f"t:msg:{message_id}")
 
 
 async def test_candidates_without_pacing_are_checked_but_never_marked(

@@ -98,14 +98,15 @@ async def test_each_recipients_messages_are_sent_and_recorded_in_its_shard(
 async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goes_once(
     backend: Backend, simulator: RunningSimulator
 ) -> None:
-    """A carrier with `tps`, its one bucket shared by every shard's ticks on one Redis. On the
-    cluster the rate is split (gateway/carrier/pool.py): half in the carrier's bucket (a slot
-    of its own), the other half in each shard's own bucket, which its admit call grants from
-    as it checks and marks (gateway/engine/admission.py). Either way: every message sent once,
-    an opted-out one never, and no second of Redis time with more than `tps` grants from all
-    the carrier's buckets together."""
+    """A carrier with `tps` and a backlog of 2.5 s of it, its one bucket shared by every
+    shard's ticks on one Redis. On the cluster the rate is split (gateway/carrier/pool.py):
+    half in the carrier's bucket (a slot of its own), the other half in each shard's own
+    bucket, which its admit call grants from as it checks and marks
+    (gateway/engine/admission.py). Either way: every message sent once, an opted-out one
+    never, no second of Redis time with more than `tps` grants from all the carrier's buckets
+    together, and the backlog drains at close to `tps` (the shards' half is not stranded)."""
     redis_client = backend.client
-    tps, total = 40, 80
+    tps, total = 200, 500  # 25 TPS for each of the 4 shards' buckets: split
     settings = sharded_settings(backend, simulator)
     carrier = dataclasses.replace(settings.carriers[0], tps=tps)
     settings = dataclasses.replace(settings, carriers=(carrier,))
@@ -134,7 +135,10 @@ async def test_a_paced_carriers_rate_holds_over_every_shard_and_each_message_goe
     assert all(log.complete() for log in logs)
     tokens = {key: log.tokens() for key, log in zip(keys, logs, strict=True)}
     assert sum(tokens.values()) >= total - 1
-    assert most_in_window(logs, 1_000_000) <= tps, f"tokens by bucket {tokens}"
+    busiest = most_in_window(logs, 1_000_000)
+    assert busiest <= tps, f"tokens by bucket {tokens}"
+    # all-or-nothing grants from buckets of ~100 ms left 11-14% of it unused on the cluster
+    assert busiest >= 0.9 * tps, f"the backlog drained at {busiest}/s; tokens by bucket {tokens}"
     if backend.cluster:
         assert sum(tokens.values()) > tokens[bucket.key], "the shards' buckets granted nothing"
 

@@ -274,7 +274,8 @@ async def test_on_a_cluster_a_carriers_tps_is_split_with_each_shards_own_bucket(
     """Half of the tps stays in the carrier's bucket (the usual way, what a busy shard
     borrows from); each of the 6 shards' buckets holds a sixth of the other half, offered to
     the admit call even while callers wait for the carrier's bucket (they are not its
-    waiters). An adaptive cut lowers both; a share below 1 TPS is no shard bucket."""
+    waiters). An adaptive cut lowers both. A carrier whose shares would be below
+    MIN_SHARD_TPS is not split: its bucket keeps all of its tps."""
     rate = CarrierRate(redis_client, "smsgw:test:carrier-split", 600, shards=6)
     rate.attach([_bind()])
     bucket = rate.bucket
@@ -283,8 +284,8 @@ async def test_on_a_cluster_a_carriers_tps_is_split_with_each_shards_own_bucket(
     pacing = rate.pacing()
     assert pacing is not None
     assert pacing.bucket is bucket
-    assert pacing.shard == ShardRate(50.0, 5, 5)  # ~100 ms of tokens a grant, as the carrier's
-    assert pacing.cap == 5
+    assert pacing.shard == ShardRate(50.0, 12, 12)  # ~250 ms of tokens a grant
+    assert pacing.cap == 12
     assert sum([bucket.effective_rate()] + [pacing.shard.rate] * 6) == pytest.approx(600)
     waiting = asyncio.create_task(rate.acquire(bucket.max_acquire))
     await asyncio.sleep(0)
@@ -300,16 +301,18 @@ async def test_on_a_cluster_a_carriers_tps_is_split_with_each_shards_own_bucket(
     await waiting
     await rate.aclose()
 
-    small = CarrierRate(redis_client, "smsgw:test:carrier-small", 6, shards=6)  # 0.5 TPS each
+    small = CarrierRate(redis_client, "smsgw:test:carrier-small", 200, shards=6)  # 16.7 each
     small_pacing = small.pacing()
     assert small_pacing is not None
     assert small_pacing.shard is None  # the carrier's bucket, granted before the admit call
     assert small.bucket is not None
-    assert small.bucket.effective_rate() == pytest.approx(3)
+    assert small.bucket.effective_rate() == pytest.approx(200)  # all of it
     await small.aclose()
 
 
 def test_a_shard_bucket_below_one_tps_is_none() -> None:
+    """Only an adaptive cut brings a split carrier's shares that low: then no shard bucket."""
     assert ShardRate.of(0.99) is None
     assert ShardRate.of(1.0) == ShardRate(1.0, 1, 1)
-    assert ShardRate.of(8333.3) == ShardRate(8333.3, 833, 833)
+    assert ShardRate.of(25.0) == ShardRate(25.0, 6, 6)
+    assert ShardRate.of(8333.3) == ShardRate(8333.3, 2083, 2083)

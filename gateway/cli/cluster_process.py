@@ -1,14 +1,14 @@
-"""A real Redis Cluster (3 masters + 3 replicas) on 127.0.0.1, as child processes.
+"""A real Redis Cluster (3 masters + 3 replicas by default) on 127.0.0.1, as child processes.
 
 Used by the `redis_cluster` test fixture (tests/cluster_fixture.py) and by
 `python -m benchmarks.e2e --cluster`. `LocalRedisCluster.start()` runs six `redis-server`
-processes in cluster mode on free loopback ports (each with its own cluster-bus port, no RDB,
-AOF on unless asked otherwise, a 2 s node timeout by default), joins them with
-`redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`, and returns once every
-node reports `cluster_state:ok` with all 16384 slots assigned and every replica is in sync
-(so a killed master can be failed over at once). `stop()` stops every node's process group
-and removes the directory holding the node configs, AOFs and logs; `running_cluster` does
-both around a `with` block.
+processes (three with `replicas=0`) in cluster mode on free loopback ports (each with its own
+cluster-bus port, no RDB, AOF on unless asked otherwise, a 2 s node timeout by default),
+joins them with `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes` (or 0),
+and returns once every node reports `cluster_state:ok` with all 16384 slots assigned and
+every replica is in sync (so a killed master can be failed over at once). `stop()` stops
+every node's process group and removes the directory holding the node configs, AOFs and
+logs; `running_cluster` does both around a `with` block.
 
 Connect with redis-py's own cluster client (no home-made slot routing):
 

@@ -18,11 +18,11 @@ round trip:
 
 A message the call did not mark (its carrier paced by an adaptive episode or by callers
 already waiting for the bucket, a grant refused or too short for it, a chunk beyond the
-grant size) takes the
-pipeline's usual way: a grant, a mark, then its submit. Which messages pass is decided in
-Python afterwards, from the same answers (`CompliancePolicy.conclude`); a clean state in the
-script is what an allowed verdict needs, so a marked message is always an allowed one, and
-the pipeline takes back the mark of any that is not.
+grant size) takes the pipeline's usual way: a grant, a mark, then its submit. Which
+messages pass is decided in Python afterwards, from the same answers
+(`CompliancePolicy.conclude`); a clean state in the script is what an allowed verdict needs,
+so a marked message is always an allowed one, and the pipeline takes back the mark of any
+that is not.
 
 At light load the engine skips its queue and admits each read as it is read: then the
 read's accept (accept.lua, idempotent by id) runs first in the same script
@@ -39,8 +39,8 @@ it grants from the carrier's on one Redis, in the same call. What it cannot gran
 usual way, through the carrier's bucket.
 
 Where a carrier is not split (its share per shard too small to pay, or cut below 1 TPS) the
-grant is taken first instead: for each carrier whose candidates come with a bucket to pace them (no
-adaptive episode, no caller waiting for the bucket: `CarrierRate.pacing`), one try of the
+grant is taken first instead: for each carrier whose candidates come with a bucket to pace
+them (no adaptive episode, no caller waiting for the bucket: `CarrierRate.pacing`), one try of the
 bucket's own script (`RedisTokenBucket.try_acquire`, no waiting) for those candidates' parts
 up to its grant size, all or nothing, every carrier's try at once (`asyncio.gather`); then
 the admit call runs with the carriers so granted needing no grant, and marks their clean
@@ -405,10 +405,8 @@ class Admission:
     def _shard_words(self, carrier: str, shard: ShardRate, keys: list[str]) -> list[object]:
         """A carrier's entry of the plan on a cluster, granted from this shard's own bucket
         of it (its keys appended to `keys`, in the shard's slot)."""
-        first = len(keys) + 1
         key = self._shard_keys.shard_throttle(carrier)
-        keys += (key, f"{key}:window")
-        return [first, repr(shard.rate), shard.burst, shard.cap]
+        return _bucket_words(keys, (key, f"{key}:window"), shard.rate, shard.burst, shard.cap)
 
 
 @dataclass(slots=True)
@@ -495,9 +493,17 @@ def _carrier_words(pacing: Pacing, keys: list[str], grant: Grant | None) -> list
     bucket = pacing.bucket
     if bucket is None:
         return [0, 0, 0, pacing.cap]
+    return _bucket_words(keys, bucket.keys, bucket.effective_rate(), bucket.burst, pacing.cap)
+
+
+def _bucket_words(
+    keys: list[str], bucket_keys: Sequence[str], rate: float, burst: int, cap: int
+) -> list[object]:
+    """A carrier's entry of the plan granted in the call from the bucket at `bucket_keys`
+    (appended to `keys`): {its first key's position, rate, burst, grant size}."""
     first = len(keys) + 1
-    keys += bucket.keys
-    return [first, repr(bucket.effective_rate()), bucket.burst, pacing.cap]
+    keys += bucket_keys
+    return [first, repr(rate), burst, cap]
 
 
 def _check_one_slot(store: RedisComplianceStore, scope: Scope) -> None:

@@ -47,6 +47,9 @@ from compliance.verdict import Category, OptOutScope
 # Returns, per evaluation, 4 integers: opt_out (0 none, 1 global, 2 sender),
 #   suppressed_until_ms, exceeded cap (-1), retry_ms.
 CHECK_SCRIPT = """
+local function applies(cats, cat)  -- a cap's categories (",a,b,", "" for all) cover `cat`
+  return cats == '' or string.find(cats, ',' .. cat .. ',', 1, true) ~= nil
+end
 local function check(optout, suppress, caps_key, a)
   local now = tonumber(a[1])
   if a[4] == '1' then
@@ -60,16 +63,10 @@ local function check(optout, suppress, caps_key, a)
   end
   if a[6] ~= '1' or #a < 9 then return {0, 0, -1, 0} end
   local category = a[3]
-  local member = category .. ':' .. a[8]
-  local caps = {}
   local longest = 0
-  for i = 9, #a, 3 do
-    local cap = {limit = tonumber(a[i]), window = tonumber(a[i + 1]), cats = a[i + 2]}
-    caps[#caps + 1] = cap
-    if cap.window > longest then longest = cap.window end
-  end
-  local function applies(cats, cat)
-    return cats == '' or string.find(cats, ',' .. cat .. ',', 1, true) ~= nil
+  for i = 10, #a, 3 do
+    local window = tonumber(a[i])
+    if window > longest then longest = window end
   end
   -- sends older than the longest window count for no cap: trimmed, but only when there are
   -- some (the oldest comes first), which spares a call for nearly every recipient
@@ -78,22 +75,25 @@ local function check(optout, suppress, caps_key, a)
     redis.call('ZREMRANGEBYSCORE', caps_key, '-inf', now - longest)
     entries = redis.call('ZRANGE', caps_key, 0, -1, 'WITHSCORES')
   end
+  local member = category .. ':' .. a[8]
   local exceeded = -1
   local retry = 0
-  for index, cap in ipairs(caps) do
-    if applies(cap.cats, category) then
+  for i = 9, #a, 3 do  -- per cap: limit, window, categories
+    local cats = a[i + 2]
+    if applies(cats, category) then
+      local limit, window = tonumber(a[i]), tonumber(a[i + 1])
       local times = {}
       for j = 1, #entries, 2 do
         local at = tonumber(entries[j + 1])
-        if entries[j] ~= member and at > now - cap.window then
-          if applies(cap.cats, string.match(entries[j], '^([^:]*):') or '') then
+        if entries[j] ~= member and at > now - window then
+          if applies(cats, string.match(entries[j], '^([^:]*):') or '') then
             times[#times + 1] = at
           end
         end
       end
-      if #times >= cap.limit then
-        if exceeded < 0 then exceeded = index - 1 end
-        local freed = times[#times - cap.limit + 1] + cap.window
+      if #times >= limit then
+        if exceeded < 0 then exceeded = (i - 9) / 3 end
+        local freed = times[#times - limit + 1] + window
         if freed > retry then retry = freed end
       end
     end

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from gateway.config import StreamsConfig
 from gateway.messages import Status, event_json
 from gateway.store.keys import Keys
 from gateway.store.records import (
@@ -338,6 +339,50 @@ async def test_the_writer_sends_a_scope_once_per_call(redis_client: aioredis.Red
     assert await redis_client.smembers(KEYS.inflight(DEST)) == {f"m{n}".encode() for n in range(6)}
     assert await redis_client.smembers(f"o:inflight:{DEST}") == {b"x"}
     assert await redis_client.ttl(f"o:inflight:{DEST}") <= 60
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def pending_entries(client: aioredis.Redis, stream: str, group: str) -> set[str]:
+    pending = await client.xpending_range(stream, group, "-", "+", 100)
+    return {_text(entry["message_id"]) for entry in pending}
+
+
+async def read_into_group(client: aioredis.Redis, stream: str, group: str, count: int) -> list[str]:
+    """`count` entries added to `stream` and read by `group`: pending until acked."""
+    ids = [_text(await client.xadd(stream, {"data": "{}"})) for _ in range(count)]
+    await client.xgroup_create(stream, group, id="0")
+    await client.xreadgroup(group, "c1", {stream: ">"}, count=count)
+    return ids
+
+
+async def test_a_call_acks_its_entries_in_one_xack_per_stream_once_every_op_ran(
+    redis_client: aioredis.Redis,
+) -> None:
+    store, writer = await setup(redis_client)
+    mine = await read_into_group(redis_client, KEYS.outbound, "g", 3)
+    theirs = await read_into_group(redis_client, "o:out", "g2", 1)
+    other = RecordContext(keys=Keys("o:", StreamsConfig(outbound="o:out", events="o:ev")),
+                          group="g2", events_maxlen=10, ttl=60)  # fmt: skip
+    batch = OpBatch()
+    for n, entry in enumerate(mine[:2]):
+        record_final(batch, CTX, origin(f"m{n}", entry), Status.failed, 1.0, code="x", reason=None)
+    record_final(batch, other, origin("x", theirs[0]), Status.failed, 1.0, code="x", reason=None)
+    await redis_client.config_resetstat()
+    await writer.write(batch)
+    assert (await commands(redis_client))["xack"] == 2  # one per outbound stream, not per entry
+    assert await pending_entries(redis_client, KEYS.outbound, "g") == {mine[2]}
+    assert await pending_entries(redis_client, "o:out", "g2") == set()
+    # an op that fails stops the call before its XACK: the entry stays pending (reclaimed
+    # and resumed from its record later), though the ops before the failure were written
+    batch = OpBatch()
+    record_final(batch, CTX, origin("m2", mine[2]), Status.failed, 1.0, code="x", reason=None)
+    with pytest.raises(redis.exceptions.ResponseError, match="unknown op nope"):
+        await store.apply([*batch.args, "nope"])
+    assert await redis_client.hget(KEYS.message("m2"), "status") == b"failed"
+    assert await pending_entries(redis_client, KEYS.outbound, "g") == {mine[2]}
 
 
 async def test_ops_need_a_known_name_and_a_scope(redis_client: aioredis.Redis) -> None:

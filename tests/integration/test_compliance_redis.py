@@ -179,6 +179,26 @@ async def test_evaluations_of_one_call_with_different_caps_each_get_their_own(
     assert [s.caps.exceeded for s in states] == [None, None, 0, None]
 
 
+async def test_a_cap_of_other_categories_neither_counts_nor_blocks_but_sets_the_lifetime(
+    store: RedisComplianceStore, redis_client: aioredis.Redis
+) -> None:
+    """Caps (weekly: marketing only, hourly: every category): a transactional send is judged
+    by the hourly cap alone, which is reported by its position (1), with the time it frees
+    up; the set still lives as long as the longest window of all the caps (the weekly one),
+    which the marketing sends recorded in it need."""
+    hourly = CapRule(name="hourly", limit=2, window_seconds=3600, categories=frozenset())
+    caps = (WEEKLY, hourly)
+    await store.check_recipient(query(member="m1", caps=caps))
+    states = [
+        await store.check_recipient(query(category=T, member=f"t{i}", caps=caps,
+                                          now=NOW + timedelta(seconds=i + 1)))
+        for i in range(2)
+    ]  # fmt: skip
+    assert [s.caps.exceeded for s in states] == [None, 1]
+    assert states[1].caps.retry_at_ms == to_ms(NOW) + 3600 * 1000
+    assert await redis_client.pttl(KEYS.caps(MSISDN)) > 6 * 86400 * 1000
+
+
 async def test_caps_hold_under_concurrent_evaluations_from_several_instances(
     redis_server: RedisServer, redis_client: aioredis.Redis
 ) -> None:

@@ -295,13 +295,29 @@ local function map_ids(i, carrier, msg)
   return i + 1 + 2 * n
 end
 
+-- The entries to acknowledge on the scope's outbound stream: one XACK for them all, when the
+-- scope changes or the call ends (`flush_acks`), as XACK takes many ids. An op whose entry
+-- is acked has done its writes by then; if a later op fails, the script stops before the
+-- XACK and those entries stay pending (reclaimed later, and resumed from their records).
+local acks = {}
+
+local function flush_acks()
+  if #acks > 0 then
+    for first = 1, #acks, 1000 do
+      redis.call('XACK', outbound, group, unpack(acks, first, math.min(first + 999, #acks)))
+    end
+    acks = {}
+  end
+end
+
 local function ack(entry)
-  if entry ~= NULL then redis.call('XACK', outbound, group, entry) end
+  if entry ~= NULL then acks[#acks + 1] = entry end
 end
 
 local OPS = {}
 
 function OPS.scope(i)
+  flush_acks()
   prefix, events, maxlen, ttl, outbound, group = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3]),
                                                  a[i + 4], a[i + 5]
   return i + 6
@@ -589,4 +605,5 @@ while i <= n do
   end
   i = op(i + 1)
 end
+flush_acks()
 return results

@@ -11,6 +11,7 @@ import time
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from prometheus_client import Counter
 
+from common.held_observations import HeldObservations
 from compliance.verdict import MoAction, MoOutcome
 from gateway.carrier.receipts import Receipt
 from gateway.messages import Status
@@ -33,6 +34,7 @@ class EngineObserver:
         self._stages = {stage: metrics.stage_cpu.labels(stage) for stage in STAGES}
         self._stage_seconds = dict.fromkeys(STAGES, 0.0)  # not yet added to the counters
         self._counts: dict[Counter, float] = {}  # per-message counts not yet added
+        self._observations = HeldObservations()  # and histogram observations
         self._settled_counters: dict[tuple[str, str, str], Counter] = {}
         self._flushed = time.perf_counter()
         metrics.before_collect(self.flush)  # a scrape never sees them late
@@ -50,9 +52,9 @@ class EngineObserver:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
-        """Add the stage time and the per-message counts kept since the last flush to their
-        counters. Runs every STAGE_FLUSH seconds under traffic and before every collection
-        of the registry (GatewayMetrics.before_collect)."""
+        """Add the stage time, the per-message counts and the histogram observations kept
+        since the last flush to their metrics. Runs every STAGE_FLUSH seconds under traffic
+        and before every collection of the registry (GatewayMetrics.before_collect)."""
         for name, seconds in self._stage_seconds.items():
             if seconds:
                 self._stages[name].inc(seconds)
@@ -60,6 +62,7 @@ class EngineObserver:
         counts, self._counts = self._counts, {}
         for counter, amount in counts.items():
             counter.inc(amount)
+        self._observations.flush()
         self._flushed = time.perf_counter() if now is None else now
 
     def _count(self, counter: Counter, amount: float = 1.0) -> None:
@@ -84,12 +87,12 @@ class EngineObserver:
         c = self.metrics.carrier(carrier)
         self._count(c.message(Status.submitted.value, country))
         self._count(c.segments(encoding), parts)
-        c.queue_wait.observe(max(0.0, queued_seconds))
+        self._observations.observe(c.queue_wait, max(0.0, queued_seconds))
 
     def submit_answered(self, carrier: str, command_status: int, seconds: float) -> None:
         c = self.metrics.carrier(carrier)
         self._count(c.submit_sm_response(command_status))
-        c.submit_latency.observe(seconds)
+        self._observations.observe(c.submit_latency, seconds)
 
     def retried(self, carrier: str | None, reason: str) -> None:
         if carrier is None:
@@ -144,7 +147,8 @@ class EngineObserver:
         if done is not None:
             self._count(self._settled_counter(c, done.status, handset))
             if done.submitted_at:
-                c.delivery_latency.observe(max(0.0, time.time() - float(done.submitted_at)))
+                latency = max(0.0, time.time() - float(done.submitted_at))
+                self._observations.observe(c.delivery_latency, latency)
 
     def _settled_counter(self, c: CarrierMetrics, status: str, handset: str) -> Counter:
         """The `smsgw_message_events_total` child of a receipt from `handset` that settled its

@@ -19,6 +19,11 @@ leave on their own: they are never sent ahead of what the carrier already holds.
 receipts are carried by its state writes: a receipt then finds its message's submit recorded,
 unless that submit was answered after the receipt came, and is not parked as early.)
 
+Another call of the same kind may also take a lingering group's waiting items (`take_waiting`:
+at light load the engine's next read call takes the writes of the tick before, so they cost
+no call of their own), under the same rule: only when neither this group nor its carrier has
+a call out or items waiting, so they never leave ahead of what either sent or holds.
+
 An exception from `send` is handed to every caller of that call; the group carries on.
 
 `close` ends a group before its client closes: the items no call has taken are dropped (their
@@ -90,12 +95,9 @@ class GroupCommit(Generic[T, R]):
             return
         if not (self._pending or self._carried_waiting()) or self._calls >= self._max_calls:
             return  # a call ending will launch the rest
-        carrier = self._carrier
-        if carrier is not None and carrier._calls and not carrier._closed:
-            return  # the carrier's next call takes these, after the items it holds
-        batch, self._pending = self._pending, []
-        if self._carried is not None and self._carried._pending:
-            batch += self._carried.hand_over()
+        if self._held_above():
+            return  # a carrier's next call takes these, after the items it holds
+        batch = self.hand_over()
         self._calls += 1
         task = asyncio.get_running_loop().create_task(self._call(batch))
         self._tasks.add(task)
@@ -112,17 +114,43 @@ class GroupCommit(Generic[T, R]):
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _carried_waiting(self) -> bool:
-        return self._carried is not None and bool(self._carried._pending)
+        """Items wait in a group this one carries, or in one that carries (a chain)."""
+        carried = self._carried
+        return carried is not None and (bool(carried._pending) or carried._carried_waiting())
+
+    def _held_above(self) -> bool:
+        """A carrier (or its carrier, up the chain) has a call out or items waiting: its next
+        call takes this group's items after those, so they never leave ahead of them."""
+        carrier = self._carrier
+        while carrier is not None and not carrier._closed:
+            if carrier._calls or carrier._pending:
+                return True
+            carrier = carrier._carrier
+        return False
 
     def _release_carried(self) -> None:
-        """Closed: the carried group's waiting items leave on its own calls."""
-        if self._carried is not None and self._carried._pending:
-            self._carried._schedule(asyncio.get_running_loop())
+        """Closed: the carried group's waiting items (and its own carried's) leave on its own
+        calls."""
+        carried = self._carried
+        if carried is not None and (carried._pending or carried._carried_waiting()):
+            carried._schedule(asyncio.get_running_loop())
+
+    def take_waiting(self) -> list[tuple[T, asyncio.Future[R]]]:
+        """The items waiting for this group's next call (and its carried groups'), for a call
+        outside the group to send and answer (every future set, as `_call` sets them); none
+        while this group has a call out, or a carrier up the chain a call or items of its own
+        (they go first)."""
+        if self._closed or self._calls or self._held_above():
+            return []
+        return self.hand_over()
 
     def hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
-        """The items waiting for this group's next call, for a carrying group to send (the
-        lingering call then finds nothing to send)."""
+        """The items waiting for this group's next call, then those of the group it carries
+        (down the chain), for a carrying group to send (the lingering calls then find nothing
+        to send)."""
         taken, self._pending = self._pending, []
+        if self._carried is not None:
+            taken += self._carried.hand_over()
         return taken
 
     async def _call(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:

@@ -70,6 +70,7 @@ from typing import Final
 
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import ResponseError
 
 from common.json_text import compact
 from compliance.errors import ComplianceStoreError
@@ -88,7 +89,13 @@ from gateway.config import StreamsConfig
 from gateway.store.keys import Keys
 from gateway.store.redis_client import RedisClient
 from gateway.store.replica_wait import ReplicaWait
-from gateway.store.state_store import AcceptResult, Scope, accept_results, lua_script
+from gateway.store.state_store import (
+    AcceptResult,
+    Scope,
+    StateWriter,
+    accept_results,
+    lua_script,
+)
 from gateway.store.state_store import map_redis_errors as map_queue_errors
 from routing.errors import ThrottleUnavailableError
 from routing.throttle import BUCKET_SCRIPT, RedisTokenBucket
@@ -188,35 +195,48 @@ return {checks, marked}
 # ADMIT_SCRIPT after accept.lua, for a read at light load (`Admission.accept_and_admit`).
 # KEYS: ADMIT_SCRIPT's, then the shard's events stream (the call's key when there is no
 #   message to check). ARGV[1], ARGV[2]: ADMIT_SCRIPT's, the plan with `rows` too: per
-#   message checked, its row of the accept (1-based). ARGV[3...]: accept.lua's ARGV.
+#   message checked, its row of the accept (1-based), and `ops` (optional): apply.lua ops of
+#   the shard's state writes taken to ride this call (StateWriter.take_waiting), run first.
+#   ARGV[3...]: accept.lua's ARGV.
 # A message whose record accept.lua did not create (a resume, a duplicate) is neither checked
 # (nothing consumed) nor granted nor marked.
-# Returns {accept.lua's answers, the check's answers (4 per message), marked (1/0 each)}.
+# Returns {accept.lua's answers, the check's answers (4 per message), marked (1/0 each),
+#   the ops' results (apply.lua's; empty without ops)}. With ops, the read's part failing
+#   (after the ops ran: a script is not rolled back) returns {the ops' results, its error}
+#   instead, so the writes carried are answered as done and only the read goes the usual way.
 _ACCEPT_ADMIT_DRIVER: Final = """
-local accept_args = {}
-for i = 3, #ARGV do accept_args[i - 2] = ARGV[i] end
-local accepted = accept_rows(accept_args)
-local new_rows, at, row = {}, 1, 1
-while at <= #accepted do
-  if accepted[at] == 'new' then
-    new_rows[row] = true
-    at = at + 1
-  else
-    at = at + 8
-  end
-  row = row + 1
-end
 local queries, plan = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
-for q = 1, #queries do
-  if not new_rows[plan.rows[q]] then
-    queries[q] = {'0', '', '', '0', '0', '0', '0', ''}
-    plan.messages[q][1] = 0
+local function accept_and_admit(carried)
+  local accept_args = {}
+  for i = 3, #ARGV do accept_args[i - 2] = ARGV[i] end
+  local accepted = accept_rows(accept_args)
+  local new_rows, at, row = {}, 1, 1
+  while at <= #accepted do
+    if accepted[at] == 'new' then
+      new_rows[row] = true
+      at = at + 1
+    else
+      at = at + 8
+    end
+    row = row + 1
   end
+  for q = 1, #queries do
+    if not new_rows[plan.rows[q]] then
+      queries[q] = {'0', '', '', '0', '0', '0', '0', ''}
+      plan.messages[q][1] = 0
+    end
+  end
+  local checks = check_queries(KEYS, queries)
+  local marked = admit_checked(KEYS, plan, checks)
+  if marked.err then error(marked.err, 0) end
+  return {accepted, checks, marked, carried}
 end
-local checks = check_queries(KEYS, queries)
-local marked = admit_checked(KEYS, plan, checks)
-if marked.err then return marked end
-return {accepted, checks, marked}
+if not plan.ops then return accept_and_admit({}) end
+local carried = apply_ops(plan.ops)
+if carried.err then return carried end
+local ok, reply = pcall(accept_and_admit, carried)
+if ok then return reply end
+return {carried, type(reply) == 'table' and (reply.err or 'ERR') or tostring(reply)}
 """
 
 _ADMIT_FUNCTIONS: Final = (
@@ -323,13 +343,18 @@ class Admission:
 
     async def accept_and_admit(
         self, accept_args: Sequence[str | int | float], rows: Sequence[int],
-        candidates: Sequence[Candidate],
+        candidates: Sequence[Candidate], carried: StateWriter | None = None,
     ) -> tuple[list[AcceptResult], list[Admitted | None]]:  # fmt: skip
         """accept.lua for a read (`accept_args`: its header, then 5 words per message), then
         `admit` for the candidates, in one call (`ACCEPT_ADMIT_SCRIPT`). `rows[i]` is the
         position in the read of candidate i's message. Returns the accept's result of each
         message read, and each candidate's answer: None for one whose record the accept did
         not create (a resume, a duplicate), which was neither checked nor marked.
+
+        `carried`: a lingering writer of the shard (its receipts, and the tick before's
+        accepted submits); the writes waiting in it, if they may leave now, are run first in
+        the same call, and their callers answered from it (or given its error), so they cost
+        no call of their own.
 
         Raises:
             QueueUnavailableError: Redis cannot answer now (nothing may have run, or all).
@@ -339,12 +364,29 @@ class Admission:
         keys, checks, plan = self._words(candidates, granted)
         plan["rows"] = [row + 1 for row in rows]
         keys.append(self._events)
-        with map_queue_errors():
-            reply = await self._wait.run(
-                self._accept_script, keys, [checks, compact(plan), *accept_args]
-            )
-        if not isinstance(reply, list) or len(reply) != 3:
-            raise ComplianceStoreError(f"unexpected accept-and-admit script reply {reply!r}")
+        writes = carried.take_waiting() if carried is not None else None
+        if writes is not None:
+            plan["ops"] = writes.args
+        try:
+            with map_queue_errors():
+                reply = await self._wait.run(
+                    self._accept_script, keys, [checks, compact(plan), *accept_args]
+                )
+        except BaseException as error:
+            if writes is not None:
+                writes.fail(error)
+            raise
+        if writes is not None and isinstance(reply, list) and len(reply) == 2:
+            writes.answer(reply[0])  # done: only the read's part failed (see the script)
+            message = reply[1]
+            raise ResponseError(message.decode() if isinstance(message, bytes) else str(message))
+        if not isinstance(reply, list) or len(reply) != 4:
+            bad = ComplianceStoreError(f"unexpected accept-and-admit script reply {reply!r}")
+            if writes is not None:
+                writes.fail(bad)
+            raise bad
+        if writes is not None:
+            writes.answer(reply[3])
         results = accept_results(reply[0])
         answers = check_answers(reply[1], len(candidates))
         admitted = [

@@ -55,7 +55,7 @@ from gateway.ops.final_log import log_final
 from gateway.smpp.pdu import Pdu
 from gateway.store.records import record_deferred, record_final, record_inflight, record_not_sent
 from gateway.store.shards import ShardMap
-from gateway.store.state_store import AcceptResult, OpBatch
+from gateway.store.state_store import AcceptResult, OpBatch, StateWriter
 from routing.errors import ThrottleUnavailableError
 
 log = structlog.get_logger()
@@ -75,6 +75,9 @@ class _Sending:
     started: float = 0.0  # perf_counter() when its parts were submitted
     answers: list[object] = field(default_factory=list)
     waiting: int = 0
+    # of a light-load read's tick: its record is written by the shard's lingering writer, for
+    # the next read's call to carry (`run_read`)
+    lingering: bool = False
 
 
 @dataclass(slots=True)
@@ -85,6 +88,7 @@ class _ShardTick:
     shard: ShardState | None
     admission: Admission | None
     now: float = 0.0
+    light: bool = False  # a light-load read's (`run_read`)
     ready: list[tuple[Work, Admit]] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     finished: list[tuple[Work, Finish | Defer]] = field(default_factory=list)
@@ -174,14 +178,19 @@ class Pipeline:
                 script failed. Either way no message of `batch` is under work any more.
         """
         tick = self._plan_shard(batch, shard)
+        tick.light = True
         admission = tick.admission
         if admission is None:
             raise RuntimeError("run_read needs an Admission")
         row_of = {id(work): row for row, work in enumerate(batch)}
         rows = [row_of[id(work)] for work, _ in tick.ready]
+        # the writes waiting in the shard's lingering writer (the ticks before's records,
+        # receipts) ride this call rather than cost one of their own
+        lingering = shard.commit_writer if shard is not None else None
         try:
-            results, answers = await admission.accept_and_admit(accept_args, rows,
-                                                                tick.candidates)  # fmt: skip
+            results, answers = await admission.accept_and_admit(
+                accept_args, rows, tick.candidates, lingering
+            )
         except BaseException:
             for work in [w for w, _ in tick.ready] + [w for w, _ in tick.finished]:
                 self._done(work)
@@ -228,6 +237,10 @@ class Pipeline:
             self._sort(work, admit, verdict, finished, groups)
         for work, plan in finished:
             self._record_refusal(records, work, plan, now)
+        if tick.light:
+            for carrier_group in (*marked.values(), *groups.values()):
+                for one in carrier_group:
+                    one.lingering = True
         d.observer.stage("admit", started)
         for sending in marked.values():
             self._send_marked(sending[0].carrier, sending)
@@ -493,20 +506,29 @@ class Pipeline:
     def _commit_accepted(self) -> None:
         self._commit_scheduled = False
         accepted, self._accepted = self._accepted, []
-        by_shard: dict[ShardState | None, list[_Sending]] = {}
+        by_writer: dict[StateWriter, list[_Sending]] = {}
         for sending in accepted:
-            by_shard.setdefault(sending.work.shard, []).append(sending)
-        for group in by_shard.values():
-            self._start(self._commit(group))
+            by_writer.setdefault(self._writer_of(sending), []).append(sending)
+        for writer, group in by_writer.items():
+            self._start(self._commit(writer, group))
 
-    async def _commit(self, accepted: list[_Sending]) -> None:
+    def _writer_of(self, sending: _Sending) -> StateWriter:
+        """The writer of an accepted submit's record: the shard's lingering one for a
+        light-load read's, which the next read's call then carries; else the shard's state
+        writer, which writes at once."""
+        shard = sending.work.shard
+        if sending.lingering and shard is not None:
+            return shard.commit_writer
+        return self._d.writer_of(sending.work)
+
+    async def _commit(self, writer: StateWriter, accepted: list[_Sending]) -> None:
         """Record a tick's accepted submits in one state write; count and release them."""
         try:
-            await self._record_accepted(accepted)
+            await self._record_accepted(writer, accepted)
         finally:
             self._committing -= len(accepted)
 
-    async def _record_accepted(self, accepted: list[_Sending]) -> None:
+    async def _record_accepted(self, writer: StateWriter, accepted: list[_Sending]) -> None:
         d = self._d
         started = time.perf_counter()
         now = d.clock()
@@ -519,7 +541,7 @@ class Pipeline:
             spans.append((sending, sending.carrier.name, batch.results - before))
         d.observer.stage("commit", started)
         try:
-            results = await d.writer_of(accepted[0].work).write(batch)
+            results = await writer.write(batch)
         except _REDIS_DOWN as error:
             self._left_pending([s.work for s in accepted], error)
             return

@@ -317,6 +317,7 @@ class Engine:
         await self.pool.close(remaining)
         for shard in self.shards:  # no write may start on the client once it is closed
             await shard.writer.close()
+            await shard.commit_writer.close()
             await shard.receipt_writer.close()
         await self.replica_wait.close()
         await self.redis.aclose()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gateway.engine.admission import Admission
 
 RECEIPT_LINGER = 0.005  # seconds a receipt write waits for others to share its call
+COMMIT_LINGER = 0.005  # seconds a light-load tick's record of its submits waits, likewise
 
 
 @dataclass(eq=False, slots=True)
@@ -37,10 +38,15 @@ class ShardState:
     store: StateStore
     writer: StateWriter
     # receipts wait a little for each other: their carrier waits for the deliver_sm_resp,
-    # nobody for their event, and at light load each would otherwise cost a call; `writer`
-    # carries them (a tick's commit takes the receipts waiting, so they leave sooner and
+    # nobody for their event, and at light load each would otherwise cost a call; the writers
+    # carry them (a tick's commit takes the receipts waiting, so they leave sooner and
     # cost no call of their own while messages flow)
     receipt_writer: StateWriter
+    # a light-load read's tick records its accepted submits here (gateway/engine/pipeline.py),
+    # to ride the next read's call (which takes this writer's waiting writes, and the
+    # receipts' after them), or leave after COMMIT_LINGER; `writer` carries it, and it
+    # carries `receipt_writer`: a receipt never leaves ahead of a record waiting here
+    commit_writer: StateWriter
     consumer: StreamConsumer
     signals: StreamConsumer
     # the tick's one admit call for this shard's messages (gateway/engine/admission.py), when
@@ -64,6 +70,7 @@ def shard_states(
         keys = Keys(shard.prefix, shard.streams)
         store = StateStore(client, keys, wait)
         receipt_writer = StateWriter(store, linger=RECEIPT_LINGER)
+        commit_writer = StateWriter(store, linger=COMMIT_LINGER, carry=receipt_writer)
         ctx = RecordContext(
             keys=keys,
             group=group,
@@ -76,8 +83,9 @@ def shard_states(
                 keys=keys,
                 ctx=ctx,
                 store=store,
-                writer=StateWriter(store, carry=receipt_writer),
+                writer=StateWriter(store, carry=commit_writer),
                 receipt_writer=receipt_writer,
+                commit_writer=commit_writer,
                 consumer=StreamConsumer(
                     client,
                     shard.streams.outbound,

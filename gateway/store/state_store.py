@@ -17,6 +17,7 @@ common/redis_errors.py) are translated into QueueUnavailableError at this bounda
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
@@ -407,7 +408,8 @@ def _text(value: Any) -> str:
 class StateWriter:
     """Coalesces the OpBatches handed in during one loop iteration into one apply.lua call
     (a `GroupCommit`: two calls may be in flight at once). A writer may `carry` another of the
-    same store (a lingering one): its calls take that one's waiting batches too."""
+    same store (a lingering one): its calls take that one's waiting batches too, and so may a
+    call of another script that runs apply.lua's ops (`take_waiting`)."""
 
     _store: StateStore
 
@@ -429,20 +431,70 @@ class StateWriter:
         """Before the client closes: write nothing more, wait for the calls in flight."""
         await self._group.close()
 
+    def take_waiting(self) -> CarriedWrites | None:
+        """The batches waiting for this writer's next call, for a call of another script
+        (gateway/engine/admission.py) to run first and answer: None when there are none, or
+        when they must wait (see `GroupCommit.take_waiting`)."""
+        taken = self._group.take_waiting()
+        if not taken:
+            return None
+        return CarriedWrites(_joined([batch for batch, _ in taken]), taken)
+
     async def _apply_all(self, batches: list[OpBatch]) -> list[list[str]]:
-        args: list[Word] = []
-        scope: Scope | None = None  # in effect in the script so far
-        for batch in batches:
-            if batch.lead is not None and (batch.lead is scope or batch.lead == scope):
-                args += batch.args[SCOPE_WORDS:]
+        return _split(await self._store.apply(_joined(batches)), batches)
+
+
+@dataclass(slots=True)
+class CarriedWrites:
+    """A writer's waiting batches taken by another script's call (`StateWriter.take_waiting`):
+    `args` are their ops, to run as apply.lua runs them; the call then hands their results,
+    or its error, to the callers waiting on them (`answer` or `fail`, once)."""
+
+    args: list[Word]
+    _taken: list[tuple[OpBatch, asyncio.Future[list[str]]]]
+
+    def answer(self, reply: Sequence[Any]) -> None:
+        """The ops' results, in order (apply.lua's reply), to their batches' callers."""
+        batches = [batch for batch, _ in self._taken]
+        results = [_text(word) for word in reply]
+        expected = sum(batch.results for batch in batches)
+        if expected != len(results):
+            self.fail(RuntimeError(f"carried writes: {len(results)} results for {expected}"))
+            return
+        for (_, future), mine in zip(self._taken, _split(results, batches), strict=True):
+            if not future.done():  # the caller gave up
+                future.set_result(mine)
+
+    def fail(self, error: BaseException) -> None:
+        """The call failed (or was cancelled): each caller sees it, as a write's own."""
+        for _, future in self._taken:
+            if future.done():
+                continue
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()
             else:
-                args += batch.args
-            if batch.scope is not None:
-                scope = batch.scope
-        results = await self._store.apply(args)
-        out: list[list[str]] = []
-        offset = 0
-        for batch in batches:
-            out.append(results[offset : offset + batch.results])
-            offset += batch.results
-        return out
+                future.set_exception(error)
+
+
+def _joined(batches: Sequence[OpBatch]) -> list[Word]:
+    """The ops of `batches` as one call's, each scope written once where batches share it."""
+    args: list[Word] = []
+    scope: Scope | None = None  # in effect in the script so far
+    for batch in batches:
+        if batch.lead is not None and (batch.lead is scope or batch.lead == scope):
+            args += batch.args[SCOPE_WORDS:]
+        else:
+            args += batch.args
+        if batch.scope is not None:
+            scope = batch.scope
+    return args
+
+
+def _split(results: Sequence[str], batches: Sequence[OpBatch]) -> list[list[str]]:
+    """A call's results, per batch (each takes `batch.results` of them, in order)."""
+    out: list[list[str]] = []
+    offset = 0
+    for batch in batches:
+        out.append(list(results[offset : offset + batch.results]))
+        offset += batch.results
+    return out

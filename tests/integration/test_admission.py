@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -24,8 +26,16 @@ from gateway.carrier.pool import UNPACED, Pacing, ShardRate
 from gateway.config import Settings, StreamsConfig
 from gateway.engine.admission import Admission, Candidate, take_grants
 from gateway.store.keys import Keys
-from gateway.store.records import RecordContext, accept_row
+from gateway.store.records import (
+    Origin,
+    RecordContext,
+    accept_row,
+    record_inflight,
+    record_receipt,
+    record_submitted,
+)
 from gateway.store.shards import ShardMap
+from gateway.store.state_store import OpBatch, StateStore, StateWriter
 from routing.throttle import RedisTokenBucket
 from tests.cluster_fixture import HOST, LocalRedisCluster, key_slot
 from tests.conftest import free_port
@@ -179,6 +189,123 @@ async def test_a_message_the_accept_did_not_create_is_neither_checked_nor_marked
     record = await redis_client.hgetall("t:msg:m1")
     assert (record[b"entry"], record.get(b"inflight")) == (b"1-0", None)
     assert await redis_client.zcard(ComplianceKeys("t:").caps(b.destination.e164)) == 1
+
+
+@dataclass
+class Writers:
+    """A shard's writers as the engine chains them (gateway/engine/shard_state.py), with
+    lingers long enough that nothing leaves on a timer in a test."""
+
+    store: StateStore
+    receipts: StateWriter
+    commits: StateWriter
+    state: StateWriter
+
+
+def writers(client: aioredis.Redis) -> Writers:
+    store = StateStore(client, KEYS)
+    receipts = StateWriter(store, linger=60)
+    commits = StateWriter(store, linger=60, carry=receipts)
+    return Writers(store, receipts, commits, StateWriter(store, carry=commits))
+
+
+async def waiting_record_and_receipt(
+    client: aioredis.Redis, w: Writers
+) -> tuple[asyncio.Task[list[str]], asyncio.Task[list[str]]]:
+    """Message "old" accepted; its receipt handed to the receipt writer, then its submit's
+    record to the commit writer (later: the receipt came in the same read as the response)."""
+    store = w.store
+    [accepted] = await store.accept(
+        [KEYS.prefix, KEYS.events, 10000, 3600, 1.0],
+        accept_row("old", "0-1", "{}", "33612340000", 1.0),
+    )
+    assert accepted.kind == "new"
+    receipt = OpBatch()
+    record_receipt(receipt, CTX, "c1", ["a1"], "delivered", final=True, error_code="000",
+                   ts="1970-01-01T00:00:03.000Z", destination="")  # fmt: skip
+    record = OpBatch()
+    origin = Origin(message_id="old", entry_id="0-1", from_deferred=False)
+    record_submitted(record, CTX, origin, 2.0, carrier="c1", carrier_ids=["a1"],
+                     id_keys=[["a1"]], attempt=1)  # fmt: skip
+    receipt_task = asyncio.create_task(w.receipts.write(receipt))
+    record_task = asyncio.create_task(w.commits.write(record))
+    await asyncio.sleep(0)
+    return record_task, receipt_task
+
+
+async def evalsha_calls(client: aioredis.Redis) -> int:
+    """EVALSHA calls that ran a script (not those answered NOSCRIPT: a script's first call)."""
+    stats = (await client.info("commandstats")).get("cmdstat_evalsha", {})
+    return int(stats.get("calls", 0)) - int(stats.get("failed_calls", 0))
+
+
+async def test_a_reads_call_carries_the_waiting_records_and_receipts_and_answers_them(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The tick before's record and a receipt wait in their lingering writers: the next
+    read's one call writes them first (the record before the receipt, which then finds it)
+    and answers their callers."""
+    policy, admission = setup(redis_client)
+    w = writers(redis_client)
+    record, receipt = await waiting_record_and_receipt(redis_client, w)
+    a = prepared(policy, "+33612345678", "m1")
+    before = await evalsha_calls(redis_client)
+    results, answers = await admission.accept_and_admit(
+        accept_args(("m1", "1-0", a)), [0], [candidate(a, "m1", FREE)], w.commits
+    )
+    assert await evalsha_calls(redis_client) - before == 1
+    async with asyncio.timeout(5):
+        assert await record == ["mapped"]
+        assert await receipt == ["delivered 2.0 old"]
+    assert [r.kind for r in results] == ["new"]
+    assert [x.marked for x in answers if x is not None] == [True]
+    assert await redis_client.hget("t:msg:old", "status") == b"delivered"
+
+
+async def test_writes_are_not_carried_while_a_write_waits_ahead_of_them(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A write of the state writer was handed in before the read's call (its own call not
+    started yet): the lingering writes must not overtake it, so the read's call carries
+    nothing and they leave in the state writer's call, after it."""
+    policy, admission = setup(redis_client)
+    w = writers(redis_client)
+    record, receipt = await waiting_record_and_receipt(redis_client, w)
+    mark = OpBatch()
+    record_inflight(mark, CTX, "x", "c1", 7, 1, "33612349999")
+    marking = asyncio.create_task(w.state.write(mark))
+    await asyncio.sleep(0)  # handed in; its call leaves on the loop's next turn
+    a = prepared(policy, "+33612345678", "m1")
+    before = await evalsha_calls(redis_client)
+    await admission.accept_and_admit(
+        accept_args(("m1", "1-0", a)), [0], [candidate(a, "m1", FREE)], w.commits
+    )
+    async with asyncio.timeout(5):
+        assert await marking == []
+        assert await record == ["mapped"]
+        assert await receipt == ["delivered 2.0 old"]
+    assert await evalsha_calls(redis_client) - before == 2  # the read's, the state writer's
+
+
+async def test_when_the_reads_part_fails_the_carried_writes_are_still_answered_done(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The read's accept fails (a key of the wrong type) after the carried writes ran: they
+    are answered as written (they were: a script is not rolled back), and only the read goes
+    the usual way (a ResponseError, as the engine expects from a script error)."""
+    policy, admission = setup(redis_client)
+    w = writers(redis_client)
+    record, receipt = await waiting_record_and_receipt(redis_client, w)
+    a = prepared(policy, "+33612345678", "m9")
+    await redis_client.set("t:msg:m9", "not a hash")
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await admission.accept_and_admit(
+            accept_args(("m9", "1-0", a)), [0], [candidate(a, "m9", FREE)], w.commits
+        )
+    async with asyncio.timeout(5):
+        assert await record == ["mapped"]
+        assert await receipt == ["delivered 2.0 old"]
+    assert await redis_client.hget("t:msg:old", "status") == b"delivered"
 
 
 # --- on Redis Cluster: a paced carrier's grant first (its own slot), then the shard's call -----

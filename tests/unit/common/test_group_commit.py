@@ -235,6 +235,82 @@ async def test_a_closed_carrier_leaves_the_carried_items_to_their_own_calls() ->
     assert held.recorder.calls == [[1], [2]]
 
 
+@dataclass
+class Chain:
+    """A group writing at once carries a lingering one (the engine's light-load records),
+    which carries another (its receipts); both linger 10 s, so nothing leaves on a timer."""
+
+    recorder: Recorder
+    top: GroupCommit[int, int]
+    middle: GroupCommit[int, int]
+    bottom: GroupCommit[int, int]
+
+
+def chain() -> Chain:
+    recorder = Recorder()
+    bottom: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0)
+    middle: GroupCommit[int, int] = GroupCommit(recorder.send, linger=10.0, carry=bottom)
+    top: GroupCommit[int, int] = GroupCommit(recorder.send, carry=middle)
+    return Chain(recorder, top, middle, bottom)
+
+
+async def test_a_chain_of_carried_groups_goes_in_one_call_each_after_its_carrier() -> None:
+    c = chain()
+    receipt = asyncio.ensure_future(c.bottom.submit(3))  # handed in first, leaves last
+    record = asyncio.ensure_future(c.middle.submit(2))
+    await settle()
+    assert c.recorder.calls == []
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(c.top.submit(1), record, receipt)) == [10, 20, 30]
+    assert c.recorder.calls == [[1, 2, 3]]
+
+
+async def test_a_carried_group_waits_while_its_carrier_holds_items_of_its_own() -> None:
+    """The receipts' timer fires while a record waits in the group carrying them: the receipt
+    does not leave ahead of it (it would find no record), but in the record's call, after it."""
+    c = chain()
+    receipt = asyncio.ensure_future(c.bottom.submit(3))
+    record = asyncio.ensure_future(c.middle.submit(2))
+    await settle()
+    c.bottom._launch()  # its timer fires first
+    await settle()
+    assert c.recorder.calls == []
+    c.middle._launch()
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(record, receipt)) == [20, 30]
+    assert c.recorder.calls == [[2, 3]]
+
+
+async def test_another_call_takes_the_waiting_items_of_the_chain_and_answers_them() -> None:
+    c = chain()
+    receipt = asyncio.ensure_future(c.bottom.submit(3))
+    record = asyncio.ensure_future(c.middle.submit(2))
+    await settle()
+    taken = c.middle.take_waiting()
+    assert [item for item, _ in taken] == [2, 3]  # the carrier's first
+    for item, future in taken:
+        future.set_result(item * 100)
+    assert list(await asyncio.gather(record, receipt)) == [200, 300]
+    c.middle._launch()
+    c.bottom._launch()  # the timers find nothing left
+    await settle()
+    assert c.recorder.calls == []
+
+
+async def test_nothing_is_taken_while_a_carrier_up_the_chain_has_a_call_out() -> None:
+    c = chain()
+    c.recorder.gate.clear()
+    first = asyncio.ensure_future(c.top.submit(1))
+    await c.recorder.wait_for_calls(1)
+    record = asyncio.ensure_future(c.middle.submit(2))
+    await settle()
+    assert c.middle.take_waiting() == []  # it must not overtake item 1
+    c.recorder.gate.set()
+    async with asyncio.timeout(5):
+        assert list(await asyncio.gather(first, record)) == [10, 20]
+    assert c.recorder.calls == [[1], [2]]  # the carrier's next call took it
+
+
 async def test_a_lingering_group_still_sends_on_its_own_when_nothing_carries_it() -> None:
     recorder = Recorder()
     lingering: GroupCommit[int, int] = GroupCommit(recorder.send, linger=0.01)

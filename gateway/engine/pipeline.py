@@ -20,7 +20,9 @@ Each tick takes a batch of messages from the priority lanes and, for the batch a
 At light load a read of the stream comes as a tick of its own (`run_read`): its accept
 (accept.lua) and its admit call are one script, so its messages reach step 3 after one Redis
 call, not two; a message the accept did not create (a resume, a duplicate) goes back to the
-engine, which handles it as after its own accept.
+engine, which handles it as after its own accept. Such a tick's step 6 write waits (up to
+COMMIT_LINGER, gateway/engine/shard_state.py) in the shard's lingering commit writer, and the
+next read's call carries it, with the receipts waiting, so it costs no call of its own.
 
 Everything that is not the common case goes to the dispatcher's per-message path with the
 same state: a message resumed from a record (in flight, outcome unknown, partly sent, a
@@ -230,17 +232,13 @@ class Pipeline:
         marked: dict[str, list[_Sending]] = {}
         for (work, admit), (verdict, is_marked) in zip(ready, admitted, strict=True):
             if is_marked and verdict.outcome is Outcome.allow:
-                self._sort(work, admit, verdict, finished, marked)
+                self._sort(work, admit, verdict, finished, marked, tick.light)
                 continue
             if is_marked:  # a clean state refused all the same: the mark goes back
                 record_not_sent(records, d.ctx_of(work), work.message.id)
-            self._sort(work, admit, verdict, finished, groups)
+            self._sort(work, admit, verdict, finished, groups, tick.light)
         for work, plan in finished:
             self._record_refusal(records, work, plan, now)
-        if tick.light:
-            for carrier_group in (*marked.values(), *groups.values()):
-                for one in carrier_group:
-                    one.lingering = True
         d.observer.stage("admit", started)
         for sending in marked.values():
             self._send_marked(sending[0].carrier, sending)
@@ -345,8 +343,10 @@ class Pipeline:
     def _sort(
         self, work: Work, admit: Admit, verdict: Verdict,
         finished: list[tuple[Work, Finish | Defer]], groups: dict[str, list[_Sending]],
+        lingering: bool,
     ) -> None:  # fmt: skip
-        """File one admitted message: refused, per-message path, or a carrier group."""
+        """File one admitted message: refused, per-message path, or a carrier group
+        (`lingering`: a light-load read's, see `_Sending`)."""
         self._d.observer.verdict(verdict.outcome.value, verdict.reason.value)
         work.country = verdict.country
         if verdict.outcome is not Outcome.allow:
@@ -359,7 +359,7 @@ class Pipeline:
             except KeyError:  # removed by a reload since the plan: route it again
                 self._spawn(work, self._d.send(work, verdict, Admit(admit.prepared, (), None)))
                 return
-            sending = _Sending(work, verdict, admit, admit.encoded, carrier)
+            sending = _Sending(work, verdict, admit, admit.encoded, carrier, lingering=lingering)
             groups.setdefault(carrier.name, []).append(sending)
 
     def _record_refusal(

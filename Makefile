@@ -56,6 +56,7 @@ bench: $(STAMP) redis
 	$(PY) -m benchmarks.compliance
 	$(PY) -m benchmarks.e2e
 	$(PY) -m benchmarks.metrics_cost
+	$(PY) -m benchmarks.redis_scripts
 	$(PY) -m benchmarks.ops_scrape
 
 # Delivery under SIGKILLs of the gateway, the simulator and Redis (a few minutes; exit 1 when

@@ -137,12 +137,23 @@ class GroupCommit(Generic[T, R]):
 
     def take_waiting(self) -> list[tuple[T, asyncio.Future[R]]]:
         """The items waiting for this group's next call (and its carried groups'), for a call
-        outside the group to send and answer (every future set, as `_call` sets them); none
-        while this group has a call out, or a carrier up the chain a call or items of its own
-        (they go first)."""
+        outside the group to send and answer (every future set, as `_call` sets them, then
+        `taken_answered`); none while this group has a call out, or a carrier up the chain a
+        call or items of its own (they go first). Until answered, the taking counts as a call
+        of this group's: nothing of the chain leaves ahead of it."""
         if self._closed or self._calls or self._held_above():
             return []
-        return self.hand_over()
+        taken = self.hand_over()
+        if taken:
+            self._calls += 1  # out, as a call of this group's, until `taken_answered`
+        return taken
+
+    def taken_answered(self) -> None:
+        """The call that took this group's items (`take_waiting`) has answered them all: what
+        waited behind it may leave."""
+        self._calls -= 1
+        if self._pending or self._carried_waiting():
+            self._schedule(asyncio.get_running_loop())
 
     def hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
         """The items waiting for this group's next call, then those of the group it carries

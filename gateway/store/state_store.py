@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeAlias
@@ -438,7 +438,8 @@ class StateWriter:
         taken = self._group.take_waiting()
         if not taken:
             return None
-        return CarriedWrites(_joined([batch for batch, _ in taken]), taken)
+        return CarriedWrites(_joined([batch for batch, _ in taken]), taken,
+                             self._group.taken_answered)  # fmt: skip
 
     async def _apply_all(self, batches: list[OpBatch]) -> list[list[str]]:
         return _split(await self._store.apply(_joined(batches)), batches)
@@ -452,6 +453,8 @@ class CarriedWrites:
 
     args: list[Word]
     _taken: list[tuple[OpBatch, asyncio.Future[list[str]]]]
+    _answered: Callable[[], None]  # the writer's: its next writes may leave
+    _done: bool = False
 
     def answer(self, reply: Sequence[Any]) -> None:
         """The ops' results, in order (apply.lua's reply), to their batches' callers."""
@@ -464,6 +467,7 @@ class CarriedWrites:
         for (_, future), mine in zip(self._taken, _split(results, batches), strict=True):
             if not future.done():  # the caller gave up
                 future.set_result(mine)
+        self._release()
 
     def fail(self, error: BaseException) -> None:
         """The call failed (or was cancelled): each caller sees it, as a write's own."""
@@ -474,6 +478,12 @@ class CarriedWrites:
                 future.cancel()
             else:
                 future.set_exception(error)
+        self._release()
+
+    def _release(self) -> None:
+        if not self._done:
+            self._done = True
+            self._answered()
 
 
 def _joined(batches: Sequence[OpBatch]) -> list[Word]:

@@ -288,13 +288,21 @@ async def test_another_call_takes_the_waiting_items_of_the_chain_and_answers_the
     await settle()
     taken = c.middle.take_waiting()
     assert [item for item, _ in taken] == [2, 3]  # the carrier's first
-    for item, future in taken:
-        future.set_result(item * 100)
-    assert list(await asyncio.gather(record, receipt)) == [200, 300]
-    c.middle._launch()
-    c.bottom._launch()  # the timers find nothing left
+    # until answered, the taking is out as a call of the group's: a later receipt waits
+    late = asyncio.ensure_future(c.bottom.submit(4))
+    await settle()
+    c.bottom._launch()  # its timer fires
     await settle()
     assert c.recorder.calls == []
+    assert c.middle.take_waiting() == []
+    for item, future in taken:
+        future.set_result(item * 100)
+    c.middle.taken_answered()
+    assert list(await asyncio.gather(record, receipt)) == [200, 300]
+    c.middle._launch()  # the middle's timer: it takes what waits below it
+    async with asyncio.timeout(5):
+        assert await late == 40
+    assert c.recorder.calls == [[4]]
 
 
 async def test_nothing_is_taken_while_a_carrier_up_the_chain_has_a_call_out() -> None:

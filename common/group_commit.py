@@ -13,16 +13,18 @@ light load), fewer calls for a few milliseconds more.
 
 A group may `carry` another one that sends the same way (a lingering one): each call it makes
 takes the other's waiting items too, after its own, so at moderate load lingering writes ride
-with the busy group's calls instead of costing calls of their own, and leave sooner. While the
-carrier has a call out, the carried group's items wait for the carrier's next call rather than
-leave on their own: they are never sent ahead of what the carrier already holds. (The engine's
-receipts are carried by its state writes: a receipt then finds its message's submit recorded,
-unless that submit was answered after the receipt came, and is not parked as early.)
+with the busy group's calls instead of costing calls of their own, and leave sooner. A carried
+group may carry another in turn (a chain; a call takes the items down the chain, each group's
+after its carrier's). While a carrier up the chain has a call out or items waiting, a carried
+group's items wait for that carrier's next call rather than leave on their own: they are never
+sent ahead of what a carrier sent or holds. (The engine's state writes carry the records of
+light-load ticks, which carry the receipts: a receipt then finds its message's submit
+recorded, unless that submit was answered after the receipt came, and is not parked as early.)
 
-Another call of the same kind may also take a lingering group's waiting items (`take_waiting`:
-at light load the engine's next read call takes the writes of the tick before, so they cost
-no call of their own), under the same rule: only when neither this group nor its carrier has
-a call out or items waiting, so they never leave ahead of what either sent or holds.
+Another call of the same kind may also take a group's waiting items, down its chain
+(`take_waiting`: at light load the engine's next read call takes the writes of the tick
+before, so they cost no call of their own), under the same rule; until it answers them
+(`taken_answered`), the taking counts as a call of that group's.
 
 An exception from `send` is handed to every caller of that call; the group carries on.
 

@@ -23,7 +23,11 @@ need (up to `burst`) in one call, and hands the grant out to the waiting callers
 At low load that is one round trip per message, which the rate can afford. At the limit,
 the script also answers how long until half a batch the size of the queue fits, and the
 pump sleeps that long while callers queue; so each call carries burst/2 to `burst` tokens,
-a refused call is rare, and a pump that wakes late (busy event loop) loses no tokens. Tokens
+a refused call is rare, and a pump that wakes late (busy event loop) loses no tokens. It
+sleeps up to 10% longer than told, at random (`_WAKE_JITTER`): pumps of several instances
+told to wake for the same tokens then take them in turn by chance, not always in the order
+their timers happen to fire (in one process, as in tests, one pump could win nearly every
+time and leave the other a tenth of the rate). Tokens
 left over because a caller was cancelled while the call was in flight are dropped, never
 kept. Callers should likewise send as soon as `acquire` returns (acquire per PDU), not
 collect tokens across several calls and send them together.
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from collections import deque
 from typing import Final
 
@@ -136,6 +141,7 @@ BUCKET_SCRIPT: Final = _SCRIPT
 (gateway/engine/admission.py): KEYS and ARGV as above, same reply."""
 
 _MIN_SLEEP: Final = 0.0002  # seconds; never spin on a rounding-sized wait
+_WAKE_JITTER: Final = 0.1  # share of a wait added at random (see the module docstring)
 
 
 class _Waiter:
@@ -290,7 +296,8 @@ class RedisTokenBucket:
                 if granted:
                     self._hand_out(granted)
                 if not granted or (wait_us and self._skip_cancelled()):
-                    await asyncio.sleep(max(_MIN_SLEEP, wait_us / 1e6))
+                    wait = max(_MIN_SLEEP, wait_us / 1e6)
+                    await asyncio.sleep(wait * (1 + _WAKE_JITTER * random.random()))
         except REDIS_UNAVAILABLE as exc:
             self._fail_all(ThrottleUnavailableError, f"redis unavailable: {exc}", exc)
         except asyncio.CancelledError:

@@ -273,10 +273,10 @@ async def test_writes_are_not_carried_while_a_write_waits_ahead_of_them(
     record, receipt = await waiting_record_and_receipt(redis_client, w)
     mark = OpBatch()
     record_inflight(mark, CTX, "x", "c1", 7, 1, "33612349999")
+    a = prepared(policy, "+33612345678", "m1")
+    before = await evalsha_calls(redis_client)  # read first: counting yields to the loop
     marking = asyncio.create_task(w.state.write(mark))
     await asyncio.sleep(0)  # handed in; its call leaves on the loop's next turn
-    a = prepared(policy, "+33612345678", "m1")
-    before = await evalsha_calls(redis_client)
     await admission.accept_and_admit(
         accept_args(("m1", "1-0", a)), [0], [candidate(a, "m1", FREE)], w.commits
     )

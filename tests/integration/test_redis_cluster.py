@@ -213,7 +213,7 @@ async def test_two_instances_share_the_rate_on_the_cluster(
     assert log.complete()
     assert log.most_in_window(1_000_000) <= rate
     assert log.most_in_window(1_000_000) >= rate * 0.75
-    assert min(got) > sum(got) * 0.2
+    assert min(got) > sum(got) * 0.2, f"grants per instance: {got}"
     assert log.most_in_window(5_000) <= burst + 1
 
 

@@ -99,7 +99,7 @@ class GroupCommit(Generic[T, R]):
             return  # a call ending will launch the rest
         if self._held_above():
             return  # a carrier's next call takes these, after the items it holds
-        batch = self.hand_over()
+        batch = self._hand_over()
         self._calls += 1
         task = asyncio.get_running_loop().create_task(self._call(batch))
         self._tasks.add(task)
@@ -145,7 +145,7 @@ class GroupCommit(Generic[T, R]):
         of this group's: nothing of the chain leaves ahead of it."""
         if self._closed or self._calls or self._held_above():
             return []
-        taken = self.hand_over()
+        taken = self._hand_over()
         if taken:
             self._calls += 1  # out, as a call of this group's, until `taken_answered`
         return taken
@@ -157,13 +157,13 @@ class GroupCommit(Generic[T, R]):
         if self._pending or self._carried_waiting():
             self._schedule(asyncio.get_running_loop())
 
-    def hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
+    def _hand_over(self) -> list[tuple[T, asyncio.Future[R]]]:
         """The items waiting for this group's next call, then those of the group it carries
         (down the chain), for a carrying group to send (the lingering calls then find nothing
         to send)."""
         taken, self._pending = self._pending, []
         if self._carried is not None:
-            taken += self._carried.hand_over()
+            taken += self._carried._hand_over()
         return taken
 
     async def _call(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:

@@ -126,13 +126,13 @@ def test_counts_kept_back_for_a_batch_are_added_before_any_read_of_the_registry(
     )
     observer.submitted("acme", 3, "gsm7", 0.01, "GB")
     observer.submit_answered("acme", 0, 0.002)
-    assert observer._counts  # kept back: no counter touched yet
+    assert observer._held._counts  # kept back: no counter touched yet
     assert sample(registry, "submitted", "GB") == 1
     segments = registry.get_sample_value(
         "smsgw_segments_total", {"carrier": "acme", "encoding": "gsm7"}
     )
     assert segments == 3
-    assert not observer._counts
+    assert not observer._held._counts
 
 
 @pytest.mark.parametrize("kept", [2, 4096])

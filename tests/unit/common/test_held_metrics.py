@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
-from common.held_observations import HeldObservations, add_observations
+from common.held_metrics import HeldMetrics, add_observations
 
 BUCKETS = (0.001, 0.005, 0.01, 0.1, 1.0, 10.0)
 
@@ -61,7 +61,7 @@ def test_nan_counts_in_no_bucket_as_with_observe() -> None:
 def test_held_values_reach_the_histogram_at_flush_only() -> None:
     registry = CollectorRegistry()
     child = histogram(registry)
-    held = HeldObservations()
+    held = HeldMetrics()
     held.observe(child, 0.002)
     held.observe(child, 3.0)
     assert samples(registry)[("h_seconds_count", "")] == 0

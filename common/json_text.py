@@ -15,22 +15,19 @@ Floats are the one difference left: orjson writes an exponent without its sign a
 `parse` reads with orjson (~0.4 us for a queued message against ~2 with `json.loads`) what it
 reads the same, and gives the rest to `json.loads`: text orjson refuses (NaN, Infinity, a lone
 surrogate escape, a number out of a double's range, UTF-16/32 or a byte-order mark, nesting
-past its limit) and any text with a run of 19 digits, as orjson reads an integer wider than
-64 bits as a float where `json.loads` keeps it an int.
+past its limit) and any text orjson read a float from, as orjson reads an integer wider than
+64 bits as a float where `json.loads` keeps it an int. Looking for a float in what orjson read
+(~0.3 us for a queued message) costs less than searching the text for a run of 19 digits
+(~1.9 us), and a queued message seldom holds a float.
 tests/unit/common/test_json_text.py checks the two agree.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
-
-# 19 digits in a row: maybe an integer past 64 bits, which orjson would read as a float
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
 _standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _standard_ascii = json.JSONEncoder(separators=(",", ":")).encode
@@ -55,13 +52,23 @@ def compact_ascii(value: Any) -> str:
 
 def parse(text: bytes | str) -> Any:
     """`json.loads(text)`, with its errors (ValueError, UnicodeDecodeError, RecursionError)."""
-    if isinstance(text, bytes):
-        long_digits = _LONG_DIGITS_BYTES.search(text) is not None
-    else:
-        long_digits = _LONG_DIGITS.search(text) is not None
-    if not long_digits:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _holds_float(value) else value
+
+
+def _holds_float(value: Any) -> bool:
+    """Whether `value` (as orjson reads JSON: dicts, lists, scalars) is or holds a float."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            pending += item.values()
+        elif kind is list:
+            pending += item
+    return False

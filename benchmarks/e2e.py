@@ -72,6 +72,7 @@ from benchmarks.e2e_report import (
     stage_cpu_seconds,
 )
 from benchmarks.e2e_stack import Stack, http_get, running_stack
+from common.gc_tuning import tune_gc
 
 WARMUP = 300
 
@@ -317,6 +318,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
+    tune_gc()  # the driver's GC as the gateway's: it shares the CPUs with what it measures
     print_header(opts, WARMUP)
     probe_at_start = speed_probe()
     print(f"  machine speed probe: {probe_at_start:.0f} ms (a fixed pure-Python workload; lower "

@@ -63,10 +63,10 @@ local function check(optout, suppress, caps_key, a)
   end
   if a[6] ~= '1' or #a < 9 then return {0, 0, -1, 0} end
   local category = a[3]
-  local longest = 0
+  local longest, longest_word = 0, '0'  -- the word for redis.call, spelt as sent
   for i = 10, #a, 3 do
     local window = tonumber(a[i])
-    if window > longest then longest = window end
+    if window > longest then longest, longest_word = window, a[i] end
   end
   -- sends older than the longest window count for no cap: trimmed, but only when there are
   -- some (the oldest comes first), which spares a call for nearly every recipient
@@ -99,8 +99,9 @@ local function check(optout, suppress, caps_key, a)
     end
   end
   if exceeded < 0 and a[7] == '1' then
-    redis.call('ZADD', caps_key, 'NX', now, member)
-    redis.call('PEXPIRE', caps_key, longest)
+    -- a[1] and longest_word as sent: redis.call spells a Lua number with printf's %.17g
+    redis.call('ZADD', caps_key, 'NX', a[1], member)
+    redis.call('PEXPIRE', caps_key, longest_word)
   end
   return {0, 0, exceeded, retry}
 end

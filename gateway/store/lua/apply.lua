@@ -116,6 +116,7 @@ local NULL = cjson.null
 local a = cjson.decode(ARGV[1])
 local results = {}
 local prefix, events, maxlen, ttl, outbound, group  -- the scope (op `scope`)
+local ttl_word  -- the scope's ttl spelt once, for redis.call (which spells a number with %.17g)
 local clock  -- Redis's time in whole seconds, read once per call (`renewal`)
 
 local function set(value)  -- a hash field that is present and not empty
@@ -276,7 +277,7 @@ end
 
 -- Map carrier id `cid` to (msg, part) for receipts, and apply a receipt that came first.
 local function map_id(carrier, cid, msg, part)
-  redis.call('SET', prefix .. 'cid:' .. carrier .. ':' .. cid, msg .. '\t' .. part, 'EX', ttl)
+  redis.call('SET', prefix .. 'cid:' .. carrier .. ':' .. cid, msg .. '\t' .. part, 'EX', ttl_word)
   local ekey = prefix .. 'early:' .. carrier .. ':' .. cid
   local early = redis.call('GET', ekey)
   if not early then return 'mapped' end
@@ -320,6 +321,7 @@ function OPS.scope(i)
   flush_acks()
   prefix, events, maxlen, ttl, outbound, group = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3]),
                                                  a[i + 4], a[i + 5]
+  ttl_word = tostring(ttl)
   return i + 6
 end
 
@@ -329,7 +331,7 @@ function OPS.inflight(i)
              'carrier', carrier, 'dest', dest)
   local ikey = prefix .. 'inflight:' .. dest
   redis.call('SADD', ikey, msg)
-  redis.call('EXPIRE', ikey, ttl)
+  redis.call('EXPIRE', ikey, ttl_word)
   return i + 5
 end
 

@@ -142,7 +142,7 @@ def test_settled_receipts_count_by_country_whatever_counters_are_kept(
     """receipt_applied keeps the counter of each (carrier, status, first three digits):
     handsets that share a prefix share a country, '+' changes nothing, and a full cache
     (odd handsets) is emptied without losing a count."""
-    monkeypatch.setattr("gateway.ops.engine_metrics.SETTLED_COUNTERS_KEPT", kept)
+    monkeypatch.setattr("gateway.ops.engine_metrics.CHILDREN_KEPT", kept)
     registry = CollectorRegistry()
     observer = EngineObserver(
         GatewayMetrics(registry, carriers=["acme"], version="t", countries={"GB", "FR", "US"})
@@ -165,6 +165,46 @@ def test_settled_receipts_count_by_country_whatever_counters_are_kept(
         ("undelivered", "US"): 0, ("undelivered", "other"): 4,
     }  # fmt: skip
     assert len(observer._settled_counters) <= kept
+
+
+@pytest.mark.parametrize("kept", [1, 4096])
+def test_submits_and_verdicts_count_by_their_labels_whatever_children_are_kept(
+    kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """submitted, submit_answered and verdict keep their metric children by their labels; a
+    full cache is emptied without losing a count or an observation."""
+    monkeypatch.setattr("gateway.ops.engine_metrics.CHILDREN_KEPT", kept)
+    registry = CollectorRegistry()
+    observer = EngineObserver(
+        GatewayMetrics(registry, carriers=["acme", "beta"], version="t", countries={"GB"})
+    )
+    for carrier, encoding, country in [("acme", "gsm7", "GB"), ("beta", "ucs2", None),
+                                       ("acme", "ucs2", "GB"), ("acme", "gsm7", "GB")]:  # fmt: skip
+        observer.submitted(carrier, 2, encoding, 0.5, country)
+        observer.submit_answered(carrier, 0, 0.25)
+        observer.submit_answered(carrier, 0x58, 0.25)  # ESME_RTHROTTLED
+        observer.verdict("allow", "allowed")
+    observer.verdict("suppress", "opted_out")
+    observer.flush()
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    assert sample(registry, "submitted", "GB") == 3
+    segments = "smsgw_segments_total"
+    assert value(segments, {"carrier": "acme", "encoding": "gsm7"}) == 4
+    assert value(segments, {"carrier": "acme", "encoding": "ucs2"}) == 2
+    assert value(segments, {"carrier": "beta", "encoding": "ucs2"}) == 2
+    responses = "smsgw_submit_sm_responses_total"
+    assert value(responses, {"carrier": "acme", "command_status": "ESME_ROK"}) == 3
+    assert value(responses, {"carrier": "acme", "command_status": "ESME_RTHROTTLED"}) == 3
+    assert value(responses, {"carrier": "beta", "command_status": "ESME_ROK"}) == 1
+    assert value("smsgw_submit_latency_seconds_count", {"carrier": "acme"}) == 6
+    assert value("smsgw_queue_wait_seconds_sum", {"carrier": "acme"}) == 1.5
+    verdicts = "smsgw_compliance_verdicts_total"
+    assert value(verdicts, {"outcome": "allow", "reason": "allowed"}) == 4
+    assert value(verdicts, {"outcome": "suppress", "reason": "opted_out"}) == 1
+    assert len(observer._submitted_children) <= kept
 
 
 def test_a_receipt_for_an_unconfigured_carrier_is_refused_as_before() -> None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.json_text import parse
+
 OUTBOUND = "smsgw:outbound"
 EVENTS = "smsgw:events"
 FINAL_OTHER = {"undelivered", "expired", "failed", "rejected", "suppressed"}
@@ -175,7 +177,7 @@ class EventTail:
             for stream, entries in reply:
                 for entry_id, fields in entries:
                     self.last[stream] = entry_id
-                    self._record(json.loads(_data_field(fields)))
+                    self._record(parse(_data_field(fields)))
         if self.interval > 0:
             await asyncio.sleep(max(0.0, started + self.interval - time.monotonic()))
 
@@ -245,11 +247,11 @@ def _as_sent(reply: Any, **_options: Any) -> Any:
     return reply
 
 
-def _data_field(fields: Sequence[bytes]) -> str:
+def _data_field(fields: Sequence[bytes]) -> bytes:
     """The `data` field of an event entry's [field, value, ...] (the gateway writes only it)."""
     if fields[0] == b"data":
-        return fields[1].decode()
-    return fields[fields.index(b"data") + 1].decode()
+        return fields[1]
+    return fields[fields.index(b"data") + 1]
 
 
 def _text(name: bytes | str) -> str:

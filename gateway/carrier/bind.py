@@ -75,6 +75,7 @@ FLUSH_EVERY: Final = 16
 log = structlog.get_logger()
 
 _DATA_SM: Final = int(CommandId.data_sm)  # read per delivery answered: no enum look-up
+_SUBMIT_SM_RESP: Final = int(CommandId.submit_sm_resp)  # read per response
 
 
 _BIND_PDU: dict[BindType, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
@@ -178,6 +179,9 @@ class SmppClientProtocol(asyncio.Protocol):
         self._unbound = self._loop.create_future()
         self._abort_reason: str | None = None  # why we cut the connection ourselves
         self._refused = asyncio.Event()  # set by refuse_requests(): a drain began
+        # submit_sm answers with ESME_ROK on this connection, counted as each answer is
+        # matched (Bind.submits_accepted adds them up): no done-callback per submit for it
+        self.submits_accepted = 0
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -372,7 +376,10 @@ class SmppClientProtocol(asyncio.Protocol):
             pdu = event.pdu
             if pdu.sequence_number == self._enquire_sequence:
                 self._enquire_sequence = self._enquire_sent_at = None
-            elif not self.window.resolve(pdu.sequence_number, pdu):
+            elif self.window.resolve(pdu.sequence_number, pdu):
+                if pdu.command_id == _SUBMIT_SM_RESP and pdu.command_status == 0:
+                    self.submits_accepted += 1
+            else:
                 self._listener.response_unmatched(pdu)
         elif type(event) is RequestReceived:
             self._deliveries.append(event.pdu)
@@ -525,11 +532,22 @@ class Bind:
         self._supervisor: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.binds_completed = 0
-        self.submits_accepted = 0  # submit answers with ESME_ROK, ever (the carrier's rate meter)
+        self._accepted_before = 0  # submits_accepted of the connections gone
 
     @property
     def is_bound(self) -> bool:
         return self._protocol is not None
+
+    @property
+    def submits_accepted(self) -> int:
+        """submit_sm answers with ESME_ROK on this bind, ever (the carrier's rate meter)."""
+        protocol = self._protocol
+        return self._accepted_before + (protocol.submits_accepted if protocol else 0)
+
+    @submits_accepted.setter
+    def submits_accepted(self, value: int) -> None:
+        protocol = self._protocol
+        self._accepted_before = value - (protocol.submits_accepted if protocol else 0)
 
     @property
     def in_flight(self) -> int:
@@ -558,14 +576,11 @@ class Bind:
         return await protocol.request(pdu)
 
     async def submit(self, pdu: PduBase) -> Pdu:
-        """`request` through the bind's `send_gate`, counting accepted answers."""
+        """`request` through the bind's `send_gate` (its protocol counts the accepted answers)."""
         protocol = self._protocol
         if protocol is None or self._refusing:
             raise NotBoundError(f"{self.name} is not bound")
-        response = await protocol.request(pdu, self.send_gate)
-        if response.command_status == 0:
-            self.submits_accepted += 1
-        return response
+        return await protocol.request(pdu, self.send_gate)
 
     def try_submit(self, pdu: PduBase) -> asyncio.Future[Pdu] | None:
         """`submit` without a coroutine when it would not wait (see
@@ -577,18 +592,7 @@ class Bind:
         protocol = self._protocol
         if protocol is None or self._refusing:
             raise NotBoundError(f"{self.name} is not bound")
-        future = protocol.try_request(pdu, self.send_gate)
-        if future is not None:
-            future.add_done_callback(self._count_accepted)
-        return future
-
-    def _count_accepted(self, future: asyncio.Future[Pdu]) -> None:
-        if (
-            not future.cancelled()
-            and future.exception() is None
-            and future.result().command_status == 0
-        ):
-            self.submits_accepted += 1
+        return protocol.try_request(pdu, self.send_gate)
 
     def refuse_requests(self) -> None:
         """Start no more requests (shutdown): see SmppClientProtocol.refuse_requests."""
@@ -654,6 +658,7 @@ class Bind:
         try:
             return await protocol.closed
         finally:
+            self._accepted_before += protocol.submits_accepted
             self._protocol = None
             self._bound.clear()
             self._listener.bind_state_changed(False)

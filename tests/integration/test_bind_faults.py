@@ -318,6 +318,27 @@ async def test_cut_with_responses_outstanding_fails_them_and_the_rebound_bind_su
     assert bind.in_flight == 0
 
 
+async def test_accepted_submits_are_counted_across_a_reconnect(
+    simulator: RunningSimulator,
+) -> None:
+    """`submits_accepted` (the carrier's rate meter) counts each connection's accepted answers
+    and keeps those of a connection that is gone."""
+    async with (
+        TcpProxy(simulator.host, simulator.port) as proxy,
+        running_bind(simulator.bind_settings(port=proxy.port)) as bind,
+    ):
+        outcomes = await gather_outcomes(bind, [submit_sm(n) for n in range(2)])
+        assert statuses(outcomes) == [0, 0]
+        assert bind.submits_accepted == 2
+        assert proxy.cut() == 1
+        await eventually(lambda: bind.binds_completed == 2 and bind.is_bound, "rebound")
+        assert bind.submits_accepted == 2
+        answer = bind.try_submit(submit_sm(3))
+        assert answer is not None
+        assert (await asyncio.wait_for(answer, WAIT)).command_status == 0
+        assert bind.submits_accepted == 3
+
+
 async def test_requests_queued_for_a_window_slot_fail_as_not_bound_when_the_connection_drops(
     simulator: RunningSimulator,
 ) -> None:

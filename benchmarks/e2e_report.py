@@ -27,6 +27,7 @@ THROUGHPUT_BAR = 8000.0  # msgs/s with receipts, ops on
 LATENCY_BAR_MS = 10.0  # p99 XADD -> submitted at 1,000/s offered
 PACED_CPU_BAR_MS = 0.30  # gateway CPU per message at 1,000/s offered
 TRIPS_BAR = 0.05  # gateway round trips to Redis per message at saturation
+OPS_BAR_PERCENT = 5.0  # Prometheus collection + ops server, % of gateway CPU at saturation
 
 
 # --- measurements ---------------------------------------------------------------------------
@@ -93,6 +94,8 @@ class Result:
     not_delivered: int = 0
     redis_calls: dict[str, int] = field(default_factory=dict)  # INFO commandstats deltas
     stage_cpu: dict[str, float] = field(default_factory=dict)  # smsgw_stage_cpu_seconds deltas
+    scrape_ms: float = float("nan")  # gateway CPU per /metrics scrape, as the run left it
+    scrape_interval: float = float("nan")  # s between the run's scrapes
 
 
 def stage_cpu_seconds(metrics_text: str) -> dict[str, float]:
@@ -216,7 +219,9 @@ def print_table(results: Sequence[Result]) -> None:
     )
 
 
-def print_verdicts(results: Sequence[Result]) -> None:
+def print_verdicts(results: Sequence[Result], collection_us: float = float("nan")) -> None:
+    """The bars of issue 12; `collection_us` is the metrics hooks' cost per message
+    (benchmarks/metrics_cost.py, measured in this process)."""
     on = [r.rate for r in results if r.name.startswith("(a)")]
     off = [r.rate for r in results if r.name.startswith("(c)")]
     if on and off:
@@ -263,6 +268,9 @@ def print_verdicts(results: Sequence[Result]) -> None:
             f"bar: gateway CPU <= {PACED_CPU_BAR_MS:.2f} ms/msg at "
             f"{_median([r.rate for r in paced]):,.0f}/s offered: {verdict} ({cost:.3f} ms)"
         )
+    scraped = [r for r in results if r.name.startswith("(a)") and r.scrape_ms == r.scrape_ms]
+    if scraped and collection_us == collection_us:
+        print_ops_bar(scraped, collection_us)
     saturated = [r for r in results if r.name.startswith(("(a)", "(c)")) and r.redis_calls]
     if saturated:
         trips = _median([gateway_trips(r) for r in saturated])
@@ -271,6 +279,27 @@ def print_verdicts(results: Sequence[Result]) -> None:
             f"bar: <= {TRIPS_BAR} gateway round trips to Redis per message at saturation: "
             f"{verdict} ({trips:.3f})"
         )
+
+
+def print_ops_bar(scraped: Sequence[Result], collection_us: float) -> None:
+    """Prometheus collection + ops server as a share of gateway CPU, measured directly: the
+    on/off comparison above moves by more than they cost on this VM. Collection: the hooks'
+    cost per message over the gateway's CPU per message. Server: its CPU per scrape, at the
+    run's scrape rate, over the gateway's CPU per second."""
+    per_message_ms = _median([r.gateway_cpu_ms for r in scraped])
+    collection = 100 * collection_us / (1000 * per_message_ms)
+    scrape_ms = _median([r.scrape_ms for r in scraped])
+    interval = _median([r.scrape_interval for r in scraped])
+    busy_ms = 10 * _median([r.cpu.get("gateway", float("nan")) for r in scraped])  # per second
+    server = 100 * scrape_ms / interval / busy_ms
+    total = collection + server
+    verdict = "PASS" if total < OPS_BAR_PERCENT else "MISS"
+    print(
+        f"bar: Prometheus collection + ops server < {OPS_BAR_PERCENT:.0f}% of gateway CPU at "
+        f"saturation: {verdict} ({total:.1f}%: collection {collection_us:.2f} us/msg = "
+        f"{collection:.1f}% of {per_message_ms:.3f} ms; server {scrape_ms:.1f} ms per scrape "
+        f"every {interval:g} s = {server:.1f}% of the gateway's {busy_ms / 10:.0f}% of a core)"
+    )
 
 
 def gateway_trips(result: Result) -> float:

@@ -75,7 +75,7 @@ from benchmarks.e2e_report import (
     speed_probe,
     stage_cpu_seconds,
 )
-from benchmarks.e2e_stack import Stack, http_get, running_stack
+from benchmarks.e2e_stack import Stack, http_get, metrics_url, running_stack
 from benchmarks.metrics_cost import hooks_us_per_message
 from common.gc_tuning import tune_gc
 
@@ -127,17 +127,16 @@ def _collect(result: Result, tail: EventTail, enqueued: dict[str, float], parts:
 
 async def _scrape(port: int, interval: float) -> None:
     """A busy Prometheus: GET /metrics every `interval` s until cancelled."""
-    url = f"http://127.0.0.1:{port}/metrics"
+    url = metrics_url(port)
     while True:
         await asyncio.sleep(interval)
         await asyncio.to_thread(http_get, url, 5)
 
 
-async def _scrape_cpu_ms(stack: Stack, scrapes: int = 30) -> float:
-    """The gateway's CPU per GET /metrics, the registry as the run left it (the scrapes one at
-    a time, the gateway otherwise idle)."""
-    url = f"http://127.0.0.1:{stack.ops_port}/metrics"
-    pid = stack.pids["gateway"]
+async def _scrape_cpu_ms(pid: int, ops_port: int, scrapes: int = 30) -> float:
+    """The CPU of gateway `pid` per GET /metrics, the registry as the run left it (the scrapes
+    one at a time, the gateway otherwise idle)."""
+    url = metrics_url(ops_port)
     before = cpu_seconds(pid)
     for _ in range(scrapes):
         await asyncio.to_thread(http_get, url)
@@ -155,7 +154,7 @@ async def _stage_cpu(stack: Stack) -> dict[str, float]:
     """The gateway's stage CPU counters (empty when its ops server is off)."""
     if stack.ops_port is None:
         return {}
-    url = f"http://127.0.0.1:{stack.ops_port}/metrics"
+    url = metrics_url(stack.ops_port)
     return stage_cpu_seconds((await asyncio.to_thread(http_get, url)).decode())
 
 
@@ -190,8 +189,8 @@ async def throughput(stack: Stack, opts: Options, name: str) -> Result:
         await client.aclose()
     _collect(result, tail, enqueued, parts_before)
     result.rss_mib = peak_rss_mib(stack.pids["gateway"])
-    if scraper is not None:  # after the run and its scrapes: the gateway is idle
-        result.scrape_ms = await _scrape_cpu_ms(stack)
+    if scraper is not None and stack.ops_port is not None:  # after the run: the gateway idles
+        result.scrape_ms = await _scrape_cpu_ms(stack.pids["gateway"], stack.ops_port)
         result.scrape_interval = opts.scrape_interval
     return result
 

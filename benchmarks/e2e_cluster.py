@@ -90,7 +90,7 @@ from benchmarks.e2e_report import (
     redis_command_calls,
     stage_cpu_seconds,
 )
-from benchmarks.e2e_stack import Layout, Stack, http_get, running_stack
+from benchmarks.e2e_stack import Layout, Stack, http_get, metrics_url, running_stack
 from gateway.config import Settings, StreamsConfig
 from gateway.store.shards import ShardMap
 
@@ -166,7 +166,7 @@ class Driver:
         """The engine's stage CPU seconds, summed over the instances."""
         total: Counter[str] = Counter()
         for port in self.stack.ops_ports:
-            body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/metrics")
+            body = await asyncio.to_thread(http_get, metrics_url(port))
             total.update(stage_cpu_seconds(body.decode()))
         return dict(total)
 

@@ -286,6 +286,11 @@ def _wait_until(
         time.sleep(0.05)
 
 
+def metrics_url(ops_port: int) -> str:
+    """A gateway's /metrics, by the port of its ops server."""
+    return f"http://{HOST}:{ops_port}/metrics"
+
+
 def http_get(url: str, timeout: float = 2) -> bytes:
     """The body of a GET of `url` (raises OSError on failure)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback

@@ -12,9 +12,10 @@
 --   'duplicate' the id was already taken by another entry (the caller acks it), then
 --               status, inflight, attempt, outcome, ref, cids, dest (from the record)
 local prefix, events, maxlen, ttl, ts = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local life = ttl + math.ceil(ttl / 100)
 -- numbers spelt once per call: redis.call spells a Lua number with printf's %.17g each time
-local life = tostring(ttl + math.ceil(ttl / 100))
-local kept  -- Redis's clock (whole seconds) + life, read at the first new record, as a string
+local life_word = tostring(life)
+local kept  -- Redis's clock (whole seconds) + life, read at the first new record, spelt
 local out = {}
 local i = 6
 while i <= #ARGV do
@@ -24,13 +25,13 @@ while i <= #ARGV do
                              'outcome', 'ref', 'cids', 'dest')
   if not existing[2] then
     local iso = string.match(event, '"ts":"([^"]*)"') or ts
-    if not kept then kept = tostring(tonumber(redis.call('TIME')[1]) + tonumber(life)) end
+    if not kept then kept = tostring(tonumber(redis.call('TIME')[1]) + life) end
     redis.call('HSET', mkey, 'status', 'accepted', 'ts', iso, 'entry', entry, 'payload', payload,
                'attempt', '0', 'dest', dest, 'delivered_parts', '0', 'kept', kept)
-    redis.call('EXPIRE', mkey, life)
+    redis.call('EXPIRE', mkey, life_word)
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'data', event)
     redis.call('RPUSH', mkey .. ':history', event)
-    redis.call('EXPIRE', mkey .. ':history', life)
+    redis.call('EXPIRE', mkey .. ':history', life_word)
     out[#out + 1] = 'new'
   else
     local kind = 'duplicate'
